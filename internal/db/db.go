@@ -1,0 +1,126 @@
+// Package db opens Custodia's relational store (embedded SQLite or PostgreSQL),
+// applies the embedded migrations and keeps every dialect difference in one
+// small value, so the domain packages write one set of SQL for both.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// DB is an open store. On SQLite, Write is a single connection (SQLite allows
+// one writer, and queueing in Go beats SQLITE_BUSY) and Read is a pool of
+// query-only connections. On PostgreSQL both are the same pool.
+type DB struct {
+	Write   *sql.DB
+	Read    *sql.DB
+	Dialect Dialect
+	// Path is the SQLite database file, empty for PostgreSQL.
+	Path string
+}
+
+// Open opens the store named by dsn. An empty dsn or one starting with
+// "sqlite:" means the embedded SQLite database; "postgres://" or
+// "postgresql://" means PostgreSQL. For SQLite, a dsn of "sqlite:" alone puts
+// the file in dataDir. Open applies pending migrations before it returns.
+func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
+	var d *DB
+	var err error
+	switch {
+	case dsn == "" || strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			path = filepath.Join(dataDir, "custodia.db")
+		}
+		d, err = openSQLite(path)
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		d, err = openPostgres(dsn)
+	default:
+		return nil, errors.New("open database: the database URL must start with sqlite: or postgres://")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Write.PingContext(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := Migrate(ctx, d); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func openSQLite(path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open database: create directory: %w", err)
+	}
+	// busy_timeout comes first so that no later pragma can fail with SQLITE_BUSY.
+	// synchronous=FULL because audit entries must survive a power cut once committed.
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(FULL)&_time_format=sqlite"
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	n := max(4, runtime.NumCPU()*2)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &DB{Write: w, Read: r, Dialect: SQLite, Path: path}, nil
+}
+
+func openPostgres(dsn string) (*DB, error) {
+	p, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	p.SetMaxOpenConns(32)
+	p.SetMaxIdleConns(32)
+	return &DB{Write: p, Read: p, Dialect: Postgres}, nil
+}
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	err := d.Write.Close()
+	if d.Read != d.Write {
+		err = errors.Join(err, d.Read.Close())
+	}
+	return err
+}
+
+// Tx runs fn in a write transaction, committing if fn returns nil and rolling
+// back otherwise, so a failed request leaves no half-written rows.
+func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
