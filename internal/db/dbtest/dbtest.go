@@ -37,6 +37,9 @@ func Postgres(tb testing.TB) *db.DB {
 	tb.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
+		if os.Getenv("CUSTODIA_REQUIRE_POSTGRES") != "" {
+			tb.Fatalf("PostgreSQL is required (CUSTODIA_REQUIRE_POSTGRES is set) but %s is empty", PostgresEnv)
+		}
 		tb.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); CI sets it", PostgresEnv)
 	}
 	var b [6]byte

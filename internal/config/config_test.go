@@ -1,0 +1,69 @@
+package config
+
+import (
+	"flag"
+	"strings"
+	"testing"
+)
+
+func parse(t *testing.T, args ...string) (*Config, error) {
+	t.Helper()
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.Bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return &c, c.Validate()
+}
+
+func TestDefaultsServeOnLoopback(t *testing.T) {
+	c, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./custodia-data" || c.BaseURL != "http://127.0.0.1:8080" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestValidationMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"non-loopback without TLS", []string{"-addr", "0.0.0.0:8080"}, "not a loopback address"},
+		{"public IP without TLS", []string{"-addr", "10.1.2.3:443"}, "give -tls-cert and -tls-key"},
+		{"cert without key", []string{"-tls-cert", "c.pem"}, "go together"},
+		{"bad port", []string{"-addr", "127.0.0.1:http99"}, "port must be a number"},
+		{"bad database url", []string{"-database-url", "mysql://x"}, "sqlite:PATH or postgres://"},
+		{"bad log level", []string{"-log-level", "loud"}, "want debug, info, warn or error"},
+		{"idle too short", []string{"-session-idle", "1s"}, "at least 1m"},
+		{"bad sender", []string{"-mail-from", "nobody"}, "not an email address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestEnvironmentProvidesDefaults(t *testing.T) {
+	t.Setenv("CUSTODIA_ADDR", "[::1]:9090")
+	t.Setenv("CUSTODIA_SESSION_IDLE", "soon")
+	_, err := parse(t)
+	if err == nil || !strings.Contains(err.Error(), "CUSTODIA_SESSION_IDLE") {
+		t.Fatalf("want env error, got %v", err)
+	}
+	t.Setenv("CUSTODIA_SESSION_IDLE", "20m")
+	c, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "[::1]:9090" || c.IdleTimeout.Minutes() != 20 {
+		t.Fatalf("env not applied: %+v", c)
+	}
+}

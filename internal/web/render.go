@@ -1,0 +1,83 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// pages holds one parsed template set per page: the layout plus the page's
+// own file, parsed once at start.
+type pages struct {
+	sets map[string]*template.Template
+}
+
+func parsePages() (*pages, error) {
+	p := &pages{sets: map[string]*template.Template{}}
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		p.sets[name] = t
+	}
+	return p, nil
+}
+
+var funcs = template.FuncMap{}
+
+// View is what every page template receives.
+type View struct {
+	Title string
+	Data  any
+	Flash string
+	Error string
+}
+
+// render writes page name with data. The page is rendered to a buffer first
+// so that a template error becomes a clean 500, not half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	s.renderView(w, r, status, name, View{Data: data})
+}
+
+func (s *Server) renderView(w http.ResponseWriter, r *http.Request, status int, name string, v View) {
+	t, ok := s.pages.sets[name]
+	if !ok {
+		s.log.Error("page not registered", "page", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		s.log.Error("render page", "page", name, "err", err.Error())
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderError shows a readable error page; message must hold no PHI.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	s.renderView(w, r, status, "error", View{
+		Title: http.StatusText(status),
+		Data:  map[string]any{"Status": status, "Message": message, "RequestID": RequestID(r.Context())},
+	})
+}
