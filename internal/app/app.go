@@ -55,6 +55,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, DB: d, Keys: keys.NewKeyring(d, master), Blobs: blobs}
+	if err := a.Keys.VerifyMaster(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("check master key: %w", err)
+	}
 	srv, err := web.New(web.Deps{DB: d, Log: log, Version: Version})
 	if err != nil {
 		d.Close()
