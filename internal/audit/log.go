@@ -8,9 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/custodia-health/custodia/internal/db"
@@ -64,7 +65,9 @@ type Log struct {
 	headKnown  bool // false after a failed commit: reload from the database
 	lastCP     int64
 	lastCPTime time.Time
-	insertSQL  map[int]string
+	insertSQL  map[int]*sql.Stmt
+
+	commits atomic.Int64 // transactions committed, for benchmarks and metrics
 	enc        []byte
 	args       []any
 }
@@ -82,7 +85,7 @@ type result struct {
 
 // insertChunk is the most rows one INSERT statement carries: 20 parameters
 // a row stays well below SQLite's and PostgreSQL's parameter limits.
-const insertChunk = 250
+const insertChunk = 100
 
 // Open starts the log on d. signer signs the checkpoints; Verify needs its
 // public key. Close the log to flush waiting appends and write a final
@@ -111,7 +114,7 @@ func Open(ctx context.Context, d *db.DB, signer ed25519.PrivateKey, opts Options
 		reqs:      make(chan *pending, 4*opts.MaxBatch),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-		insertSQL: map[int]string{},
+		insertSQL: map[int]*sql.Stmt{},
 	}
 	if err := l.loadHead(ctx); err != nil {
 		return nil, err
@@ -211,12 +214,21 @@ func (l *Log) PublicKey() ed25519.PublicKey { return l.signer.Public().(ed25519.
 
 func (l *Log) run() {
 	defer close(l.done)
+	defer func() {
+		for _, st := range l.insertSQL {
+			st.Close()
+		}
+	}()
 	tick := time.NewTicker(l.opts.CheckpointEvery)
 	defer tick.Stop()
 	batch := make([]*pending, 0, l.opts.MaxBatch)
 	for {
 		select {
 		case p := <-l.reqs:
+			// The callers just released by the last commit are about to
+			// append again; letting them run first makes the batch take
+			// them all instead of leaving most for one more sync.
+			runtime.Gosched()
 			batch = l.drain(append(batch[:0], p))
 			l.commit(batch)
 		case <-tick.C:
@@ -273,6 +285,7 @@ func (l *Log) commit(batch []*pending) {
 		var cp bool
 		head, cp, err = l.writeBatch(batch)
 		if err == nil {
+			l.commits.Add(1)
 			l.head += int64(len(batch))
 			l.headHash = head
 			if cp {
@@ -326,10 +339,24 @@ func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err er
 	last := hashes[len(batch)*HashSize:]
 	l.args = args
 	cp = l.opts.Now().Sub(l.lastCPTime) >= l.opts.CheckpointEvery
+	// Prepare before the transaction: on SQLite it holds the only write
+	// connection, which the prepare would wait for.
+	full, err := l.insertStatement(ctx, min(insertChunk, len(batch)))
+	if err != nil {
+		return head, false, err
+	}
+	rest, err := l.insertStatement(ctx, max(1, len(batch)%insertChunk))
+	if err != nil {
+		return head, false, err
+	}
 	err = l.d.Tx(ctx, func(tx *sql.Tx) error {
 		for i := 0; i < len(batch); i += insertChunk {
 			n := min(insertChunk, len(batch)-i)
-			if _, err := tx.ExecContext(ctx, l.insertStatement(n), args[i*entryColumns:(i+n)*entryColumns]...); err != nil {
+			st := full
+			if n < insertChunk {
+				st = rest
+			}
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args[i*entryColumns:(i+n)*entryColumns]...); err != nil {
 				return fmt.Errorf("insert audit entries: %w", err)
 			}
 		}
@@ -360,11 +387,21 @@ const eventColumnList = `seq, time, actor_user_id, actor_token_id, actor_role, w
 
 const entryColumnList = eventColumnList + `, prev_hash, hash`
 
-// insertStatement is a multi-row INSERT for n entries, built once per n.
-func (l *Log) insertStatement(n int) string {
-	if s, ok := l.insertSQL[n]; ok {
-		return s
+// insertStatement is a multi-row INSERT for n entries, prepared once per n
+// because parsing a statement this size costs as much as running it.
+func (l *Log) insertStatement(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st, ok := l.insertSQL[n]; ok {
+		return st, nil
 	}
+	st, err := l.d.Write.PrepareContext(ctx, insertSQL(l.d.Dialect, n))
+	if err != nil {
+		return nil, fmt.Errorf("prepare audit insert: %w", err)
+	}
+	l.insertSQL[n] = st
+	return st, nil
+}
+
+func insertSQL(d db.Dialect, n int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO audit_entries (" + entryColumnList + ") VALUES ")
 	for i := range n {
@@ -376,14 +413,11 @@ func (l *Log) insertStatement(n int) string {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(i*entryColumns + j + 1))
+			b.WriteString(d.Param(i*entryColumns + j + 1))
 		}
 		b.WriteByte(')')
 	}
-	s := b.String()
-	l.insertSQL[n] = s
-	return s
+	return b.String()
 }
 
 // writeCheckpoint signs the current head in a transaction of its own, for
