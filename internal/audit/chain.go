@@ -24,13 +24,6 @@ const maxField = 1024
 // genesis is the prev_hash of entry 1.
 var genesis [HashSize]byte
 
-// entry is an event as the chain stores it.
-type entry struct {
-	seq  int64
-	time int64 // unix microseconds
-	ev   *Event
-}
-
 // fields lists an event's text fields in their one canonical order. Adding a
 // field means a new encodingVersion.
 func fields(e *Event) [15]string {

@@ -68,8 +68,8 @@ type Log struct {
 	insertSQL  map[int]*sql.Stmt
 
 	commits atomic.Int64 // transactions committed, for benchmarks and metrics
-	enc        []byte
-	args       []any
+	enc     []byte
+	args    []any
 }
 
 type pending struct {
