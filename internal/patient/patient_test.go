@@ -119,10 +119,10 @@ func TestWhoSeesWhatOfAPatient(t *testing.T) {
 		x := create(t, e, doc, pt.Profile("Anna", "Smith"))
 		y := create(t, e, doc, pt.Profile("Ben", "Jones"))
 		for _, c := range []struct {
-			name        string
-			p           *access.Principal
-			full, summ  error
-			wantReason  access.Reason
+			name       string
+			p          *access.Principal
+			full, summ error
+			wantReason access.Reason
 		}{
 			{"creator", doc, nil, nil, access.AllowCareTeam},
 			{"clinician of the workspace not on the care team", pt.Clinician("ws1", "doc2"), patient.ErrForbidden, nil, access.DenyNotCareTeam},
@@ -292,9 +292,8 @@ func TestSearchFindsByNameTokenBirthDateMRNAndEmailWithinTheWorkspaceOnly(t *tes
 func TestListAuditsTheRequestAndEachPatientShown(t *testing.T) {
 	e := pt.New(t, dbtest.SQLite(t))
 	doc := pt.Clinician("ws1", "doc1")
-	var ids []string
 	for i := 0; i < patient.PageSize+3; i++ {
-		ids = append(ids, create(t, e, doc, pt.Profile("P", "N")).ID)
+		create(t, e, doc, pt.Profile("P", "N"))
 	}
 	before := len(e.Entries(t))
 	pg, err := e.Patients.List(ctx, doc, "")
