@@ -27,6 +27,9 @@ type Deps struct {
 	DB      *db.DB
 	Log     *slog.Logger
 	Version string
+	// Records are the patient and case services; nil serves no records
+	// routes (tests of the shell build the server without them).
+	Records *Records
 }
 
 // Server holds the dependencies of the handlers.
@@ -40,6 +43,7 @@ type Server struct {
 	openapi  []byte
 	patterns []string
 	handler  http.Handler
+	records  *Records
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -55,7 +59,8 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc}
+	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
+		records: d.Records}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
 	s.handler = s.observe(secure(s.crossOrigin(mux)))
