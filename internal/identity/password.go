@@ -151,7 +151,7 @@ func repetitive(s string) bool {
 	return false
 }
 
-var runs = []string{"abcdefghijklmnopqrstuvwxyz", "01234567890", "qwertyuiopasdfghjklzxcvbnm", "qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p"}
+var runs = []string{"abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm", "qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p"}
 
 // sequential catches a password that is one run along the alphabet, the
 // digits or a keyboard row, forwards or backwards, wrapping around.
