@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/mail"
 )
 
 //go:embed static
@@ -27,6 +29,14 @@ type Deps struct {
 	DB      *db.DB
 	Log     *slog.Logger
 	Version string
+	// Identity signs people in; nil serves only the public pages (tests of
+	// the shell build the server without it).
+	Identity *identity.Service
+	// Outbox is the development mail outbox shown at /dev/outbox. Set it only
+	// when no SMTP relay is configured and the server is not in production.
+	Outbox *mail.Outbox
+	// BaseURL is the public address; an https one makes cookies Secure.
+	BaseURL string
 }
 
 // Server holds the dependencies of the handlers.
@@ -38,6 +48,10 @@ type Server struct {
 	metrics *metrics
 	pages   *pages
 	handler http.Handler
+
+	identity *identity.Service
+	outbox   *mail.Outbox
+	baseURL  string
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -49,10 +63,17 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p}
+	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p,
+		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.observe(secure(s.crossOrigin(mux)))
+	if s.identity != nil {
+		s.authRoutes(mux)
+	}
+	if s.outbox != nil {
+		s.outboxRoutes(mux)
+	}
+	s.handler = s.observe(secure(s.crossOrigin(s.authenticate(mux))))
 	return s, nil
 }
 
