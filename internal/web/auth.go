@@ -282,7 +282,6 @@ func (s *Server) navFor(r *http.Request) *Nav {
 	return n
 }
 
-
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func atoi(s string) int {
