@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/app"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
@@ -33,6 +34,7 @@ var commands = map[string]command{}
 func init() {
 	commands["serve"] = command{"run the server (the default when no command is given)", serve}
 	commands["migrate"] = command{"apply pending database migrations and exit", migrate}
+	commands["access"] = command{"access matrix: print the role × action table the access policy implements", accessCmd}
 	commands["version"] = command{"print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 		fmt.Fprintln(stdout, "custodia", app.Version)
 		return nil
@@ -160,4 +162,12 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ms, _ := db.Migrations(d.Dialect)
 	fmt.Fprintf(stdout, "database is at schema version %d (%s)\n", ms[len(ms)-1].Version, d.Dialect.Name)
 	return nil
+}
+
+func accessCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || args[0] != "matrix" {
+		fmt.Fprintln(stderr, "usage: custodia access matrix")
+		return errors.New("unknown access subcommand")
+	}
+	return access.WriteMatrix(stdout)
 }

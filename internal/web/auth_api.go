@@ -8,7 +8,7 @@ import (
 	"github.com/custodia-health/custodia/internal/identity"
 )
 
-func (s *Server) authAPIRoutes(mux *http.ServeMux) {
+func (s *Server) authAPIRoutes(mux Mux) {
 	mux.HandleFunc("POST /api/v1/auth/signup", s.apiSignUp)
 	mux.HandleFunc("POST /api/v1/auth/verify-email", s.apiVerifyEmail)
 	mux.HandleFunc("POST /api/v1/auth/signin", s.apiSignIn)

@@ -12,8 +12,14 @@ import (
 	"github.com/custodia-health/custodia/internal/identity"
 )
 
-// authRoutes registers the sign-in pages and the identity API.
-func (s *Server) authRoutes(mux *http.ServeMux) {
+func init() { routeSets = append(routeSets, (*Server).authRoutes) }
+
+// authRoutes registers the sign-in pages and the identity API, when the
+// server has an identity service.
+func (s *Server) authRoutes(mux Mux) {
+	if s.identity == nil {
+		return
+	}
 	mux.HandleFunc("GET /signup", s.signUpPage)
 	mux.HandleFunc("POST /signup", s.signUpPost)
 	mux.HandleFunc("GET /verify", s.verifyPage)

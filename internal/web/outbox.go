@@ -4,10 +4,15 @@ import (
 	"net/http"
 )
 
-// outboxRoutes serves the development outbox. New registers them only when
-// Deps.Outbox is set, which app does only without an SMTP relay and outside
-// production, so real mail is never readable over the web.
-func (s *Server) outboxRoutes(mux *http.ServeMux) {
+func init() { routeSets = append(routeSets, (*Server).outboxRoutes) }
+
+// outboxRoutes serves the development outbox, only when Deps.Outbox is set,
+// which app does only without an SMTP relay and outside production, so real
+// mail is never readable over the web.
+func (s *Server) outboxRoutes(mux Mux) {
+	if s.outbox == nil {
+		return
+	}
 	mux.HandleFunc("GET /dev/outbox", func(w http.ResponseWriter, r *http.Request) {
 		items, err := s.outbox.List()
 		if err != nil {
