@@ -5,8 +5,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -66,7 +64,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, fmt.Errorf("check master key: %w", err)
 	}
-	deps, err := a.identity(cfg, log)
+	deps, err := a.identity(ctx, cfg, log)
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -83,7 +81,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 // identity builds the mailer and the identity service. Mail goes to the SMTP
 // relay when one is configured, else to DATA_DIR/outbox, which the web UI
 // shows at /dev/outbox only outside production (no TLS, no https base URL).
-func (a *App) identity(cfg *config.Config, log *slog.Logger) (web.Deps, error) {
+func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger) (web.Deps, error) {
 	deps := web.Deps{DB: a.DB, Log: log, Version: Version, BaseURL: cfg.BaseURL}
 	var mailer mail.Mailer
 	if cfg.SMTPAddr != "" {
@@ -99,7 +97,9 @@ func (a *App) identity(cfg *config.Config, log *slog.Logger) (web.Deps, error) {
 			deps.Outbox = ob
 		}
 	}
-	key, err := loadSealingKey(cfg.DataDir)
+	// TOTP secrets are sealed with a secret derived from the key hierarchy,
+	// so rotating the master key does not force users to re-enrol.
+	key, err := a.Keys.SystemSecret(ctx, "totp")
 	if err != nil {
 		return deps, err
 	}
@@ -110,29 +110,6 @@ func (a *App) identity(cfg *config.Config, log *slog.Logger) (web.Deps, error) {
 	}
 	a.Identity, deps.Identity = svc, svc
 	return deps, nil
-}
-
-// loadSealingKey reads (or creates, 0600) DATA_DIR/identity-sealing.key, the
-// 32-byte key that seals TOTP secrets. Interim: it should be derived from the
-// master key once internal/keys exports a derivation; until then losing this
-// file means users re-enrol their authenticator apps, nothing more.
-func loadSealingKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "identity-sealing.key")
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) == 32 {
-		return b, nil
-	}
-	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: it must hold exactly 32 bytes", path)
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("create sealing key: %w", err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("create sealing key: %w", err)
-	}
-	return b, nil
 }
 
 // logAppender records authentication events as log lines (ids and codes
