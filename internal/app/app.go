@@ -10,11 +10,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/blob"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/keys"
+	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -23,12 +27,13 @@ var Version = "dev"
 
 // App is a built program: its stores and its HTTP handler.
 type App struct {
-	Config  *config.Config
-	Log     *slog.Logger
-	DB      *db.DB
-	Keys    *keys.Keyring
-	Blobs   blob.Store
-	Handler http.Handler
+	Config   *config.Config
+	Log      *slog.Logger
+	DB       *db.DB
+	Keys     *keys.Keyring
+	Blobs    blob.Store
+	Identity *identity.Service
+	Handler  http.Handler
 }
 
 // New opens the data directory, the database (applying migrations) and the
@@ -59,7 +64,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, fmt.Errorf("check master key: %w", err)
 	}
-	srv, err := web.New(web.Deps{DB: d, Log: log, Version: Version})
+	deps, err := a.identity(ctx, cfg, log)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	srv, err := web.New(deps)
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -68,8 +78,59 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// Close releases the stores.
-func (a *App) Close() error { return a.DB.Close() }
+// identity builds the mailer and the identity service. Mail goes to the SMTP
+// relay when one is configured, else to DATA_DIR/outbox, which the web UI
+// shows at /dev/outbox only outside production (no TLS, no https base URL).
+func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger) (web.Deps, error) {
+	deps := web.Deps{DB: a.DB, Log: log, Version: Version, BaseURL: cfg.BaseURL}
+	var mailer mail.Mailer
+	if cfg.SMTPAddr != "" {
+		mailer = &mail.SMTP{Addr: cfg.SMTPAddr, User: cfg.SMTPUser, Password: cfg.SMTPPass, From: cfg.MailFrom}
+	} else {
+		ob, err := mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox"), cfg.MailFrom)
+		if err != nil {
+			return deps, err
+		}
+		mailer = ob
+		production := cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL, "https://")
+		if !production {
+			deps.Outbox = ob
+		}
+	}
+	// TOTP secrets are sealed with a secret derived from the key hierarchy,
+	// so rotating the master key does not force users to re-enrol.
+	key, err := a.Keys.SystemSecret(ctx, "totp")
+	if err != nil {
+		return deps, err
+	}
+	svc, err := identity.New(a.DB, mailer, logAppender{log}, identity.Config{BaseURL: cfg.BaseURL,
+		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log})
+	if err != nil {
+		return deps, err
+	}
+	a.Identity, deps.Identity = svc, svc
+	return deps, nil
+}
+
+// logAppender records authentication events as log lines (ids and codes
+// only) until the audit log (internal/audit, in progress) is wired in its
+// place. It returns no receipt, so it can never unlock PHI.
+type logAppender struct{ log *slog.Logger }
+
+func (l logAppender) Append(ctx context.Context, e audit.Event) (audit.Receipt, error) {
+	l.log.LogAttrs(ctx, slog.LevelInfo, "auth event", slog.String("action", e.Action), slog.String("outcome", e.Outcome),
+		slog.String("actor", e.ActorUserID), slog.String("resource", e.ResourceID), slog.String("workspace", e.WorkspaceID),
+		slog.String("reason", e.Reason), slog.String("request_id", e.RequestID))
+	return audit.Receipt{}, nil
+}
+
+// Close waits for outgoing mail and releases the stores.
+func (a *App) Close() error {
+	if a.Identity != nil {
+		a.Identity.Wait()
+	}
+	return a.DB.Close()
+}
 
 // NewLogger builds the structured logger. Log lines carry ids, route patterns
 // and codes; PHI never goes to a logger.

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/mail"
 )
 
 //go:embed static
@@ -27,6 +29,14 @@ type Deps struct {
 	DB      *db.DB
 	Log     *slog.Logger
 	Version string
+	// Identity signs people in; nil serves only the public pages (tests of
+	// the shell build the server without it).
+	Identity *identity.Service
+	// Outbox is the development mail outbox shown at /dev/outbox. Set it only
+	// when no SMTP relay is configured and the server is not in production.
+	Outbox *mail.Outbox
+	// BaseURL is the public address; an https one makes cookies Secure.
+	BaseURL string
 	// Records are the patient and case services; nil serves no records
 	// routes (tests of the shell build the server without them).
 	Records *Records
@@ -43,7 +53,12 @@ type Server struct {
 	openapi  []byte
 	patterns []string
 	handler  http.Handler
-	records  *Records
+
+	identity *identity.Service
+	outbox   *mail.Outbox
+	baseURL  string
+
+	records *Records
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -60,10 +75,10 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
-		records: d.Records}
+		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL, records: d.Records}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
-	s.handler = s.observe(secure(s.crossOrigin(mux)))
+	s.handler = s.observe(secure(s.crossOrigin(s.authenticate(mux))))
 	return s, nil
 }
 
