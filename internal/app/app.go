@@ -14,11 +14,13 @@ import (
 
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/blob"
+	"github.com/custodia-health/custodia/internal/casefile"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
+	"github.com/custodia-health/custodia/internal/patient"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -33,6 +35,9 @@ type App struct {
 	Keys     *keys.Keyring
 	Blobs    blob.Store
 	Identity *identity.Service
+	Audit    *audit.Log        // the tamper-evident audit log
+	Patients *patient.Service  // patient records
+	Cases    *casefile.Service // cases on patients
 	Handler  http.Handler
 }
 
@@ -66,6 +71,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	deps, err := a.identity(ctx, cfg, log)
 	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if deps.Records, err = a.records(ctx, log); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -128,6 +137,12 @@ func (l logAppender) Append(ctx context.Context, e audit.Event) (audit.Receipt, 
 func (a *App) Close() error {
 	if a.Identity != nil {
 		a.Identity.Wait()
+	}
+	if a.Audit != nil {
+		// Flushes waiting entries and writes the final checkpoint.
+		if err := a.Audit.Close(); err != nil {
+			a.Log.Error("close audit log", "err", err.Error())
+		}
 	}
 	return a.DB.Close()
 }

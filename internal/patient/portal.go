@@ -131,10 +131,10 @@ type PortalInvitation struct {
 	InvitedBy    string
 }
 
-// PortalInviter sends portal invitations. Identity implements it (its
-// invitations of kind "patient"); until it is merged nothing does.
+// PortalInviter sends portal invitations: identity's invitations of kind
+// "patient", adapted in internal/app. p is the clinician inviting.
 type PortalInviter interface {
-	InvitePatient(ctx context.Context, inv PortalInvitation) error
+	InvitePatient(ctx context.Context, p *access.Principal, inv PortalInvitation) error
 }
 
 // InvitePortal gives the patient portal access: an adult patient is invited
@@ -172,7 +172,7 @@ func (s *Service) InvitePortal(ctx context.Context, p *access.Principal, patient
 		return nil, fmt.Errorf("invite to patient portal: %w (identity's mailer is not wired in)", ErrNotConfigured)
 	}
 	for _, inv := range invs {
-		if err := s.inviter.InvitePatient(ctx, inv); err != nil {
+		if err := s.inviter.InvitePatient(ctx, p, inv); err != nil {
 			return nil, fmt.Errorf("invite to patient portal: %w", err)
 		}
 	}

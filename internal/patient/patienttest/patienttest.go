@@ -54,7 +54,7 @@ type Env struct {
 type Invites struct{ Sent []patient.PortalInvitation }
 
 // InvitePatient implements patient.PortalInviter.
-func (i *Invites) InvitePatient(_ context.Context, inv patient.PortalInvitation) error {
+func (i *Invites) InvitePatient(_ context.Context, _ *access.Principal, inv patient.PortalInvitation) error {
 	i.Sent = append(i.Sent, inv)
 	return nil
 }
