@@ -68,30 +68,40 @@ func (a *Alerts) BreakGlassOpened(_ context.Context, al patient.BreakGlassAlert)
 	return nil
 }
 
-// New builds the stack on d.
+// New builds the stack on d; the audit log closes when tb ends.
 func New(tb testing.TB, d *db.DB) *Env {
 	tb.Helper()
-	ms, err := keys.GenerateMasterString()
+	e, err := Open(d)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Audit.Log.Close() })
+	return e
+}
+
+// Open builds the stack on d for callers that outlive one test (shared
+// benchmark fixtures); the caller closes e.Audit.Log.
+func Open(d *db.DB) (*Env, error) {
+	ms, err := keys.GenerateMasterString()
+	if err != nil {
+		return nil, err
 	}
 	m, err := keys.ParseMaster(ms)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	_, sk, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	l, err := audit.Open(context.Background(), d, sk, audit.Options{})
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
-	tb.Cleanup(func() { l.Close() })
 	e := &Env{DB: d, Keys: keys.NewKeyring(d, m), Audit: &Switch{Log: l}, Invites: &Invites{}, Alerts: &Alerts{}}
 	e.Patients = patient.New(patient.Config{DB: d, Keys: e.Keys, Audit: e.Audit, Inviter: e.Invites, Notifier: e.Alerts})
 	e.Cases = casefile.New(d, e.Patients, nil)
-	return e
+	return e, nil
 }
 
 // Member is a workspace member principal.
