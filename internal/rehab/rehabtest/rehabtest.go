@@ -6,9 +6,9 @@ package rehabtest
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
