@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/rehab"
 )
 
 //go:embed static
@@ -27,6 +28,8 @@ type Deps struct {
 	DB      *db.DB
 	Log     *slog.Logger
 	Version string
+	// Rehab is remote rehabilitation; nil answers its routes with 503.
+	Rehab *rehab.Service
 }
 
 // Server holds the dependencies of the handlers.
@@ -40,6 +43,8 @@ type Server struct {
 	openapi  []byte
 	patterns []string
 	handler  http.Handler
+
+	rehab *rehab.Service
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -55,7 +60,8 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc}
+	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
+		rehab: d.Rehab}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
 	s.handler = s.observe(secure(s.crossOrigin(mux)))
