@@ -278,7 +278,9 @@ func TestRehabAuditOutageIs503AndReleasesNothing(t *testing.T) {
 
 type appenderFunc func(context.Context, audit.Event) (audit.Receipt, error)
 
-func (f appenderFunc) Append(ctx context.Context, e audit.Event) (audit.Receipt, error) { return f(ctx, e) }
+func (f appenderFunc) Append(ctx context.Context, e audit.Event) (audit.Receipt, error) {
+	return f(ctx, e)
+}
 
 func TestRehabCanaryNeverReachesTheLogs(t *testing.T) {
 	const canary = "CANARY-91c2-weblog"
