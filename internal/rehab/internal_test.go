@@ -2,6 +2,7 @@ package rehab
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -75,6 +76,53 @@ func FuzzDecodeBatch(f *testing.F) {
 				if !e.Side.Valid() || e.Level < 1 || e.Level > 100 || e.Type == "" {
 					t.Fatalf("accepted an invalid exercise %+v", e)
 				}
+			}
+		}
+	})
+}
+
+// TestFastDecodingMatchesEncodingJSON proves the fast reader gives exactly
+// what encoding/json gives, and gives up (so the caller falls back) on
+// anything unusual.
+func TestFastDecodingMatchesEncodingJSON(t *testing.T) {
+	ex := []exerciseRecord{
+		{Type: "wrist_flexion", Inventory: "ball", Level: 3, Side: Left, Date: 1717236000000000, Duration: 61.5, Performance: 72.25},
+		{Type: "grip", Level: 100, Side: Both, Date: -5, Duration: 0, Performance: 1e-7},
+		{Type: `quote " and \ back`, Side: Right, Level: 1},
+		{Type: "ünïcødé ✓", Side: Right, Level: 1},
+	}
+	for _, want := range ex {
+		b, _ := json.Marshal(want)
+		var got exerciseRecord
+		if got.decodeFast(b) {
+			if got != want {
+				t.Fatalf("fast %+v, want %+v", got, want)
+			}
+		} else if !bytes.Contains(b, []byte(`\`)) {
+			t.Fatalf("fast reader gave up on plain %s", b)
+		}
+	}
+	ss := sessionRecord{ClientID: "c-1", DeviceID: "d", Start: 1, End: 2, Score: 50.5, GameTime: 600}
+	b, _ := json.Marshal(ss)
+	var got sessionRecord
+	if !got.decodeFast(b) || got != ss {
+		t.Fatalf("%+v", got)
+	}
+	for _, bad := range []string{``, `{`, `[]`, `{"t":1}`, `{"l":"3"}`, `{"t":"a","x":{}}`, `{"t":"a",}`, `{"t" "a"}`, `{"p":1e999}`} {
+		var r exerciseRecord
+		if r.decodeFast([]byte(bad)) {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func FuzzFastDecoding(f *testing.F) {
+	f.Add([]byte(`{"t":"w","i":"b","l":3,"s":"left","d":1,"u":2,"p":3}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast, slow exerciseRecord
+		if fast.decodeFast(b) {
+			if err := json.Unmarshal(b, &slow); err == nil && fast != slow {
+				t.Fatalf("fast %+v, encoding/json %+v", fast, slow)
 			}
 		}
 	})

@@ -149,64 +149,27 @@ type acc struct {
 	score, games float64
 }
 
-// aggregate builds the progress view from decrypted exercises and sessions
-// that already lie within [from, to].
-func aggregate(r Range, from, to time.Time, exercises []exerciseRecord, sessions []sessionRecord) *Progress {
-	p := &Progress{Range: r, From: from, To: to, Sessions: len(sessions), Exercises: len(exercises)}
+// aggregator builds the progress view as exercises stream past, so a read
+// of five years never holds every decrypted exercise at once.
+type aggregator struct {
+	p      *Progress
+	series map[seriesKey]map[int64]*acc
+}
+
+// newAggregator starts a view of [from, to] from the sessions in it. For
+// RangeAll (zero from) the view starts at the first session, and the grain
+// follows the span.
+func newAggregator(r Range, from, to time.Time, sessions []sessionRecord) *aggregator {
+	p := &Progress{Range: r, From: from, To: to, Sessions: len(sessions)}
 	if from.IsZero() {
-		// "Everything" starts at the first record.
-		first := to
-		for i := range exercises {
-			if t := fromMicros(exercises[i].Date); t.Before(first) {
-				first = t
-			}
-		}
+		p.From = to
 		for i := range sessions {
-			if t := fromMicros(sessions[i].Start); t.Before(first) {
-				first = t
+			if t := fromMicros(sessions[i].Start); t.Before(p.From) {
+				p.From = t
 			}
 		}
-		p.From = first
 	}
 	p.Grain = grainFor(to.Sub(p.From))
-	series := map[seriesKey]map[int64]*acc{}
-	for i := range exercises {
-		e := &exercises[i]
-		k := seriesKey{e.Type, e.Side}
-		m := series[k]
-		if m == nil {
-			m = map[int64]*acc{}
-			series[k] = m
-		}
-		b := p.Grain.bucket(fromMicros(e.Date)).Unix()
-		a := m[b]
-		if a == nil {
-			a = &acc{}
-			m[b] = a
-		}
-		a.n++
-		a.perf += e.Performance
-		a.dur += e.Duration
-		a.level = max(a.level, e.Level)
-	}
-	for k, m := range series {
-		s := Series{Type: k.typ, Side: k.side, Points: make([]Point, 0, len(m))}
-		for b, a := range m {
-			s.Points = append(s.Points, Point{
-				Start: time.Unix(b, 0).UTC(), Count: a.n,
-				Performance: a.perf / float64(a.n), DurationSeconds: a.dur / float64(a.n), Level: a.level,
-			})
-		}
-		sort.Slice(s.Points, func(i, j int) bool { return s.Points[i].Start.Before(s.Points[j].Start) })
-		p.Series = append(p.Series, s)
-	}
-	sort.Slice(p.Series, func(i, j int) bool {
-		a, b := p.Series[i], p.Series[j]
-		if a.Type != b.Type {
-			return a.Type < b.Type
-		}
-		return sideOrder(a.Side) < sideOrder(b.Side)
-	})
 	act := map[int64]*acc{}
 	for i := range sessions {
 		s := &sessions[i]
@@ -226,6 +189,55 @@ func aggregate(r Range, from, to time.Time, exercises []exerciseRecord, sessions
 		})
 	}
 	sort.Slice(p.Activity, func(i, j int) bool { return p.Activity[i].Start.Before(p.Activity[j].Start) })
+	return &aggregator{p: p, series: map[seriesKey]map[int64]*acc{}}
+}
+
+// add counts one exercise.
+func (g *aggregator) add(e *exerciseRecord) {
+	g.p.Exercises++
+	t := fromMicros(e.Date)
+	if t.Before(g.p.From) {
+		g.p.From = t
+	}
+	k := seriesKey{e.Type, e.Side}
+	m := g.series[k]
+	if m == nil {
+		m = map[int64]*acc{}
+		g.series[k] = m
+	}
+	b := g.p.Grain.bucket(t).Unix()
+	a := m[b]
+	if a == nil {
+		a = &acc{}
+		m[b] = a
+	}
+	a.n++
+	a.perf += e.Performance
+	a.dur += e.Duration
+	a.level = max(a.level, e.Level)
+}
+
+// finish returns the view, series ordered by type and side, points by time.
+func (g *aggregator) finish() *Progress {
+	p := g.p
+	for k, m := range g.series {
+		s := Series{Type: k.typ, Side: k.side, Points: make([]Point, 0, len(m))}
+		for b, a := range m {
+			s.Points = append(s.Points, Point{
+				Start: time.Unix(b, 0).UTC(), Count: a.n,
+				Performance: a.perf / float64(a.n), DurationSeconds: a.dur / float64(a.n), Level: a.level,
+			})
+		}
+		sort.Slice(s.Points, func(i, j int) bool { return s.Points[i].Start.Before(s.Points[j].Start) })
+		p.Series = append(p.Series, s)
+	}
+	sort.Slice(p.Series, func(i, j int) bool {
+		a, b := p.Series[i], p.Series[j]
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		return sideOrder(a.Side) < sideOrder(b.Side)
+	})
 	return p
 }
 

@@ -96,6 +96,10 @@ func open(rc audit.Receipt, patientID string, k *keys.Key, table, rowID string, 
 	if err != nil {
 		return fmt.Errorf("open %s record %s: %w", table, rowID, err)
 	}
+	if f, ok := v.(fastDecoder); ok && f.decodeFast(pt) {
+		clear(pt)
+		return nil
+	}
 	err = json.Unmarshal(pt, v)
 	clear(pt)
 	if err != nil {
