@@ -27,6 +27,13 @@ type Deps struct {
 	DB      *db.DB
 	Log     *slog.Logger
 	Version string
+	// Audit records PHI accesses. Without it every PHI route answers 503:
+	// no audit, no data.
+	Audit AuditLog
+	// ActorNames maps user ids to display names for the access-history
+	// pages. Optional: without it (or for ids it does not know) the pages
+	// show the user id.
+	ActorNames func(ctx context.Context, userIDs []string) map[string]string
 }
 
 // Server holds the dependencies of the handlers.
@@ -38,6 +45,10 @@ type Server struct {
 	metrics *metrics
 	pages   *pages
 	handler http.Handler
+
+	audit      AuditLog
+	actorNames func(ctx context.Context, userIDs []string) map[string]string
+	phiRoutes  []PHIRoute
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -49,7 +60,8 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p}
+	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p,
+		audit: d.Audit, actorNames: d.ActorNames}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = s.observe(secure(s.crossOrigin(mux)))
@@ -81,6 +93,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 	mux.HandleFunc("GET /{$}", s.home)
+	s.auditRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, http.StatusNotFound, "No such API endpoint. The API is described at /api/v1/openapi.json.")
 	})
