@@ -5,12 +5,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 
+	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/blob"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
@@ -28,6 +30,7 @@ type App struct {
 	DB      *db.DB
 	Keys    *keys.Keyring
 	Blobs   blob.Store
+	Audit   *audit.Log
 	Handler http.Handler
 }
 
@@ -55,8 +58,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, DB: d, Keys: keys.NewKeyring(d, master), Blobs: blobs}
-	srv, err := web.New(web.Deps{DB: d, Log: log, Version: Version})
+	if err := a.Keys.VerifyMaster(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("check master key: %w", err)
+	}
+	signer, err := AuditSigner(cfg)
 	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if a.Audit, err = audit.Open(ctx, d, signer, audit.Options{Logger: log}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	srv, err := web.New(web.Deps{DB: d, Log: log, Version: Version, Audit: a.Audit})
+	if err != nil {
+		a.Audit.Close()
 		d.Close()
 		return nil, err
 	}
@@ -64,8 +81,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// Close releases the stores.
-func (a *App) Close() error { return a.DB.Close() }
+// Close flushes the audit log (its final checkpoint) and releases the
+// stores. Audit entries are never deleted by the application: HIPAA asks
+// for six years of records to answer accountings, and retention here is
+// "forever" until an operator archives the database.
+func (a *App) Close() error {
+	err := a.Audit.Close()
+	return errors.Join(err, a.DB.Close())
+}
 
 // NewLogger builds the structured logger. Log lines carry ids, route patterns
 // and codes; PHI never goes to a logger.

@@ -24,7 +24,9 @@ const (
 // maxExport bounds one CSV export; narrow the filters for more.
 const maxExport = 100_000
 
-func (s *Server) auditRoutes(mux *http.ServeMux) {
+func init() { routeSets = append(routeSets, (*Server).auditRoutes) }
+
+func (s *Server) auditRoutes(mux Mux) {
 	s.phi(mux, "GET /api/v1/me/access-history", actionAuditRead, s.apiMyAccessHistory)
 	s.phi(mux, "GET /me/access-history", actionAuditRead, s.pageMyAccessHistory)
 	s.phi(mux, "GET /api/v1/audit", actionAuditRead, s.apiAudit)

@@ -33,7 +33,7 @@ func (s *Server) PHIRoutes() []PHIRoute { return append([]PHIRoute(nil), s.phiRo
 // success response unless the handler first obtained an audit receipt
 // through s.recordAccess, so "no audit, no data" holds even for a handler
 // that forgets.
-func (s *Server) phi(mux *http.ServeMux, pattern, action string, h http.HandlerFunc) {
+func (s *Server) phi(mux Mux, pattern, action string, h http.HandlerFunc) {
 	s.phiRoutes = append(s.phiRoutes, PHIRoute{Pattern: pattern, Action: action})
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		g := &phiGuard{ResponseWriter: w, s: s, r: r, action: action}

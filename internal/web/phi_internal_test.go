@@ -18,7 +18,7 @@ func TestPHIGuardWithholdsAResponseWithoutAReceipt(t *testing.T) {
 	}
 	s.pages = p
 	mux := http.NewServeMux()
-	s.phi(mux, "GET /api/v1/leaky", "patient.read", func(w http.ResponseWriter, r *http.Request) {
+	s.phi(&patternRecorder{mux: mux, s: s}, "GET /api/v1/leaky", "patient.read", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"name": "CANARY-NAME"})
 	})
 	w := httptest.NewRecorder()

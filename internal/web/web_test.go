@@ -155,3 +155,36 @@ func TestBrowserShellLoadsWithoutCSPViolations(t *testing.T) {
 		t.Errorf("console problems: %q", p)
 	}
 }
+
+// TestEveryAPIRouteIsDocumented walks the registered /api/v1 routes and
+// checks each appears in the OpenAPI document with its method.
+func TestEveryAPIRouteIsDocumented(t *testing.T) {
+	b, err := web.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := web.New(web.Deps{DB: dbtest.SQLite(t), Log: slog.New(slog.DiscardHandler), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pattern := range s.Patterns() {
+		method, path, ok := strings.Cut(pattern, " ")
+		if !ok || !strings.HasPrefix(path, "/api/v1/") {
+			continue
+		}
+		ops, found := doc.Paths[path]
+		if !found {
+			t.Errorf("%s is not in the OpenAPI document", pattern)
+			continue
+		}
+		if _, found := ops[strings.ToLower(method)]; !found {
+			t.Errorf("%s: method %s not documented", path, method)
+		}
+	}
+}

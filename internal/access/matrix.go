@@ -1,0 +1,145 @@
+package access
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Relationship is a named set of facts about a principal and a resource, used
+// to print the policy as a table a privacy officer can keep on record.
+type Relationship struct {
+	Name     string
+	Roles    []Role // the roles for which this relationship makes sense
+	Resource Resource
+	Patient  bool // the principal is the patient (or acts for them)
+}
+
+const (
+	matrixWorkspace = "w1"
+	matrixPatient   = "p1"
+)
+
+// Relationships are the rows of the matrix for each role.
+var Relationships = []Relationship{
+	{Name: "own workspace, on the patient's care team", Roles: MemberRoles,
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient, CareTeam: true}},
+	{Name: "own workspace, not on the care team", Roles: MemberRoles,
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient}},
+	{Name: "own workspace, break-glass grant", Roles: []Role{RoleClinician},
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient, BreakGlassOn: true}},
+	{Name: "own workspace, care team, own upload", Roles: []Role{RoleClinician},
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient, CareTeam: true, Uploader: true}},
+	{Name: "own workspace, care team, patient connected", Roles: []Role{RoleClinician},
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient, CareTeam: true, Connected: true}},
+	{Name: "other workspace, case collaborator", Roles: []Role{RoleClinician},
+		Resource: Resource{WorkspaceID: "w2", PatientID: matrixPatient, Collaborator: true}},
+	{Name: "other workspace", Roles: MemberRoles,
+		Resource: Resource{WorkspaceID: "w2", PatientID: matrixPatient}},
+	{Name: "own record", Roles: []Role{RolePatient, RoleRepresentative}, Patient: true,
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient}},
+	{Name: "own record, shared with the patient", Roles: []Role{RolePatient, RoleRepresentative}, Patient: true,
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient, Shared: true}},
+	{Name: "another patient's record", Roles: []Role{RolePatient, RoleRepresentative}, Patient: true,
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: "p2", Shared: true}},
+	{Name: "no grant", Roles: []Role{RoleOperator},
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient}},
+	{Name: "scoped, time-limited grant", Roles: []Role{RoleOperator},
+		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient, OperatorGrant: true}},
+}
+
+// MatrixRow is one role in one relationship, with the decision for each
+// action in Actions order.
+type MatrixRow struct {
+	Role         Role
+	Relationship string
+	Decisions    []Decision
+}
+
+// Matrix evaluates the policy for every role and relationship.
+func Matrix() []MatrixRow {
+	var rows []MatrixRow
+	for _, role := range []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator} {
+		for _, rel := range Relationships {
+			if !hasRole(rel.Roles, role) {
+				continue
+			}
+			p := &Principal{UserID: "u1", WorkspaceID: matrixWorkspace, Role: role}
+			if rel.Patient {
+				p.WorkspaceID = ""
+				p.PatientID = matrixPatient
+			}
+			row := MatrixRow{Role: role, Relationship: rel.Name}
+			for _, a := range Actions {
+				r := rel.Resource
+				r.Kind = kindOf(a)
+				row.Decisions = append(row.Decisions, Decide(p, a, r))
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// Mark is the one-character summary of a decision in the printed matrix:
+// Y allowed, B allowed as break-glass, - denied.
+func (d Decision) Mark() string {
+	switch {
+	case d.Allow && d.BreakGlass:
+		return "B"
+	case d.Allow:
+		return "Y"
+	}
+	return "-"
+}
+
+// WriteMatrix prints the matrix as a Markdown table: one row per role and
+// relationship, one column per action.
+func WriteMatrix(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("| role | relationship |")
+	for _, a := range Actions {
+		b.WriteString(" " + string(a) + " |")
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(Actions)) + "\n")
+	for _, row := range Matrix() {
+		fmt.Fprintf(&b, "| %s | %s |", row.Role, row.Relationship)
+		for _, d := range row.Decisions {
+			b.WriteString(" " + d.Mark() + " |")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nY allowed · B allowed only as break-glass (reason required, privacy officer alerted, shown to the patient) · - denied\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func hasRole(rs []Role, r Role) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// kindOf is the resource kind an action is about.
+func kindOf(a Action) Kind {
+	switch a {
+	case PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage, BreakGlass:
+		return KindPatient
+	case CaseList, CaseCreate, CaseRead, CaseUpdate, CaseComment, CaseShare:
+		return KindCase
+	case FileUpload, FileView, FileDownload:
+		return KindFile
+	case CaptureUpload, CaptureView:
+		return KindCapture
+	case RehabIngest, RehabRead:
+		return KindRehab
+	case ConsentRead, ConsentRecord:
+		return KindConsent
+	case AuditRead, AuditReadOwn:
+		return KindAudit
+	}
+	return KindWorkspace
+}

@@ -1,0 +1,197 @@
+package access
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/matrix.golden")
+
+// TestMatrixMatchesReviewedGolden pins the whole role × relationship × action
+// table. A change to the policy shows up as a diff of this file in review.
+func TestMatrixMatchesReviewedGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteMatrix(&b); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("testdata/matrix.golden", b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile("testdata/matrix.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Fatalf("the access matrix changed; review it and run go test ./internal/access -update\n%s", b.String())
+	}
+}
+
+// every enumerates every role × every combination of relationship facts ×
+// same/other workspace × own/other patient × session/token, for every action.
+func every(fn func(p *Principal, a Action, r Resource, d Decision)) {
+	roles := []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator, Role("intruder")}
+	tokens := [][]string{nil, {"records:read"}, {"rehab:ingest"}, {"media:upload"}}
+	for _, role := range roles {
+		for facts := 0; facts < 1<<7; facts++ {
+			for _, ws := range []string{"w1", "w2"} {
+				for _, pid := range []string{"p1", "p2"} {
+					for ti, scopes := range tokens {
+						p := &Principal{UserID: "u1", WorkspaceID: "w1", Role: role, Scopes: scopes}
+						if role == RolePatient || role == RoleRepresentative {
+							p.PatientID = "p1"
+						}
+						if ti > 0 {
+							p.TokenID = "t1"
+						}
+						for _, a := range Actions {
+							r := Resource{Kind: kindOf(a), WorkspaceID: ws, PatientID: pid,
+								CareTeam: facts&1 != 0, Collaborator: facts&2 != 0, Shared: facts&4 != 0, Uploader: facts&8 != 0,
+								Connected: facts&16 != 0, BreakGlassOn: facts&32 != 0, OperatorGrant: facts&64 != 0}
+							fn(p, a, r, Decide(p, a, r))
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestNoUnexpectedAllow checks the rules that must hold in every one of the
+// 409,600 combinations, so no mix of facts opens a hole.
+func TestNoUnexpectedAllow(t *testing.T) {
+	n := 0
+	every(func(p *Principal, a Action, r Resource, d Decision) {
+		n++
+		fail := func(rule string) {
+			t.Helper()
+			t.Errorf("%s: role=%s action=%s token=%v scopes=%v resource=%+v → %+v", rule, p.Role, a, p.TokenID != "", p.Scopes, r, d)
+		}
+		if !d.Allow {
+			if d.Reason == "" {
+				fail("a denial without a reason")
+			}
+			return
+		}
+		if d.Reason == "" {
+			fail("an allow without a reason")
+		}
+		switch {
+		case p.Role == RoleStaff:
+			fail("staff see no PHI")
+		case !p.Role.Valid():
+			fail("an unknown role was allowed")
+		case p.Role == RoleOperator && !r.OperatorGrant:
+			fail("operator allowed without a grant")
+		case p.Role == RoleOperator && !isRead(a):
+			fail("operator allowed to change data")
+		case a == FileDownload && !r.Uploader:
+			fail("download by someone other than the uploader")
+		case p.TokenID != "" && !p.HasScope(Scope(a)):
+			fail("token allowed without the scope")
+		case (p.Role == RolePatient || p.Role == RoleRepresentative) && r.PatientID != p.PatientID:
+			fail("patient reached another patient's record")
+		case (p.Role == RolePatient || p.Role == RoleRepresentative) && (a == CaseRead || a == FileView) && !r.Shared:
+			fail("patient saw unshared clinical content")
+		case isMember(p.Role) && r.WorkspaceID != p.WorkspaceID && !(p.Role == RoleClinician && r.Collaborator):
+			fail("member reached another workspace without being a collaborator")
+		case isMember(p.Role) && r.WorkspaceID != p.WorkspaceID && !collaboratorAction(a):
+			fail("collaborator went beyond the case")
+		case p.Role == RoleClinician && a == CaptureView && !r.Connected:
+			fail("capture reached a doctor the patient has not connected to")
+		case d.BreakGlass && (r.CareTeam || !r.BreakGlassOn):
+			fail("break-glass flag without a grant, or with normal rights")
+		case d.Reason == AllowBreakGlass && !d.BreakGlass:
+			fail("break-glass access not flagged")
+		}
+	})
+	if n != 409600 {
+		t.Fatalf("enumerated %d combinations, want 409600", n)
+	}
+}
+
+func isMember(r Role) bool { return hasRole(MemberRoles, r) }
+
+func collaboratorAction(a Action) bool {
+	switch a {
+	case CaseRead, CaseComment, FileView, FileUpload, PatientReadSummary, FileDownload:
+		return true
+	}
+	return false
+}
+
+// TestDeniedReadsOfInvisibleThingsLookNotFound: the Visible flag is what
+// makes the HTTP layer answer 404 rather than 403.
+func TestDeniedReadsOfInvisibleThingsLookNotFound(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		p       *Principal
+		a       Action
+		r       Resource
+		visible bool
+	}{
+		{"another workspace's patient", &Principal{UserID: "u", WorkspaceID: "w1", Role: RoleClinician}, PatientRead,
+			Resource{Kind: KindPatient, WorkspaceID: "w2", PatientID: "p9"}, false},
+		{"another patient's case", &Principal{UserID: "u", Role: RolePatient, PatientID: "p1"}, CaseRead,
+			Resource{Kind: KindCase, WorkspaceID: "w1", PatientID: "p2", Shared: true}, false},
+		{"own unshared case", &Principal{UserID: "u", Role: RolePatient, PatientID: "p1"}, CaseRead,
+			Resource{Kind: KindCase, WorkspaceID: "w1", PatientID: "p1"}, false},
+		{"collaborator downloading someone else's file", &Principal{UserID: "u", WorkspaceID: "w2", Role: RoleClinician}, FileDownload,
+			Resource{Kind: KindFile, WorkspaceID: "w1", PatientID: "p1", Collaborator: true}, true},
+		{"patient downloading a shared file", &Principal{UserID: "u", Role: RolePatient, PatientID: "p1"}, FileDownload,
+			Resource{Kind: KindFile, WorkspaceID: "w1", PatientID: "p1", Shared: true}, true},
+		{"clinician not on the care team sees the summary", &Principal{UserID: "u", WorkspaceID: "w1", Role: RoleClinician}, PatientRead,
+			Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p1"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.p, tc.a, tc.r)
+			if d.Allow {
+				t.Fatalf("allowed: %+v", d)
+			}
+			if d.Visible != tc.visible {
+				t.Fatalf("visible = %v, want %v (%+v)", d.Visible, tc.visible, d)
+			}
+		})
+	}
+}
+
+func TestBreakGlassIsFlaggedAndExplained(t *testing.T) {
+	p := &Principal{UserID: "u", WorkspaceID: "w1", Role: RoleClinician}
+	r := Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p1"}
+	if d := Decide(p, PatientRead, r); d.Allow || d.Reason != DenyNotCareTeam {
+		t.Fatalf("without a grant: %+v", d)
+	}
+	if d := Decide(p, BreakGlass, r); !d.Allow {
+		t.Fatalf("a clinician of the workspace may break the glass: %+v", d)
+	}
+	r.BreakGlassOn = true
+	if d := Decide(p, PatientRead, r); !d.Allow || !d.BreakGlass || d.Reason != AllowBreakGlass {
+		t.Fatalf("with a grant: %+v", d)
+	}
+}
+
+func TestNoPrincipalIsDenied(t *testing.T) {
+	for _, p := range []*Principal{nil, {}} {
+		if d := Decide(p, PatientRead, Resource{Kind: KindPatient}); d.Allow || d.Reason != DenyNoPrincipal {
+			t.Fatalf("%+v", d)
+		}
+	}
+	if d := Decide(&Principal{UserID: "u", Role: RoleClinician}, Action("patient.delete_everything"), Resource{}); d.Allow || d.Reason != DenyUnknownAction {
+		t.Fatalf("%+v", d)
+	}
+}
+
+// BenchmarkDecide measures one decision; the target is ≤ 5 µs.
+func BenchmarkDecide(b *testing.B) {
+	p := &Principal{UserID: "u1", WorkspaceID: "w1", Role: RoleClinician}
+	r := Resource{Kind: KindFile, WorkspaceID: "w2", PatientID: "p1", Collaborator: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := Decide(p, FileDownload, r); d.Allow {
+			b.Fatal("allowed")
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package blob
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// tmpDir is where Put stages objects. Object files live under two-level
+// hex shard directories, so no object name can collide with it.
+const tmpDir = ".tmp"
+
+// Local stores objects as files under one directory: each Put writes a
+// temporary file, fsyncs it, renames it into place and fsyncs the directory,
+// so after a crash an object is either complete or absent. Files are 0600 and
+// directories 0700. The directory must belong to one process at a time:
+// NewLocal deletes every staged file it finds.
+type Local struct {
+	dir string
+	tmp string
+}
+
+// NewLocal opens (creating if needed) a store in dir and removes temporary
+// files left by a Put that was interrupted by a crash.
+func NewLocal(dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob: open local store: %w", err)
+	}
+	l := &Local{dir: abs, tmp: filepath.Join(abs, tmpDir)}
+	if err := os.MkdirAll(l.tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("blob: open local store: %w", err)
+	}
+	entries, err := os.ReadDir(l.tmp)
+	if err != nil {
+		return nil, fmt.Errorf("blob: open local store: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(l.tmp, e.Name())); err != nil {
+			return nil, fmt.Errorf("blob: remove leftover temporary file: %w", err)
+		}
+	}
+	if len(entries) > 0 {
+		if err := syncDir(l.tmp); err != nil {
+			return nil, fmt.Errorf("blob: open local store: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// objectPath maps a valid name to dir/ab/cd/<name with '/' as '~'>. The
+// shards (from a hash of the name) keep directories small; '~' is not allowed
+// in names, so the mapping is one-to-one.
+func objectPath(dir, name string) string {
+	h := sha256.Sum256([]byte(name))
+	x := hex.EncodeToString(h[:2])
+	return filepath.Join(dir, x[:2], x[2:], strings.ReplaceAll(name, "/", "~"))
+}
+
+func (l *Local) path(name string) string { return objectPath(l.dir, name) }
+
+// copyBufs are reused by Put: larger than io.Copy's 32 KiB so that a whole
+// encrypted segment goes to the file in one write.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 512<<10); return &b }}
+
+// ctxReader stops a copy at the next Read once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// writerOnly hides *os.File's ReadFrom so io.CopyBuffer uses our buffer.
+type writerOnly struct{ io.Writer }
+
+// Put stores r under name (replacing any existing object). On any error,
+// including ctx being cancelled (noticed between reads of r), the temporary
+// file is removed and nothing becomes visible under name.
+func (l *Local) Put(ctx context.Context, name string, r io.Reader) (n int64, err error) {
+	if ValidName(name) != nil {
+		return 0, invalidName("put", name)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp(l.tmp, "put-*") // mode 0600
+	if err != nil {
+		return 0, fmt.Errorf("blob: put: create temporary file: %w", err)
+	}
+	tmp := f.Name()
+	closed := false
+	defer func() {
+		if err != nil {
+			if !closed {
+				f.Close()
+			}
+			os.Remove(tmp)
+		}
+	}()
+	bp := copyBufs.Get().(*[]byte)
+	n, err = io.CopyBuffer(writerOnly{f}, ctxReader{ctx, r}, *bp)
+	copyBufs.Put(bp)
+	if err != nil {
+		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	if err = f.Sync(); err != nil {
+		return 0, fmt.Errorf("blob: put %s: sync: %w", name, err)
+	}
+	closed = true
+	if err = f.Close(); err != nil {
+		return 0, fmt.Errorf("blob: put %s: close: %w", name, err)
+	}
+	if err = ctx.Err(); err != nil {
+		return 0, err
+	}
+	final := l.path(name)
+	if err = l.mkShards(filepath.Dir(final)); err != nil {
+		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	if err = os.Rename(tmp, final); err != nil {
+		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	if err = syncDir(filepath.Dir(final)); err != nil {
+		// The object is complete and visible but may not survive a power
+		// cut; report it so the caller does not record it as stored.
+		return 0, fmt.Errorf("blob: put %s: sync directory: %w", name, err)
+	}
+	return n, nil
+}
+
+// mkShards creates the two shard directories of leaf if needed, fsyncing the
+// parent of each one it creates so the new entry survives a crash.
+func (l *Local) mkShards(leaf string) error {
+	for _, d := range []string{filepath.Dir(leaf), leaf} {
+		err := os.Mkdir(d, 0o700)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Open returns the object's file.
+func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if ValidName(name) != nil {
+		return nil, invalidName("open", name)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(l.path(name))
+	if err != nil {
+		return nil, notFound("open", name, err)
+	}
+	return f, nil
+}
+
+// Stat returns the object's size in bytes.
+func (l *Local) Stat(ctx context.Context, name string) (int64, error) {
+	if ValidName(name) != nil {
+		return 0, invalidName("stat", name)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(l.path(name))
+	if err != nil {
+		return 0, notFound("stat", name, err)
+	}
+	return fi.Size(), nil
+}
+
+// Delete removes the object and fsyncs its directory, so a deletion made for
+// retention or erasure is durable once Delete returns.
+func (l *Local) Delete(ctx context.Context, name string) error {
+	if ValidName(name) != nil {
+		return invalidName("delete", name)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := l.path(name)
+	if err := os.Remove(p); err != nil {
+		return notFound("delete", name, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("blob: delete %s: sync directory: %w", name, err)
+	}
+	return nil
+}
+
+func notFound(op, name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: %s %s: %w", op, name, ErrNotFound)
+	}
+	return fmt.Errorf("blob: %s %s: %w", op, name, err)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
