@@ -194,16 +194,11 @@ func sqliteRows(ctx context.Context, c config) ([]Result, error) {
 		var b []byte
 		_ = d.QueryRowContext(ctx, `SELECT a, b FROM t WHERE id = $1`, i+1).Scan(&a, &b)
 	})
-	plainInsertPerSec = insert
-	plainReadPerSec = read
 	return []Result{
 		{Workload: "plain SQLite batched insert (500/tx, FULL sync)", Reference: fmt.Sprintf("%.0f rows/s", insert)},
 		{Workload: "plain SQLite point read", Reference: fmt.Sprintf("%.0f reads/s (%.1f µs)", read, 1e6/read)},
 	}, nil
 }
-
-// Figures later rows compare against.
-var plainInsertPerSec, plainReadPerSec float64
 
 func commit() string {
 	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()

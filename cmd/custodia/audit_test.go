@@ -9,22 +9,26 @@ import (
 
 	"github.com/custodia-health/custodia/internal/app"
 	"github.com/custodia-health/custodia/internal/audit"
-	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/keys"
 )
 
 func TestAuditVerifyExitsNonZeroAtTheFirstBreak(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	signer, err := app.AuditSigner(&config.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
 	d, err := db.Open(ctx, "sqlite:"+filepath.Join(dir, "custodia.db"), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	master, _, err := keys.LoadOrCreateMaster(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := app.AuditSigner(ctx, keys.NewKeyring(d, master))
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := audit.Open(ctx, d, signer, audit.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -189,15 +190,23 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
-	signer, err := app.AuditSigner(cfg)
-	if err != nil {
-		return err
-	}
 	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	master, _, err := keys.LoadOrCreateMaster(cfg.DataDir, cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	kr := keys.NewKeyring(d, master)
+	if err := kr.VerifyMaster(ctx); err != nil {
+		return fmt.Errorf("check master key: %w", err)
+	}
+	signer, err := app.AuditSigner(ctx, kr)
+	if err != nil {
+		return err
+	}
 	rep, err := audit.Verify(ctx, d, signer.Public().(ed25519.PublicKey))
 	if err != nil {
 		return err

@@ -27,11 +27,11 @@ const maxExport = 100_000
 func init() { routeSets = append(routeSets, (*Server).auditRoutes) }
 
 func (s *Server) auditRoutes(mux Mux) {
-	s.phi(mux, "GET /api/v1/me/access-history", actionAuditRead, s.apiMyAccessHistory)
-	s.phi(mux, "GET /me/access-history", actionAuditRead, s.pageMyAccessHistory)
-	s.phi(mux, "GET /api/v1/audit", actionAuditRead, s.apiAudit)
-	s.phi(mux, "GET /privacy/audit", actionAuditRead, s.pageAudit)
-	s.phi(mux, "GET /privacy/audit.csv", actionAuditExport, s.exportAudit)
+	s.phi(mux, "GET /api/v1/me/access-history", actionAuditRead, s.requireUser(s.apiMyAccessHistory))
+	s.phi(mux, "GET /me/access-history", actionAuditRead, s.requireUser(s.pageMyAccessHistory))
+	s.phi(mux, "GET /api/v1/audit", actionAuditRead, s.requireUser(s.apiAudit))
+	s.phi(mux, "GET /privacy/audit", actionAuditRead, s.requireUser(s.pageAudit))
+	s.phi(mux, "GET /privacy/audit.csv", actionAuditExport, s.requireUser(s.exportAudit))
 }
 
 // accessEntry is one line of a patient's "who accessed my record": who,
@@ -130,7 +130,7 @@ func (s *Server) myHistory(w http.ResponseWriter, r *http.Request) (*access.Prin
 	}
 	if p.PatientID == "" || (p.Role != access.RolePatient && p.Role != access.RoleRepresentative) {
 		s.recordDenial(r, p, audit.Event{ResourceType: "access_history", Reason: "not_patient_or_representative"})
-		s.fail(w, r, http.StatusForbidden, "Only patients and their representatives have an access history here.")
+		s.answer(w, r, http.StatusForbidden, "Only patients and their representatives have an access history here.")
 		return nil, audit.Page{}, false
 	}
 	errs := map[string]string{}
@@ -140,13 +140,13 @@ func (s *Server) myHistory(w http.ResponseWriter, r *http.Request) (*access.Prin
 		return nil, audit.Page{}, false
 	}
 	if s.audit == nil {
-		s.fail(w, r, http.StatusServiceUnavailable, auditUnavailable)
+		s.answer(w, r, http.StatusServiceUnavailable, auditUnavailable)
 		return nil, audit.Page{}, false
 	}
 	page, err := s.audit.Query(r.Context(), audit.Filter{PatientID: p.PatientID, Cursor: cursor, Limit: limit})
 	if err != nil {
 		s.log.Error("read access history", "request_id", RequestID(r.Context()), "err", err.Error())
-		s.fail(w, r, http.StatusServiceUnavailable, "The access history could not be read. Try again shortly.")
+		s.answer(w, r, http.StatusServiceUnavailable, "The access history could not be read. Try again shortly.")
 		return nil, audit.Page{}, false
 	}
 	// Read first, record, then release: the entry is durable before the
@@ -249,7 +249,7 @@ func (s *Server) officerFilter(w http.ResponseWriter, r *http.Request) (*access.
 	}
 	if p.Role != access.RolePrivacyOfficer || p.WorkspaceID == "" {
 		s.recordDenial(r, p, audit.Event{ResourceType: "audit_log", Reason: "not_privacy_officer"})
-		s.fail(w, r, http.StatusForbidden, "Only the workspace's privacy officer can read the audit log.")
+		s.answer(w, r, http.StatusForbidden, "Only the workspace's privacy officer can read the audit log.")
 		return nil, audit.Filter{}, false
 	}
 	q := r.URL.Query()
@@ -275,7 +275,7 @@ func (s *Server) officerFilter(w http.ResponseWriter, r *http.Request) (*access.
 		return nil, audit.Filter{}, false
 	}
 	if s.audit == nil {
-		s.fail(w, r, http.StatusServiceUnavailable, auditUnavailable)
+		s.answer(w, r, http.StatusServiceUnavailable, auditUnavailable)
 		return nil, audit.Filter{}, false
 	}
 	return p, f, true
@@ -305,7 +305,7 @@ func (s *Server) officerRead(w http.ResponseWriter, r *http.Request, p *access.P
 	page, err := s.audit.Query(r.Context(), f)
 	if err != nil {
 		s.log.Error("query audit log", "request_id", RequestID(r.Context()), "err", err.Error())
-		s.fail(w, r, http.StatusServiceUnavailable, "The audit log could not be read. Try again shortly.")
+		s.answer(w, r, http.StatusServiceUnavailable, "The audit log could not be read. Try again shortly.")
 		return audit.Page{}, false
 	}
 	if _, ok := s.recordAccess(w, r, p, audit.Event{Action: action, ResourceType: "audit_log", ResourceID: p.WorkspaceID,

@@ -26,7 +26,7 @@ func TestAuditViewsRefuseTheWrongPrincipal(t *testing.T) {
 		denied bool // a denial entry is recorded
 	}{
 		{"/api/v1/me/access-history", nil, http.StatusUnauthorized, false},
-		{"/me/access-history", nil, http.StatusUnauthorized, false},
+		{"/me/access-history", nil, http.StatusSeeOther, false}, // to the sign-in page
 		{"/api/v1/audit", nil, http.StatusUnauthorized, false},
 		{"/api/v1/me/access-history", clinician, http.StatusForbidden, true},
 		{"/api/v1/audit", clinician, http.StatusForbidden, true},

@@ -43,9 +43,9 @@ func (s *Server) phi(mux Mux, pattern, action string, h http.HandlerFunc) {
 
 const phiGuardKey ctxKey = 100
 
-// phiGuard stands between a PHI handler and the client. A status below 400
+// phiGuard stands between a PHI handler and the client. A success (2xx)
 // without a receipt is a programming error: the guard answers 500 instead
-// and drops the body.
+// and drops the body. Errors and redirects release nothing and pass.
 type phiGuard struct {
 	http.ResponseWriter
 	s        *Server
@@ -61,11 +61,11 @@ func (g *phiGuard) WriteHeader(code int) {
 		return
 	}
 	g.wrote = true
-	if code < 400 && g.receipts == 0 {
+	if code >= 200 && code < 300 && g.receipts == 0 {
 		g.blocked = true
 		g.s.log.Error("PHI route answered without an audit receipt; response withheld", "route", g.r.Pattern,
 			"request_id", RequestID(g.r.Context()))
-		g.s.fail(g.ResponseWriter, g.r, http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support.")
+		g.s.answer(g.ResponseWriter, g.r, http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support.")
 		return
 	}
 	g.ResponseWriter.WriteHeader(code)
@@ -90,9 +90,9 @@ func (g *phiGuard) Flush() {
 	}
 }
 
-// fail answers with a problem (API) or an error page (everything else).
-// message must hold no PHI.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, message string) {
+// answer sends an error as a problem (API) or an error page (everything
+// else). message must hold no PHI.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int, message string) {
 	if wantsHTML(r) {
 		s.renderError(w, r, status, message)
 		return
@@ -149,13 +149,13 @@ func (s *Server) recordAccess(w http.ResponseWriter, r *http.Request, p *access.
 		e.Outcome = "success"
 	}
 	if s.audit == nil {
-		s.fail(w, r, http.StatusServiceUnavailable, auditUnavailable)
+		s.answer(w, r, http.StatusServiceUnavailable, auditUnavailable)
 		return audit.Receipt{}, false
 	}
 	rc, err := s.audit.Append(r.Context(), e)
 	if err != nil {
 		s.log.Error("audit append failed; PHI withheld", "route", r.Pattern, "request_id", e.RequestID, "err", err.Error())
-		s.fail(w, r, http.StatusServiceUnavailable, auditUnavailable)
+		s.answer(w, r, http.StatusServiceUnavailable, auditUnavailable)
 		return audit.Receipt{}, false
 	}
 	if g != nil {
@@ -182,11 +182,13 @@ func (s *Server) recordDenial(r *http.Request, p *access.Principal, e audit.Even
 	}
 }
 
-// principal returns the signed-in principal, or answers 401.
+// principal returns the signed-in principal, or answers 401. The routes
+// are wrapped in requireUser, which sends pages to sign in first; this is
+// the check the handlers themselves rely on.
 func (s *Server) principal(w http.ResponseWriter, r *http.Request) (*access.Principal, bool) {
 	p, ok := access.PrincipalFrom(r.Context())
 	if !ok {
-		s.fail(w, r, http.StatusUnauthorized, "Sign in to see this.")
+		s.answer(w, r, http.StatusUnauthorized, "Sign in to see this.")
 		return nil, false
 	}
 	return p, true

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/mail"
 )
 
 //go:embed static
@@ -27,6 +29,14 @@ type Deps struct {
 	DB      *db.DB
 	Log     *slog.Logger
 	Version string
+	// Identity signs people in; nil serves only the public pages (tests of
+	// the shell build the server without it).
+	Identity *identity.Service
+	// Outbox is the development mail outbox shown at /dev/outbox. Set it only
+	// when no SMTP relay is configured and the server is not in production.
+	Outbox *mail.Outbox
+	// BaseURL is the public address; an https one makes cookies Secure.
+	BaseURL string
 	// Audit records PHI accesses. Without it every PHI route answers 503:
 	// no audit, no data.
 	Audit AuditLog
@@ -48,6 +58,10 @@ type Server struct {
 	patterns []string
 	handler  http.Handler
 
+	identity *identity.Service
+	outbox   *mail.Outbox
+	baseURL  string
+
 	audit      AuditLog
 	actorNames func(ctx context.Context, userIDs []string) map[string]string
 	phiRoutes  []PHIRoute
@@ -67,10 +81,11 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
-		audit: d.Audit, actorNames: d.ActorNames}
+		audit: d.Audit, actorNames: d.ActorNames,
+		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
-	s.handler = s.observe(secure(s.crossOrigin(mux)))
+	s.handler = s.observe(secure(s.crossOrigin(s.authenticate(mux))))
 	return s, nil
 }
 
