@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,6 +34,7 @@ type App struct {
 	Keys     *keys.Keyring
 	Blobs    blob.Store
 	Identity *identity.Service
+	Audit    *audit.Log
 	Handler  http.Handler
 }
 
@@ -64,13 +66,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, fmt.Errorf("check master key: %w", err)
 	}
-	deps, err := a.identity(ctx, cfg, log)
+	signer, err := AuditSigner(ctx, a.Keys)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
+	if a.Audit, err = audit.Open(ctx, d, signer, audit.Options{Logger: log}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	deps, err := a.identity(ctx, cfg, log)
+	if err != nil {
+		a.Audit.Close()
+		d.Close()
+		return nil, err
+	}
+	deps.Audit = a.Audit
 	srv, err := web.New(deps)
 	if err != nil {
+		a.Audit.Close()
 		d.Close()
 		return nil, err
 	}
@@ -103,7 +117,7 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 	if err != nil {
 		return deps, err
 	}
-	svc, err := identity.New(a.DB, mailer, logAppender{log}, identity.Config{BaseURL: cfg.BaseURL,
+	svc, err := identity.New(a.DB, mailer, a.Audit, identity.Config{BaseURL: cfg.BaseURL,
 		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log})
 	if err != nil {
 		return deps, err
@@ -112,24 +126,17 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 	return deps, nil
 }
 
-// logAppender records authentication events as log lines (ids and codes
-// only) until the audit log (internal/audit, in progress) is wired in its
-// place. It returns no receipt, so it can never unlock PHI.
-type logAppender struct{ log *slog.Logger }
-
-func (l logAppender) Append(ctx context.Context, e audit.Event) (audit.Receipt, error) {
-	l.log.LogAttrs(ctx, slog.LevelInfo, "auth event", slog.String("action", e.Action), slog.String("outcome", e.Outcome),
-		slog.String("actor", e.ActorUserID), slog.String("resource", e.ResourceID), slog.String("workspace", e.WorkspaceID),
-		slog.String("reason", e.Reason), slog.String("request_id", e.RequestID))
-	return audit.Receipt{}, nil
-}
-
-// Close waits for outgoing mail and releases the stores.
+// Close waits for outgoing mail, flushes the audit log (its final
+// checkpoint) and releases the stores. Audit entries are never deleted by
+// the application: HIPAA asks for six years of records to answer
+// accountings, and retention here is "forever" until an operator archives
+// the database.
 func (a *App) Close() error {
 	if a.Identity != nil {
 		a.Identity.Wait()
 	}
-	return a.DB.Close()
+	err := a.Audit.Close()
+	return errors.Join(err, a.DB.Close())
 }
 
 // NewLogger builds the structured logger. Log lines carry ids, route patterns

@@ -37,6 +37,13 @@ type Deps struct {
 	Outbox *mail.Outbox
 	// BaseURL is the public address; an https one makes cookies Secure.
 	BaseURL string
+	// Audit records PHI accesses. Without it every PHI route answers 503:
+	// no audit, no data.
+	Audit AuditLog
+	// ActorNames maps user ids to display names for the access-history
+	// pages. Optional: without it (or for ids it does not know) the pages
+	// show the user id.
+	ActorNames func(ctx context.Context, userIDs []string) map[string]string
 }
 
 // Server holds the dependencies of the handlers.
@@ -54,6 +61,10 @@ type Server struct {
 	identity *identity.Service
 	outbox   *mail.Outbox
 	baseURL  string
+
+	audit      AuditLog
+	actorNames func(ctx context.Context, userIDs []string) map[string]string
+	phiRoutes  []PHIRoute
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -70,6 +81,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
+		audit: d.Audit, actorNames: d.ActorNames,
 		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
