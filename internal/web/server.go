@@ -120,7 +120,14 @@ type patternRecorder struct {
 
 func (p *patternRecorder) Handle(pattern string, h http.Handler) {
 	p.s.patterns = append(p.s.patterns, pattern)
-	p.mux.Handle(pattern, h)
+	p.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Middleware between observe and the mux copies the request, so the
+		// pattern the mux matched is handed back through the context.
+		if m, ok := r.Context().Value(matchedKey).(*string); ok {
+			*m = pattern
+		}
+		h.ServeHTTP(w, r)
+	}))
 }
 
 func (p *patternRecorder) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
