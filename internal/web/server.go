@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/notice"
 )
 
 //go:embed static
@@ -27,6 +29,11 @@ type Deps struct {
 	DB      *db.DB
 	Log     *slog.Logger
 	Version string
+	// Consent and Notices serve consent per purpose and the privacy
+	// notices; nil answers their routes with 503 (shell tests build the
+	// server without them).
+	Consent *consent.Service
+	Notices *notice.Service
 }
 
 // Server holds the dependencies of the handlers.
@@ -40,6 +47,9 @@ type Server struct {
 	openapi  []byte
 	patterns []string
 	handler  http.Handler
+
+	consent *consent.Service
+	notices *notice.Service
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -55,10 +65,13 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc}
+	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
+		consent: d.Consent, notices: d.Notices}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
-	s.handler = s.observe(secure(s.crossOrigin(mux)))
+	// requireNoticeAcceptance goes right after authentication, so it sees
+	// the principal: s.authenticate(s.requireNoticeAcceptance(mux)).
+	s.handler = s.observe(secure(s.crossOrigin(s.requireNoticeAcceptance(mux))))
 	return s, nil
 }
 
