@@ -16,9 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/mail"
+	"github.com/custodia-health/custodia/internal/notice"
 )
 
 //go:embed static
@@ -44,6 +46,11 @@ type Deps struct {
 	// pages. Optional: without it (or for ids it does not know) the pages
 	// show the user id.
 	ActorNames func(ctx context.Context, userIDs []string) map[string]string
+	// Consent and Notices serve consent per purpose and the privacy
+	// notices; nil answers their routes with 503 (shell tests build the
+	// server without them).
+	Consent *consent.Service
+	Notices *notice.Service
 }
 
 // Server holds the dependencies of the handlers.
@@ -65,6 +72,8 @@ type Server struct {
 	audit      AuditLog
 	actorNames func(ctx context.Context, userIDs []string) map[string]string
 	phiRoutes  []PHIRoute
+	consent    *consent.Service
+	notices    *notice.Service
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -82,10 +91,13 @@ func New(d Deps) (*Server, error) {
 	}
 	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
 		audit: d.Audit, actorNames: d.ActorNames,
-		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL}
+		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL,
+		consent: d.Consent, notices: d.Notices}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
-	s.handler = s.observe(secure(s.crossOrigin(s.authenticate(mux))))
+	// requireNoticeAcceptance sits right after authentication, so it sees
+	// the principal and holds users at a material notice they must accept.
+	s.handler = s.observe(secure(s.crossOrigin(s.authenticate(s.requireNoticeAcceptance(mux)))))
 	return s, nil
 }
 
