@@ -20,6 +20,7 @@ import (
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
+	"github.com/custodia-health/custodia/internal/notice"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -82,6 +83,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	deps.Audit = a.Audit
+	deps.Notices = notice.New(d, a.Audit)
 	srv, err := web.New(deps)
 	if err != nil {
 		a.Audit.Close()
