@@ -5,16 +5,22 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/blob"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/keys"
+	"github.com/custodia-health/custodia/internal/mail"
+	"github.com/custodia-health/custodia/internal/notice"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -23,12 +29,14 @@ var Version = "dev"
 
 // App is a built program: its stores and its HTTP handler.
 type App struct {
-	Config  *config.Config
-	Log     *slog.Logger
-	DB      *db.DB
-	Keys    *keys.Keyring
-	Blobs   blob.Store
-	Handler http.Handler
+	Config   *config.Config
+	Log      *slog.Logger
+	DB       *db.DB
+	Keys     *keys.Keyring
+	Blobs    blob.Store
+	Identity *identity.Service
+	Audit    *audit.Log
+	Handler  http.Handler
 }
 
 // New opens the data directory, the database (applying migrations) and the
@@ -59,8 +67,26 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, fmt.Errorf("check master key: %w", err)
 	}
-	srv, err := web.New(web.Deps{DB: d, Log: log, Version: Version})
+	signer, err := AuditSigner(ctx, a.Keys)
 	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if a.Audit, err = audit.Open(ctx, d, signer, audit.Options{Logger: log}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	deps, err := a.identity(ctx, cfg, log)
+	if err != nil {
+		a.Audit.Close()
+		d.Close()
+		return nil, err
+	}
+	deps.Audit = a.Audit
+	deps.Notices = notice.New(d, a.Audit)
+	srv, err := web.New(deps)
+	if err != nil {
+		a.Audit.Close()
 		d.Close()
 		return nil, err
 	}
@@ -68,8 +94,52 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// Close releases the stores.
-func (a *App) Close() error { return a.DB.Close() }
+// identity builds the mailer and the identity service. Mail goes to the SMTP
+// relay when one is configured, else to DATA_DIR/outbox, which the web UI
+// shows at /dev/outbox only outside production (no TLS, no https base URL).
+func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger) (web.Deps, error) {
+	deps := web.Deps{DB: a.DB, Log: log, Version: Version, BaseURL: cfg.BaseURL}
+	var mailer mail.Mailer
+	if cfg.SMTPAddr != "" {
+		mailer = &mail.SMTP{Addr: cfg.SMTPAddr, User: cfg.SMTPUser, Password: cfg.SMTPPass, From: cfg.MailFrom}
+	} else {
+		ob, err := mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox"), cfg.MailFrom)
+		if err != nil {
+			return deps, err
+		}
+		mailer = ob
+		production := cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL, "https://")
+		if !production {
+			deps.Outbox = ob
+		}
+	}
+	// TOTP secrets are sealed with a secret derived from the key hierarchy,
+	// so rotating the master key does not force users to re-enrol.
+	key, err := a.Keys.SystemSecret(ctx, "totp")
+	if err != nil {
+		return deps, err
+	}
+	svc, err := identity.New(a.DB, mailer, a.Audit, identity.Config{BaseURL: cfg.BaseURL,
+		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log})
+	if err != nil {
+		return deps, err
+	}
+	a.Identity, deps.Identity = svc, svc
+	return deps, nil
+}
+
+// Close waits for outgoing mail, flushes the audit log (its final
+// checkpoint) and releases the stores. Audit entries are never deleted by
+// the application: HIPAA asks for six years of records to answer
+// accountings, and retention here is "forever" until an operator archives
+// the database.
+func (a *App) Close() error {
+	if a.Identity != nil {
+		a.Identity.Wait()
+	}
+	err := a.Audit.Close()
+	return errors.Join(err, a.DB.Close())
+}
 
 // NewLogger builds the structured logger. Log lines carry ids, route patterns
 // and codes; PHI never goes to a logger.

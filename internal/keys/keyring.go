@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -485,4 +486,23 @@ func (c *lru) remove(name string) {
 		c.ll.Remove(el)
 		delete(c.items, name)
 	}
+}
+
+// SystemSecret returns 32 bytes for a platform-level purpose (sealing TOTP
+// secrets, signing audit checkpoints). It is derived from a key kept wrapped
+// in data_keys like a workspace key, under the reserved owner id
+// "system:PURPOSE", so rotating the master key rewraps it and the secret
+// stays the same: nothing sealed with it needs re-sealing.
+func (k *Keyring) SystemSecret(ctx context.Context, purpose string) ([]byte, error) {
+	if purpose == "" || strings.ContainsAny(purpose, ": ") {
+		return nil, fmt.Errorf("keys: system secret purpose %q must be a plain word", purpose)
+	}
+	base, err := k.WorkspaceKey(ctx, "system:"+purpose)
+	if err != nil {
+		return nil, fmt.Errorf("keys: system secret: %w", err)
+	}
+	d := base.derive(nil, "custodia system secret v1: "+purpose)
+	out := make([]byte, KeySize)
+	copy(out, d.b[:])
+	return out, nil
 }

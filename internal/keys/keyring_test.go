@@ -308,3 +308,32 @@ func TestKeyCacheIsBounded(t *testing.T) {
 		t.Errorf("cache holds %d/%d entries, cap 2", c.ll.Len(), len(c.items))
 	}
 }
+
+func TestSystemSecretSurvivesMasterRotation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		m1 := mustMaster(t)
+		s1, err := NewKeyring(d, m1).SystemSecret(ctx, "totp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _ := NewKeyring(d, m1).SystemSecret(ctx, "audit")
+		if bytes.Equal(s1, other) {
+			t.Fatal("two purposes share a secret")
+		}
+		m2 := mustMaster(t)
+		if _, err := NewKeyring(d, m1).RotateMaster(ctx, m2); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := NewKeyring(d, m2).SystemSecret(ctx, "totp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(s1, s2) {
+			t.Fatal("rotation changed the system secret")
+		}
+		if _, err := NewKeyring(d, m2).SystemSecret(ctx, "bad:purpose"); err == nil {
+			t.Fatal("a purpose with a colon was accepted")
+		}
+	})
+}

@@ -21,19 +21,27 @@ func init() { routeSets = append(routeSets, (*Server).routesRehab) }
 
 // routesRehab registers remote rehabilitation: the device ingestion and
 // reading API, the therapist's page, the patient's "My progress" page and
-// their CSV exports.
+// their CSV exports. Every route needs a signed-in principal (pages send
+// others to sign in, the API answers 401); the rehab service then decides,
+// audits and decrypts.
+//
+// TODO(lead): these routes audit inside the rehab service (its receipts gate
+// decryption there), so they are not registered through s.phi, whose guard
+// counts receipts obtained with s.recordAccess. To put them under the guard
+// and the phiFixtures walk, have the service hand its receipt back (e.g. a
+// Receipt field on Overview/IngestResult) and count it on the guard.
 func (s *Server) routesRehab(mux Mux) {
-	mux.HandleFunc("POST /api/v1/patients/{id}/rehab/ingest", s.apiRehabIngest)
-	mux.HandleFunc("GET /api/v1/patients/{id}/rehab/sessions", s.apiRehabSessions)
-	mux.HandleFunc("GET /api/v1/patients/{id}/rehab/calibrations", s.apiRehabCalibrations)
-	mux.HandleFunc("GET /api/v1/patients/{id}/rehab/progress", s.apiRehabProgress)
-	mux.HandleFunc("GET /api/v1/patients/{id}/rehab/programme", s.apiRehabProgramme)
-	mux.HandleFunc("POST /api/v1/patients/{id}/rehab/programme", s.apiRehabSetProgramme)
-	mux.HandleFunc("GET /patients/{id}/rehab", s.pageRehab)
-	mux.HandleFunc("GET /patients/{id}/rehab/progress.csv", s.csvRehab)
-	mux.HandleFunc("POST /patients/{id}/rehab/invite", s.postRehabInvite)
-	mux.HandleFunc("GET /my/progress", s.pageMyProgress)
-	mux.HandleFunc("GET /my/progress.csv", s.csvMyProgress)
+	mux.HandleFunc("POST /api/v1/patients/{id}/rehab/ingest", s.requireUser(s.apiRehabIngest))
+	mux.HandleFunc("GET /api/v1/patients/{id}/rehab/sessions", s.requireUser(s.apiRehabSessions))
+	mux.HandleFunc("GET /api/v1/patients/{id}/rehab/calibrations", s.requireUser(s.apiRehabCalibrations))
+	mux.HandleFunc("GET /api/v1/patients/{id}/rehab/progress", s.requireUser(s.apiRehabProgress))
+	mux.HandleFunc("GET /api/v1/patients/{id}/rehab/programme", s.requireUser(s.apiRehabProgramme))
+	mux.HandleFunc("POST /api/v1/patients/{id}/rehab/programme", s.requireUser(s.apiRehabSetProgramme))
+	mux.HandleFunc("GET /patients/{id}/rehab", s.requireUser(s.pageRehab))
+	mux.HandleFunc("GET /patients/{id}/rehab/progress.csv", s.requireUser(s.csvRehab))
+	mux.HandleFunc("POST /patients/{id}/rehab/invite", s.requireUser(s.postRehabInvite))
+	mux.HandleFunc("GET /my/progress", s.requireUser(s.pageMyProgress))
+	mux.HandleFunc("GET /my/progress.csv", s.requireUser(s.csvMyProgress))
 }
 
 // principalOf returns the request's principal with the request id and

@@ -198,7 +198,7 @@ func TestRehabRoutesFollowThePolicy(t *testing.T) {
 		{"the patient's export", rSelf, "GET", "/my/progress.csv?range=all", 200},
 		{"the patient does not see another patient", rSelf, "GET", "/api/v1/patients/patient-2/rehab/sessions", 404},
 		{"a clinician has no portal page", rTherapist, "GET", "/my/progress", 404},
-		{"nobody signed in", nil, "GET", "/api/v1/patients/" + rPatient + "/rehab/sessions", 404},
+		{"nobody signed in", nil, "GET", "/api/v1/patients/" + rPatient + "/rehab/sessions", 401},
 		{"a device token cannot read", rDevice, "GET", "/api/v1/patients/" + rPatient + "/rehab/sessions", 404},
 		{"a read token cannot ingest", rReadOnly, "POST", "/api/v1/patients/" + rPatient + "/rehab/ingest", 403},
 		{"the patient cannot set the programme", rSelf, "POST", "/api/v1/patients/" + rPatient + "/rehab/programme", 403},
@@ -220,6 +220,21 @@ func TestRehabRoutesFollowThePolicy(t *testing.T) {
 				t.Fatalf("%s %s: %d, want %d", c.method, c.path, res.StatusCode, c.want)
 			}
 		})
+	}
+}
+
+func TestRehabPagesSendTheSignedOutToSignIn(t *testing.T) {
+	e := newRehabEnv(t, nil)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"/patients/" + rPatient + "/rehab", "/my/progress"} {
+		res, err := c.Get(e.as(t, nil).URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/signin?next=") {
+			t.Errorf("%s: %d %s", path, res.StatusCode, res.Header.Get("Location"))
+		}
 	}
 }
 

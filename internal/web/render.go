@@ -48,6 +48,7 @@ type View struct {
 	Data  any
 	Flash string
 	Error string
+	Nav   *Nav // the viewer, for the navigation; filled in by renderView
 }
 
 // render writes page name with data. The page is rendered to a buffer first
@@ -62,6 +63,9 @@ func (s *Server) renderView(w http.ResponseWriter, r *http.Request, status int, 
 		s.log.Error("page not registered", "page", name)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	if v.Nav == nil {
+		v.Nav = s.navFor(r)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {

@@ -1,0 +1,212 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/audit"
+	imail "github.com/custodia-health/custodia/internal/mail"
+)
+
+// InvitationTTL is how long an invitation link stays good.
+const InvitationTTL = 7 * 24 * time.Hour
+
+// Invitation kinds. Collaborator invitations (a doctor from another
+// practice, to one case) arrive with cases; the column is ready for them.
+const (
+	InviteMember  = "member"
+	InvitePatient = "patient"
+)
+
+// InviteInput is who to invite and as what. For a member, Role is one of
+// access.MemberRoles. For a patient, Role is patient or representative and
+// PatientID names the patient record the new user is linked to.
+type InviteInput struct {
+	Kind      string
+	Email     string
+	Role      access.Role
+	PatientID string
+}
+
+// Invitation is an invitation as its holder or the inviting admin sees it.
+type Invitation struct {
+	ID            string
+	Kind          string
+	WorkspaceID   string
+	WorkspaceName string
+	Email         string
+	Role          access.Role
+	ExpiresAt     time.Time
+	AccountExists bool // the holder must sign in to accept
+}
+
+// Invite creates an invitation and emails its link. Admins invite members;
+// clinicians (and admins, who run the practice) invite patients and their
+// representatives. It returns the invitation; the token is only in the email.
+func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in InviteInput, m Meta) (*Invitation, error) {
+	email := normalizeEmail(in.Email)
+	if err := checkNameEmail("x", email); err != nil {
+		return nil, err
+	}
+	switch in.Kind {
+	case InviteMember:
+		if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(access.MemberRoles, in.Role) {
+			return nil, invalid("role", "role_invalid", "Choose one of the roles: admin, clinician, staff or privacy officer.")
+		}
+	case InvitePatient:
+		if err := requireRole(p, ws, access.RoleClinician, access.RoleAdmin); err != nil {
+			return nil, err
+		}
+		if in.Role != access.RolePatient && in.Role != access.RoleRepresentative {
+			return nil, invalid("role", "role_invalid", "Choose whether the person is the patient or their representative.")
+		}
+		if strings.TrimSpace(in.PatientID) == "" {
+			return nil, invalid("patient_id", "patient_required", "Enter the patient record this person is linked to.")
+		}
+	default:
+		return nil, invalid("kind", "kind_invalid", "Choose what the invitation is for: a workspace member or a patient.")
+	}
+	tok := randomToken(32)
+	now := s.now()
+	inv := &Invitation{ID: newID(), Kind: in.Kind, WorkspaceID: ws, Email: email, Role: in.Role, ExpiresAt: now.Add(InvitationTTL)}
+	var patient sql.NullString
+	if in.Kind == InvitePatient {
+		patient = sql.NullString{String: strings.TrimSpace(in.PatientID), Valid: true}
+	}
+	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO invitations (id, token_hash, kind, workspace_id, email, role, patient_id, invited_by, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		inv.ID, hashToken(tok), in.Kind, ws, email, string(in.Role), patient, p.UserID, micros(now), micros(inv.ExpiresAt)); err != nil {
+		return nil, fmt.Errorf("create invitation: %w", err)
+	}
+	// The email names no workspace, inviter or patient: being invited by a
+	// clinic can itself reveal that someone is its patient.
+	msg := imail.Message{To: email, Subject: "You are invited to Custodia",
+		Text: "Hello,\n\nYou have been invited to Custodia. To accept, open this link (it works once, for 7 days):\n\n" +
+			s.link("/invitations/accept", tok) + "\n\nIf you were not expecting this, ignore this message.\n"}
+	if err := s.mailer.Send(ctx, msg); err != nil {
+		return nil, fmt.Errorf("send invitation: %w", err)
+	}
+	return inv, s.record(ctx, m, audit.Event{ActorUserID: p.UserID, ActorRole: string(p.Role), WorkspaceID: ws, Action: "auth.invitation.send",
+		ResourceType: "invitation", ResourceID: inv.ID, PatientID: patient.String, Reason: in.Kind})
+}
+
+var errBadInvitation = &Error{Kind: KindInvalid, Code: "invitation_invalid", Field: "token",
+	Message: "This invitation link is not valid: it may have been used already, have expired (invitations last 7 days), or been copied incompletely. Ask for a new invitation."}
+
+// InvitationByToken shows an open invitation to the holder of its link.
+func (s *Service) InvitationByToken(ctx context.Context, tok string) (*Invitation, error) {
+	var inv Invitation
+	var role string
+	var exp int64
+	err := s.db.Read.QueryRowContext(ctx, `SELECT i.id, i.kind, i.workspace_id, w.name, i.email, i.role, i.expires_at FROM invitations i
+		JOIN workspaces w ON w.id = i.workspace_id WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.expires_at > $2`,
+		hashToken(strings.TrimSpace(tok)), micros(s.now())).Scan(&inv.ID, &inv.Kind, &inv.WorkspaceID, &inv.WorkspaceName, &inv.Email, &role, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errBadInvitation
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read invitation: %w", err)
+	}
+	inv.Role, inv.ExpiresAt = access.Role(role), time.UnixMicro(exp)
+	if _, _, err := s.userByEmail(ctx, inv.Email); err == nil {
+		inv.AccountExists = true
+	}
+	return &inv, nil
+}
+
+// AcceptInput completes an invitation. A new user gives a name and
+// password; an existing user is signed in (SignedInUserID) instead.
+type AcceptInput struct {
+	Token          string
+	Name           string
+	Password       string
+	SignedInUserID string
+}
+
+// AcceptInvitation consumes the invitation (once: a replayed link fails)
+// and adds the membership or patient link, creating the account if the
+// invited address has none. The link proves the address, so a new
+// account starts verified. It returns the user id.
+func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInput, m Meta) (string, error) {
+	inv, err := s.InvitationByToken(ctx, in.Token)
+	if err != nil {
+		return "", err
+	}
+	var uid, hash string
+	switch {
+	case in.SignedInUserID != "":
+		u, err := s.User(ctx, in.SignedInUserID)
+		if err != nil {
+			return "", err
+		}
+		if u.Email != inv.Email {
+			return "", &Error{Kind: KindForbidden, Code: "invitation_other_address",
+				Message: "This invitation was sent to a different email address than the one you are signed in with. Sign out, then open the link again."}
+		}
+		uid = u.ID
+	case inv.AccountExists:
+		return "", &Error{Kind: KindUnauthenticated, Code: "signin_required", Message: "An account already uses this email address. Sign in first, then open the invitation link again."}
+	default:
+		in.Name = strings.TrimSpace(in.Name)
+		if err := checkNameEmail(in.Name, inv.Email); err != nil {
+			return "", err
+		}
+		if err := CheckPassword(in.Password, PasswordContext{Name: in.Name, Email: inv.Email}); err != nil {
+			return "", err
+		}
+		if hash, err = s.hasher.hash(normalizePassword(in.Password)); err != nil {
+			return "", err
+		}
+		uid = newID()
+	}
+	now := micros(s.now())
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if hash != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, email_verified_at, created_at, password_at) VALUES ($1, $2, $3, $4, $5, $5, $5)`,
+				uid, inv.Email, in.Name, hash, now); err != nil {
+				if s.db.Dialect.IsUniqueViolation(err) {
+					return &Error{Kind: KindConflict, Code: "signin_required", Message: "An account already uses this email address. Sign in first, then open the invitation link again."}
+				}
+				return fmt.Errorf("create user: %w", err)
+			}
+		}
+		// Single use: only the first of two racing acceptances updates the row.
+		res, err := tx.ExecContext(ctx, `UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3 AND accepted_at IS NULL AND expires_at > $1`, now, uid, inv.ID)
+		if err != nil {
+			return fmt.Errorf("accept invitation: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errBadInvitation
+		}
+		switch inv.Kind {
+		case InviteMember:
+			_, err = tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role`, inv.WorkspaceID, uid, string(inv.Role), now)
+		case InvitePatient:
+			rel := "self"
+			if inv.Role == access.RoleRepresentative {
+				rel = "representative"
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO patient_users (user_id, patient_id, relationship, workspace_id, created_at)
+				SELECT $1, patient_id, $2, workspace_id, $3 FROM invitations WHERE id = $4 ON CONFLICT (user_id, patient_id) DO NOTHING`, uid, rel, now, inv.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("accept invitation: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return uid, s.record(ctx, m, audit.Event{ActorUserID: uid, WorkspaceID: inv.WorkspaceID, ActorRole: string(inv.Role), Action: "auth.invitation.accept",
+		ResourceID: uid, Reason: inv.Kind})
+}

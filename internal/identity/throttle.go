@@ -1,0 +1,117 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Throttling: every failed sign-in (or second-factor code) adds one to a
+// counter for the account and one for the client address. After a few free
+// tries each further attempt must wait twice as long as the last, up to a
+// cap; the account locks outright after LockoutFailures in a row (NIST
+// SP 800-63B-4 §3.2.2) until its password is reset by email or an admin
+// unlocks it. The account key is a hash of the email, so an address
+// without an account is throttled and locked exactly like one with.
+const (
+	LockoutFailures   = 100
+	freeAccountTries  = 5
+	freeAddressTries  = 20
+	maxThrottleWait   = 10 * time.Minute
+	addressForgetting = time.Hour // an address's count resets after this long without failures
+)
+
+func accountKey(email string) string { return "acct:" + hashToken(normalizeEmail(email)) }
+func addressKey(addr string) string  { return "addr:" + addr }
+
+type failureCount struct {
+	n    int
+	last time.Time
+}
+
+func (s *Service) failures(ctx context.Context, key string) (failureCount, error) {
+	var f failureCount
+	var last int64
+	err := s.db.Read.QueryRowContext(ctx, `SELECT failures, last_at FROM auth_failures WHERE key = $1`, key).Scan(&f.n, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, nil
+	}
+	if err != nil {
+		return f, fmt.Errorf("read sign-in failures: %w", err)
+	}
+	f.last = time.UnixMicro(last)
+	return f, nil
+}
+
+// backoff is how long after the last failure the next attempt must wait.
+func backoff(n, free int) time.Duration {
+	if n < free {
+		return 0
+	}
+	shift := n - free
+	if shift > 20 {
+		return maxThrottleWait
+	}
+	return min(time.Second<<shift, maxThrottleWait)
+}
+
+// checkThrottle returns a KindLocked or KindThrottled error when the
+// attempt must not be evaluated at all.
+func (s *Service) checkThrottle(ctx context.Context, email, addr string) error {
+	now := s.now()
+	acct, err := s.failures(ctx, accountKey(email))
+	if err != nil {
+		return err
+	}
+	if acct.n >= LockoutFailures {
+		return &Error{Kind: KindLocked, Code: "account_locked",
+			Message: "Sign-in to this account is locked after too many failed attempts. Use “Forgot password” to reset the password by email, or ask your workspace admin to unlock it."}
+	}
+	wait := acct.last.Add(backoff(acct.n, freeAccountTries)).Sub(now)
+	if addr != "" {
+		ad, err := s.failures(ctx, addressKey(addr))
+		if err != nil {
+			return err
+		}
+		if now.Sub(ad.last) < addressForgetting {
+			wait = max(wait, ad.last.Add(backoff(ad.n, freeAddressTries)).Sub(now))
+		}
+	}
+	if wait > 0 {
+		return &Error{Kind: KindThrottled, Code: "throttled", RetryAfter: wait.Round(time.Second) + time.Second,
+			Message: "Too many failed attempts. Wait a little before trying again."}
+	}
+	return nil
+}
+
+// noteFailure counts a failed attempt against the account and address.
+func (s *Service) noteFailure(ctx context.Context, email, addr string) error {
+	now := micros(s.now())
+	keys := []string{accountKey(email)}
+	if addr != "" {
+		keys = append(keys, addressKey(addr))
+	}
+	forgetBefore := micros(s.now().Add(-addressForgetting))
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			// Address counts fade after an hour; account counts are consecutive.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO auth_failures (key, failures, last_at) VALUES ($1, 1, $2)
+				ON CONFLICT (key) DO UPDATE SET
+				failures = CASE WHEN auth_failures.key LIKE 'addr:%' AND auth_failures.last_at < $3 THEN 1 ELSE auth_failures.failures + 1 END,
+				last_at = $2`, k, now, forgetBefore); err != nil {
+				return fmt.Errorf("count sign-in failure: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// clearFailures resets the account's consecutive count.
+func (s *Service) clearFailures(ctx context.Context, email string) error {
+	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM auth_failures WHERE key = $1`, accountKey(email)); err != nil {
+		return fmt.Errorf("clear sign-in failures: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/audit"
+)
+
+// Workspace is a practice or clinic as one of its members sees it.
+type Workspace struct {
+	ID          string
+	Name        string
+	Role        access.Role // the viewer's role in it
+	MFARequired bool
+}
+
+// Member is a user's membership as a workspace admin sees it.
+type Member struct {
+	UserID     string
+	Name       string
+	Email      string
+	Role       access.Role
+	MFAEnabled bool
+	Since      time.Time
+}
+
+// Workspaces lists the workspaces the user belongs to, oldest membership first.
+func (s *Service) Workspaces(ctx context.Context, uid string) ([]Workspace, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT w.id, w.name, m.role, w.mfa_required FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = $1 ORDER BY m.created_at, w.id`, uid)
+	if err != nil {
+		return nil, fmt.Errorf("list workspaces: %w", err)
+	}
+	defer rows.Close()
+	var out []Workspace
+	for rows.Next() {
+		var w Workspace
+		var role string
+		var req int
+		if err := rows.Scan(&w.ID, &w.Name, &role, &req); err != nil {
+			return nil, fmt.Errorf("list workspaces: %w", err)
+		}
+		w.Role, w.MFARequired = access.Role(role), req != 0
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// defaultWorkspace is where a new session starts: the oldest membership,
+// else the workspace of the oldest patient link, else none.
+func (s *Service) defaultWorkspace(ctx context.Context, uid string) (string, error) {
+	var ws string
+	err := s.db.Read.QueryRowContext(ctx, `SELECT workspace_id FROM (
+		SELECT workspace_id, 0 AS pref, created_at FROM memberships WHERE user_id = $1
+		UNION ALL SELECT workspace_id, 1 AS pref, created_at FROM patient_users WHERE user_id = $1) x
+		ORDER BY pref, created_at, workspace_id LIMIT 1`, uid).Scan(&ws)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("find default workspace: %w", err)
+	}
+	return ws, nil
+}
+
+// principal builds who uid is in workspace ws: a member's role, else a
+// patient link, else operator, else a user with no role.
+func (s *Service) principal(ctx context.Context, uid, ws string) (*access.Principal, error) {
+	p := &access.Principal{UserID: uid, WorkspaceID: ws}
+	if ws != "" {
+		var role string
+		err := s.db.Read.QueryRowContext(ctx, `SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2`, ws, uid).Scan(&role)
+		if err == nil {
+			p.Role = access.Role(role)
+			return p, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("resolve role: %w", err)
+		}
+		var patient, rel string
+		err = s.db.Read.QueryRowContext(ctx, `SELECT patient_id, relationship FROM patient_users WHERE workspace_id = $1 AND user_id = $2
+			ORDER BY created_at LIMIT 1`, ws, uid).Scan(&patient, &rel)
+		if err == nil {
+			p.PatientID, p.Role = patient, access.RolePatient
+			if rel == "representative" {
+				p.Role = access.RoleRepresentative
+			}
+			return p, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("resolve role: %w", err)
+		}
+	}
+	p.WorkspaceID = ""
+	u, err := s.User(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	if u.Operator {
+		p.Role = access.RoleOperator
+	}
+	return p, nil
+}
+
+// SwitchWorkspace makes ws the session's active workspace. It is a
+// privilege change, so the session gets a new token.
+func (s *Service) SwitchWorkspace(ctx context.Context, sess *Session, ws string, m Meta) (string, error) {
+	var n int
+	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND user_id = $2`, ws, sess.UserID).Scan(&n); err != nil {
+		return "", fmt.Errorf("switch workspace: %w", err)
+	}
+	if n == 0 {
+		return "", &Error{Kind: KindNotFound, Code: "workspace_not_found", Message: "You are not a member of that workspace."}
+	}
+	tok, err := s.rotate(ctx, sess.ID, sess.Stage, ws)
+	if err != nil {
+		return "", err
+	}
+	return tok, s.record(ctx, m, audit.Event{ActorUserID: sess.UserID, WorkspaceID: ws, Action: "auth.workspace.switch", ResourceID: sess.UserID})
+}
+
+// requireRole fails unless p holds one of roles in workspace ws.
+func requireRole(p *access.Principal, ws string, roles ...access.Role) error {
+	if p == nil || p.WorkspaceID != ws || !slices.Contains(roles, p.Role) {
+		return errForbidden
+	}
+	if p.TokenID != "" {
+		// API tokens are for apps and devices, not for running a workspace.
+		return errForbidden
+	}
+	return nil
+}
+
+// Members lists a workspace's members. Admins only.
+func (s *Service) Members(ctx context.Context, p *access.Principal, ws string) ([]Member, error) {
+	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.id, u.name, u.email, m.role, u.mfa_enabled_at, m.created_at FROM memberships m
+		JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.name, u.id`, ws)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	defer rows.Close()
+	var out []Member
+	for rows.Next() {
+		var mb Member
+		var role string
+		var mfa sql.NullInt64
+		var since int64
+		if err := rows.Scan(&mb.UserID, &mb.Name, &mb.Email, &role, &mfa, &since); err != nil {
+			return nil, fmt.Errorf("list members: %w", err)
+		}
+		mb.Role, mb.MFAEnabled, mb.Since = access.Role(role), mfa.Valid, time.UnixMicro(since)
+		out = append(out, mb)
+	}
+	return out, rows.Err()
+}
+
+var errLastAdmin = &Error{Kind: KindConflict, Code: "last_admin", Message: "A workspace needs at least one admin. Make someone else admin first."}
+
+// ChangeRole sets a member's role. Admins only; the last admin stays admin.
+func (s *Service) ChangeRole(ctx context.Context, p *access.Principal, ws, uid string, role access.Role, m Meta) error {
+	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+		return err
+	}
+	if !slices.Contains(access.MemberRoles, role) {
+		return invalid("role", "role_invalid", "Choose one of the roles: admin, clinician, staff or privacy officer.")
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if role != access.RoleAdmin {
+			if err := s.keepAnAdmin(ctx, tx, ws, uid); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3`, string(role), ws, uid)
+		if err != nil {
+			return fmt.Errorf("change role: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return &Error{Kind: KindNotFound, Code: "member_not_found", Message: "That person is not a member of this workspace."}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.record(ctx, m, audit.Event{ActorUserID: p.UserID, ActorRole: string(p.Role), WorkspaceID: ws, Action: "auth.member.role", ResourceID: uid, Reason: string(role)})
+}
+
+// RemoveMember takes a member out of the workspace. Admins only.
+func (s *Service) RemoveMember(ctx context.Context, p *access.Principal, ws, uid string, m Meta) error {
+	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+		return err
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.keepAnAdmin(ctx, tx, ws, uid); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2`, ws, uid)
+		if err != nil {
+			return fmt.Errorf("remove member: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return &Error{Kind: KindNotFound, Code: "member_not_found", Message: "That person is not a member of this workspace."}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.record(ctx, m, audit.Event{ActorUserID: p.UserID, ActorRole: string(p.Role), WorkspaceID: ws, Action: "auth.member.remove", ResourceID: uid})
+}
+
+// keepAnAdmin fails if uid is the workspace's only admin.
+func (s *Service) keepAnAdmin(ctx context.Context, tx *sql.Tx, ws, uid string) error {
+	var others int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'admin' AND user_id <> $2`, ws, uid).Scan(&others); err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	var self int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'admin' AND user_id = $2`, ws, uid).Scan(&self); err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	if self > 0 && others == 0 {
+		return errLastAdmin
+	}
+	return nil
+}
+
+// UnlockMember lifts a member's sign-in lockout. Admins only.
+func (s *Service) UnlockMember(ctx context.Context, p *access.Principal, ws, uid string, m Meta) error {
+	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+		return err
+	}
+	var email string
+	err := s.db.Read.QueryRowContext(ctx, `SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.user_id = $2`, ws, uid).Scan(&email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &Error{Kind: KindNotFound, Code: "member_not_found", Message: "That person is not a member of this workspace."}
+	}
+	if err != nil {
+		return fmt.Errorf("unlock member: %w", err)
+	}
+	if err := s.clearFailures(ctx, email); err != nil {
+		return err
+	}
+	return s.record(ctx, m, audit.Event{ActorUserID: p.UserID, ActorRole: string(p.Role), WorkspaceID: ws, Action: "auth.unlock", ResourceID: uid})
+}
+
+// SetMFARequired sets whether the workspace's admins, clinicians and
+// privacy officers must use a second factor. Admins only.
+func (s *Service) SetMFARequired(ctx context.Context, p *access.Principal, ws string, required bool, m Meta) error {
+	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+		return err
+	}
+	v := 0
+	if required {
+		v = 1
+	}
+	if _, err := s.db.Write.ExecContext(ctx, `UPDATE workspaces SET mfa_required = $1 WHERE id = $2`, v, ws); err != nil {
+		return fmt.Errorf("set MFA requirement: %w", err)
+	}
+	return s.record(ctx, m, audit.Event{ActorUserID: p.UserID, ActorRole: string(p.Role), WorkspaceID: ws, Action: "auth.workspace.mfa_required",
+		ResourceType: "workspace", ResourceID: ws, Reason: strings.ToLower(fmt.Sprint(required))})
+}
