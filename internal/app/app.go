@@ -21,6 +21,7 @@ import (
 	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/notice"
+	"github.com/custodia-health/custodia/internal/rehab"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -84,6 +85,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	deps.Audit = a.Audit
 	deps.Notices = notice.New(d, a.Audit)
+	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{})
 	srv, err := web.New(deps)
 	if err != nil {
 		a.Audit.Close()
