@@ -2,6 +2,7 @@ package db
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,4 +39,15 @@ func (d Dialect) IsUniqueViolation(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "PRIMARY KEY constraint failed") ||
 		strings.Contains(msg, "constraint failed: UNIQUE")
+}
+
+// Param is the placeholder for the i-th (1-based) parameter. Queries write
+// $N, which both databases accept; statements with thousands of parameters
+// (bulk inserts) use Param, because SQLite resolves each $N by scanning a
+// list, which makes binding them quadratic, while it binds "?" in order.
+func (d Dialect) Param(i int) string {
+	if d.Name == SQLite.Name {
+		return "?"
+	}
+	return "$" + strconv.Itoa(i)
 }

@@ -1,0 +1,446 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/custodia-health/custodia/internal/db"
+)
+
+// ErrUnavailable means the audit log could not durably record an entry. A
+// caller that gets it must not release the PHI the entry was for; the web
+// layer turns it into 503 Service Unavailable.
+var ErrUnavailable = errors.New("audit log unavailable")
+
+// ErrClosed is returned by Append after Close. It wraps ErrUnavailable, so
+// callers need test only for that.
+var ErrClosed = fmt.Errorf("%w: the log is closed", ErrUnavailable)
+
+// Options tune a Log. The zero value is ready for production.
+type Options struct {
+	// MaxBatch caps how many waiting appends one transaction takes
+	// (default 1000).
+	MaxBatch int
+	// CheckpointEvery is the longest time between signed checkpoints while
+	// entries flow (default 1s).
+	CheckpointEvery time.Duration
+	// Logger receives writer failures (ids and codes only). Default: discard.
+	Logger *slog.Logger
+	// Now is the clock, for tests. Default time.Now.
+	Now func() time.Time
+}
+
+// Log is the tamper-evident audit log. Appends from any number of goroutines
+// are group-committed by one writer goroutine: it takes every append that is
+// waiting, writes them in one transaction and then releases each caller, so
+// throughput grows with concurrency while every caller still waits for its
+// own entry to be durable.
+type Log struct {
+	d      *db.DB
+	signer ed25519.PrivateKey
+	keyID  string
+	opts   Options
+
+	reqs chan *pending
+
+	mu     sync.RWMutex // guards closed against sends on reqs
+	closed bool
+	stop   chan struct{}
+	done   chan struct{}
+	err    error // the final checkpoint's error, read after done
+
+	// Owned by the writer goroutine.
+	head       int64
+	headHash   [HashSize]byte
+	headKnown  bool // false after a failed commit: reload from the database
+	lastCP     int64
+	lastCPTime time.Time
+	insertSQL  map[int]*sql.Stmt
+
+	commits atomic.Int64 // transactions committed, for benchmarks and metrics
+	enc     []byte
+	args    []any
+}
+
+type pending struct {
+	ev     Event
+	micros int64
+	done   chan result
+}
+
+type result struct {
+	r   Receipt
+	err error
+}
+
+// insertChunk is the most rows one INSERT statement carries: 20 parameters
+// a row stays well below SQLite's and PostgreSQL's parameter limits.
+const insertChunk = 100
+
+// Open starts the log on d. signer signs the checkpoints; Verify needs its
+// public key. Close the log to flush waiting appends and write a final
+// checkpoint.
+func Open(ctx context.Context, d *db.DB, signer ed25519.PrivateKey, opts Options) (*Log, error) {
+	if len(signer) != ed25519.PrivateKeySize {
+		return nil, errors.New("open audit log: the checkpoint signer is not an Ed25519 private key")
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1000
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	l := &Log{
+		d:         d,
+		signer:    signer,
+		keyID:     KeyID(signer.Public().(ed25519.PublicKey)),
+		opts:      opts,
+		reqs:      make(chan *pending, 4*opts.MaxBatch),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		insertSQL: map[int]*sql.Stmt{},
+	}
+	if err := l.loadHead(ctx); err != nil {
+		return nil, err
+	}
+	err := d.Write.QueryRowContext(ctx, `SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`).Scan(&l.lastCP)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("open audit log: read last checkpoint: %w", err)
+	}
+	l.lastCPTime = opts.Now()
+	go l.run()
+	return l, nil
+}
+
+// loadHead reads the chain head from the database, which is the truth after
+// a failed commit or when another server appended.
+func (l *Log) loadHead(ctx context.Context) error {
+	var seq int64
+	var h []byte
+	err := l.d.Write.QueryRowContext(ctx, `SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1`).Scan(&seq, &h)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		l.head, l.headHash = 0, genesis
+	case err != nil:
+		return fmt.Errorf("read audit chain head: %w", err)
+	case len(h) != HashSize:
+		return fmt.Errorf("read audit chain head: entry %d has a malformed hash", seq)
+	default:
+		l.head = seq
+		copy(l.headHash[:], h)
+	}
+	l.headKnown = true
+	return nil
+}
+
+// Append records e and returns once the entry is committed. On any failure
+// to write it returns an error wrapping ErrUnavailable (or the context's
+// error), and the caller must not release the PHI the entry was for.
+func (l *Log) Append(ctx context.Context, e Event) (Receipt, error) {
+	if err := validate(&e); err != nil {
+		return Receipt{}, err
+	}
+	if e.Time.IsZero() {
+		e.Time = l.opts.Now()
+	}
+	p := &pending{ev: e, micros: microsOf(e.Time), done: make(chan result, 1)}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return Receipt{}, ErrClosed
+	}
+	select {
+	case l.reqs <- p:
+		l.mu.RUnlock()
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return Receipt{}, fmt.Errorf("append audit entry: %w", ctx.Err())
+	}
+	select {
+	case res := <-p.done:
+		return res.r, res.err
+	case <-ctx.Done():
+		// The entry may still be written; the caller releases nothing.
+		return Receipt{}, fmt.Errorf("append audit entry: %w", ctx.Err())
+	}
+}
+
+func validate(e *Event) error {
+	if e.Action == "" {
+		return errors.New("append audit entry: the action is required")
+	}
+	for _, f := range fields(e) {
+		if len(f) > maxField {
+			return fmt.Errorf("append audit entry: a field is longer than %d bytes", maxField)
+		}
+	}
+	return nil
+}
+
+// Close stops accepting appends, commits those already waiting, writes a
+// final checkpoint and returns its error. It does not close the database.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		<-l.done
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.stop)
+	<-l.done
+	return l.err
+}
+
+// PublicKey is the key that verifies this log's checkpoints.
+func (l *Log) PublicKey() ed25519.PublicKey { return l.signer.Public().(ed25519.PublicKey) }
+
+func (l *Log) run() {
+	defer close(l.done)
+	defer func() {
+		for _, st := range l.insertSQL {
+			st.Close()
+		}
+	}()
+	tick := time.NewTicker(l.opts.CheckpointEvery)
+	defer tick.Stop()
+	batch := make([]*pending, 0, l.opts.MaxBatch)
+	for {
+		select {
+		case p := <-l.reqs:
+			// The callers just released by the last commit are about to
+			// append again; letting them run first makes the batch take
+			// them all instead of leaving most for one more sync.
+			runtime.Gosched()
+			batch = l.drain(append(batch[:0], p))
+			l.commit(batch)
+		case <-tick.C:
+			if l.headKnown && l.head > l.lastCP && l.opts.Now().Sub(l.lastCPTime) >= l.opts.CheckpointEvery {
+				if err := l.writeCheckpoint(); err != nil {
+					l.opts.Logger.Error("audit checkpoint failed", "seq", l.head, "err", err.Error())
+				}
+			}
+		case <-l.stop:
+			// Close set closed under the lock, so nothing more can arrive.
+			for {
+				batch = l.drain(batch[:0])
+				if len(batch) == 0 {
+					break
+				}
+				l.commit(batch)
+			}
+			if l.headKnown && l.head > l.lastCP {
+				l.err = l.writeCheckpoint()
+			}
+			return
+		}
+	}
+}
+
+// drain adds whatever appends are already waiting, up to the batch cap.
+func (l *Log) drain(batch []*pending) []*pending {
+	for len(batch) < l.opts.MaxBatch {
+		select {
+		case p := <-l.reqs:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit writes one batch in one transaction and releases its callers. If
+// the head moved under us (another server appended), it reloads and retries.
+func (l *Log) commit(batch []*pending) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if !l.headKnown {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = l.loadHead(ctx)
+			cancel()
+			if err != nil {
+				break
+			}
+		}
+		before := l.head
+		var head [HashSize]byte
+		var cp bool
+		head, cp, err = l.writeBatch(batch)
+		if err == nil {
+			l.commits.Add(1)
+			l.head += int64(len(batch))
+			l.headHash = head
+			if cp {
+				l.lastCP, l.lastCPTime = l.head, l.opts.Now()
+			}
+			for i, p := range batch {
+				p.done <- result{r: Receipt{seq: before + 1 + int64(i), patientID: p.ev.PatientID}}
+			}
+			return
+		}
+		// The in-memory head may be wrong; the database is the truth.
+		l.headKnown = false
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		lerr := l.loadHead(ctx)
+		cancel()
+		if lerr != nil || l.head == before {
+			break // the head did not move, so retrying would fail the same way
+		}
+	}
+	l.opts.Logger.Error("audit append failed", "entries", len(batch), "err", err.Error())
+	err = fmt.Errorf("append audit entry: %w: %w", ErrUnavailable, err)
+	for _, p := range batch {
+		p.done <- result{err: err}
+	}
+}
+
+// writeBatch chains and inserts the batch after the current head, adding a
+// checkpoint of the new head to the same transaction when one is due (it
+// costs no extra sync). It returns the new head hash.
+func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h := sha256.New()
+	// One buffer holds the batch's hashes; each row's prev_hash and hash are
+	// slices of it (or of the old head), so the arguments stay valid.
+	hashes := make([]byte, HashSize*(len(batch)+1))
+	copy(hashes, l.headHash[:])
+	seq := l.head
+	args := l.args[:0]
+	for i, p := range batch {
+		seq++
+		prev := hashes[i*HashSize : (i+1)*HashSize]
+		sum := hashes[(i+1)*HashSize : (i+2)*HashSize]
+		l.enc = encode(l.enc[:0], seq, p.micros, &p.ev)
+		chainHash(h, prev, l.enc, sum[:0])
+		e := &p.ev
+		args = append(args, seq, p.micros, e.ActorUserID, e.ActorTokenID, e.ActorRole, e.WorkspaceID, e.OnBehalfOf,
+			e.Action, e.ResourceType, e.ResourceID, e.PatientID, e.Purpose, e.Decision, e.Reason,
+			boolInt(e.BreakGlass), e.ClientAddr, e.RequestID, e.Outcome, prev, sum)
+	}
+	last := hashes[len(batch)*HashSize:]
+	l.args = args
+	cp = l.opts.Now().Sub(l.lastCPTime) >= l.opts.CheckpointEvery
+	// Prepare before the transaction: on SQLite it holds the only write
+	// connection, which the prepare would wait for.
+	full, err := l.insertStatement(ctx, min(insertChunk, len(batch)))
+	if err != nil {
+		return head, false, err
+	}
+	rest, err := l.insertStatement(ctx, max(1, len(batch)%insertChunk))
+	if err != nil {
+		return head, false, err
+	}
+	err = l.d.Tx(ctx, func(tx *sql.Tx) error {
+		for i := 0; i < len(batch); i += insertChunk {
+			n := min(insertChunk, len(batch)-i)
+			st := full
+			if n < insertChunk {
+				st = rest
+			}
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args[i*entryColumns:(i+n)*entryColumns]...); err != nil {
+				return fmt.Errorf("insert audit entries: %w", err)
+			}
+		}
+		if cp {
+			return l.insertCheckpoint(ctx, tx, seq, last)
+		}
+		return nil
+	})
+	clear(l.args) // drop references to the batch's strings
+	copy(head[:], last)
+	return head, cp, err
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+const entryColumns = 20
+
+// eventColumnList is an entry's columns without its hashes, in the order
+// Query scans them; entryColumnList adds the hashes for writing and Verify.
+const eventColumnList = `seq, time, actor_user_id, actor_token_id, actor_role, workspace_id, on_behalf_of,
+	action, resource_type, resource_id, patient_id, purpose, decision, reason,
+	break_glass, client_addr, request_id, outcome`
+
+const entryColumnList = eventColumnList + `, prev_hash, hash`
+
+// insertStatement is a multi-row INSERT for n entries, prepared once per n
+// because parsing a statement this size costs as much as running it.
+func (l *Log) insertStatement(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st, ok := l.insertSQL[n]; ok {
+		return st, nil
+	}
+	st, err := l.d.Write.PrepareContext(ctx, insertSQL(l.d.Dialect, n))
+	if err != nil {
+		return nil, fmt.Errorf("prepare audit insert: %w", err)
+	}
+	l.insertSQL[n] = st
+	return st, nil
+}
+
+func insertSQL(d db.Dialect, n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO audit_entries (" + entryColumnList + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range entryColumns {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(d.Param(i*entryColumns + j + 1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// writeCheckpoint signs the current head in a transaction of its own, for
+// when entries stopped flowing before a batch could carry the checkpoint.
+func (l *Log) writeCheckpoint() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	seq, head := l.head, l.headHash
+	err := l.d.Tx(ctx, func(tx *sql.Tx) error { return l.insertCheckpoint(ctx, tx, seq, head[:]) })
+	if err != nil {
+		return err
+	}
+	l.lastCP, l.lastCPTime = seq, l.opts.Now()
+	return nil
+}
+
+func (l *Log) insertCheckpoint(ctx context.Context, tx *sql.Tx, seq int64, head []byte) error {
+	micros := microsOf(l.opts.Now())
+	sig := ed25519.Sign(l.signer, checkpointMessage(seq, head, micros))
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, head_hash, time, key_id, public_key, signature)
+		VALUES ($1, $2, $3, $4, $5, $6)`, seq, head, micros, l.keyID, []byte(l.PublicKey()), sig)
+	if err != nil {
+		return fmt.Errorf("write audit checkpoint: %w", err)
+	}
+	return nil
+}

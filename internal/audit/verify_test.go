@@ -1,0 +1,277 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/db/dbtest"
+)
+
+// dropGuards removes the append-only triggers, as someone with direct
+// database access could, so the tests can prove Verify catches what the
+// triggers would have refused.
+func dropGuards(t *testing.T, d *db.DB) {
+	t.Helper()
+	stmts := map[string][]string{
+		"sqlite": {
+			`DROP TRIGGER audit_entries_no_update`, `DROP TRIGGER audit_entries_no_delete`,
+			`DROP TRIGGER audit_entries_append_only`, `DROP TRIGGER audit_checkpoints_no_update`,
+			`DROP TRIGGER audit_checkpoints_no_delete`, `DROP TRIGGER audit_checkpoints_no_replace`,
+		},
+		"postgres": {
+			`ALTER TABLE audit_entries DISABLE TRIGGER USER`, `ALTER TABLE audit_checkpoints DISABLE TRIGGER USER`,
+		},
+	}[d.Dialect.Name]
+	for _, s := range stmts {
+		if _, err := d.Write.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// filledLog appends n entries, closes the log (writing a final checkpoint)
+// and returns the checkpoint key.
+func filledLog(t *testing.T, d *db.DB, n int) ed25519.PublicKey {
+	t.Helper()
+	l := openLog(t, d, newKey(t), Options{})
+	for i := range n {
+		if _, err := l.Append(context.Background(), event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return l.PublicKey()
+}
+
+func exec(t *testing.T, d *db.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := d.Write.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func TestVerifyPassesAnIntactLog(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		if rep := mustVerify(t, d, ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)); !rep.OK() || rep.Entries != 0 {
+			t.Fatalf("empty log: %+v", rep)
+		}
+		pub := filledLog(t, d, 20)
+		rep := mustVerify(t, d, pub)
+		if !rep.OK() || rep.Entries != 20 || rep.Head != 20 || rep.Checkpoints != 1 {
+			t.Fatalf("report %+v", rep)
+		}
+	})
+}
+
+func TestVerifyNamesTheFirstTamperedEntry(t *testing.T) {
+	tests := []struct {
+		name    string
+		tamper  func(t *testing.T, d *db.DB, pub ed25519.PublicKey)
+		seq     int64
+		problem string
+	}{
+		{"edited field", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET patient_id = 'p-other' WHERE seq = 7`)
+		}, 7, "contents"},
+		{"edited time", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET time = time + 1 WHERE seq = 3`)
+		}, 3, "contents"},
+		{"break-glass flag cleared", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET break_glass = 0 WHERE seq = 14`) // event(13) is break-glass
+		}, 14, "contents"},
+		{"deleted entry", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `DELETE FROM audit_entries WHERE seq = 9`)
+		}, 9, "missing"},
+		{"deleted tail", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `DELETE FROM audit_entries WHERE seq > 17`)
+		}, 18, "missing"},
+		{"reordered entries", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET seq = -1 WHERE seq = 5`)
+			exec(t, d, `UPDATE audit_entries SET seq = 5 WHERE seq = 6`)
+			exec(t, d, `UPDATE audit_entries SET seq = 6 WHERE seq = -1`)
+		}, 5, "prev_hash"},
+		{"rewritten chain", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			// An attacker without the signing key edits entry 4 and
+			// recomputes every hash after it: only the checkpoint knows.
+			exec(t, d, `UPDATE audit_entries SET actor_user_id = 'u-innocent' WHERE seq = 4`)
+			rechain(t, d)
+		}, 20, "different chain head"},
+		{"forged checkpoint signature", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_checkpoints SET signature = $1`, make([]byte, 64))
+		}, 20, "invalid signature"},
+		{"checkpoint by another key", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			other := newKey(t)
+			var head []byte
+			var micros int64
+			if err := d.Write.QueryRow(`SELECT head_hash, time FROM audit_checkpoints WHERE seq = 20`).Scan(&head, &micros); err != nil {
+				t.Fatal(err)
+			}
+			pub := other.Public().(ed25519.PublicKey)
+			exec(t, d, `UPDATE audit_checkpoints SET public_key = $1, key_id = $2, signature = $3`,
+				[]byte(pub), KeyID(pub), ed25519.Sign(other, checkpointMessage(20, head, micros)))
+		}, 20, "unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dbtest.Each(t, func(t *testing.T, d *db.DB) {
+				pub := filledLog(t, d, 20)
+				dropGuards(t, d)
+				tt.tamper(t, d, pub)
+				rep := mustVerify(t, d, pub)
+				if rep.OK() || rep.BrokenSeq != tt.seq || !strings.Contains(rep.Problem, tt.problem) {
+					t.Fatalf("got break at %d (%q), want %d (%q)", rep.BrokenSeq, rep.Problem, tt.seq, tt.problem)
+				}
+			})
+		})
+	}
+}
+
+// rechain recomputes every entry's prev_hash and hash from its stored
+// contents, as a forger would.
+func rechain(t *testing.T, d *db.DB) {
+	t.Helper()
+	rows, err := d.Write.Query(`SELECT ` + eventColumnList + ` FROM audit_entries ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		seq, micros int64
+		e           Event
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		var bg int64
+		e := &r.e
+		if err := rows.Scan(&r.seq, &r.micros, &e.ActorUserID, &e.ActorTokenID, &e.ActorRole, &e.WorkspaceID, &e.OnBehalfOf,
+			&e.Action, &e.ResourceType, &e.ResourceID, &e.PatientID, &e.Purpose, &e.Decision, &e.Reason,
+			&bg, &e.ClientAddr, &e.RequestID, &e.Outcome); err != nil {
+			t.Fatal(err)
+		}
+		e.BreakGlass = bg != 0
+		all = append(all, r)
+	}
+	rows.Close()
+	prev := genesis
+	h := sha256.New()
+	for _, r := range all {
+		var sum [HashSize]byte
+		chainHash(h, prev[:], encode(nil, r.seq, r.micros, &r.e), sum[:0])
+		exec(t, d, `UPDATE audit_entries SET prev_hash = $1, hash = $2 WHERE seq = $3`, prev[:], sum[:], r.seq)
+		prev = sum
+	}
+}
+
+func TestDatabaseRefusesToChangeAuditRows(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		filledLog(t, d, 3)
+		for _, q := range []string{
+			`UPDATE audit_entries SET patient_id = 'x' WHERE seq = 1`,
+			`DELETE FROM audit_entries WHERE seq = 3`,
+			`DELETE FROM audit_entries`,
+			`UPDATE audit_checkpoints SET seq = 1`,
+			`DELETE FROM audit_checkpoints`,
+			// Skipping a seq or breaking the link is refused at insert time.
+			`INSERT INTO audit_entries (seq, time, action, prev_hash, hash) SELECT 5, 0, 'x', hash, hash FROM audit_entries WHERE seq = 3`,
+			`INSERT INTO audit_entries (seq, time, action, prev_hash, hash) SELECT 4, 0, 'x', hash, hash FROM audit_entries WHERE seq = 2`,
+		} {
+			if _, err := d.Write.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s: got %v, want an append-only refusal", q, err)
+			}
+		}
+		if d.Dialect.Name == "sqlite" {
+			if _, err := d.Write.Exec(`INSERT OR REPLACE INTO audit_entries (seq, time, action, prev_hash, hash)
+				SELECT 2, 0, 'x', prev_hash, hash FROM audit_entries WHERE seq = 2`); err == nil {
+				t.Error("INSERT OR REPLACE over an entry was accepted")
+			}
+		} else {
+			for _, q := range []string{`TRUNCATE audit_entries`, `TRUNCATE audit_checkpoints`} {
+				if _, err := d.Write.Exec(q); err == nil {
+					t.Errorf("%s was accepted", q)
+				}
+			}
+		}
+		var n int
+		if err := d.Write.QueryRow(`SELECT COUNT(*) FROM audit_entries`).Scan(&n); err != nil || n != 3 {
+			t.Fatalf("entries after refused changes: %d %v", n, err)
+		}
+	})
+}
+
+// breakInserts makes the audit table refuse every insert, standing in for a
+// full disk or a lost database.
+func breakInserts(t *testing.T, d *db.DB) (restore func()) {
+	t.Helper()
+	switch d.Dialect.Name {
+	case "sqlite":
+		exec(t, d, `CREATE TRIGGER audit_test_broken BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
+		return func() { exec(t, d, `DROP TRIGGER audit_test_broken`) }
+	default:
+		exec(t, d, `CREATE FUNCTION audit_test_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`)
+		exec(t, d, `CREATE TRIGGER audit_test_broken BEFORE INSERT ON audit_entries FOR EACH ROW EXECUTE FUNCTION audit_test_broken()`)
+		return func() { exec(t, d, `DROP TRIGGER audit_test_broken ON audit_entries`) }
+	}
+}
+
+func TestAppendFailsWhenTheStoreCannotBeWrittenAndRecovers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		l := openLog(t, d, newKey(t), Options{})
+		ctx := context.Background()
+		if _, err := l.Append(ctx, event(1)); err != nil {
+			t.Fatal(err)
+		}
+		restore := breakInserts(t, d)
+		r, err := l.Append(ctx, event(2))
+		if !errors.Is(err, ErrUnavailable) || r.Valid() {
+			t.Fatalf("append to a broken store: %v %v, want ErrUnavailable and no receipt", r, err)
+		}
+		restore()
+		r, err = l.Append(ctx, event(3))
+		if err != nil || r.Seq() != 2 {
+			t.Fatalf("after recovery: %+v %v, want seq 2", r, err)
+		}
+		l.Close()
+		if rep := mustVerify(t, d, l.PublicKey()); !rep.OK() || rep.Entries != 2 {
+			t.Fatalf("report %+v", rep)
+		}
+	})
+}
+
+func TestCheckpointsAreWrittenWhileEntriesFlow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		now := time.Unix(1_700_000_000, 0)
+		clock := make(chan time.Time, 1)
+		clock <- now
+		tick := func() time.Time { t := <-clock; clock <- t; return t }
+		advance := func(by time.Duration) { t := <-clock; clock <- t.Add(by) }
+		l := openLog(t, d, newKey(t), Options{Now: tick})
+		for i := range 5 {
+			advance(600 * time.Millisecond)
+			if _, err := l.Append(context.Background(), event(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 3 s of appends: a checkpoint at least every second, none at the
+		// first entries.
+		var n int
+		if err := d.Read.QueryRow(`SELECT COUNT(*) FROM audit_checkpoints`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n < 2 {
+			t.Fatalf("%d checkpoints in 3 s of appends, want at least 2", n)
+		}
+		l.Close()
+		rep := mustVerify(t, d, l.PublicKey())
+		if !rep.OK() || rep.Checkpoints != int64(n)+1 {
+			t.Fatalf("report %+v, want %d checkpoints", rep, n+1)
+		}
+	})
+}
