@@ -151,7 +151,7 @@ var DefaultLimits = Limits{
 	MaxHeaderBytes: 64 << 10,
 	MaxJSONBytes:   256 << 20,
 	MaxLineBytes:   64 << 10,
-	MaxPixels:      200_000_000,
+	MaxPixels:      64_000_000,
 	MaxFrames:      10_000,
 }
 

@@ -169,6 +169,12 @@ func decodeFrame(info *DICOMInfo, data []byte, win *Window) (image.Image, error)
 			return nil, err
 		}
 	case tsJPEGBaseline, tsJPEGExtended:
+		// The JPEG's own header decides what the decoder allocates; it must
+		// agree with the DICOM header, which was checked against the limits.
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil || cfg.Width != w || cfg.Height != h {
+			return nil, &Rejection{Kind: KindDICOM, Reason: "DICOM JPEG frame does not match the image's rows and columns"}
+		}
 		img, err := jpeg.Decode(bytes.NewReader(data))
 		if err != nil {
 			return nil, &Rejection{Kind: KindDICOM, Reason: "DICOM JPEG frame does not decode"}
@@ -295,6 +301,13 @@ func decodeRLE(data []byte, info *DICOMInfo) ([]byte, error) {
 		return nil, bad
 	}
 	bps := info.BitsAllocated / 8
+	px := info.Rows * info.Columns
+	// PackBits expands at most 64 times (2 bytes → 128), so a frame that
+	// claims more pixels than its data could hold is refused before the
+	// output is allocated.
+	if int64(px)*int64(info.SamplesPerPixel*bps) > 64*int64(len(data)) {
+		return nil, bad
+	}
 	nseg := int(binary.LittleEndian.Uint32(data))
 	if nseg != info.SamplesPerPixel*bps || nseg < 1 || nseg > 15 {
 		return nil, bad
@@ -304,7 +317,6 @@ func decodeRLE(data []byte, info *DICOMInfo) ([]byte, error) {
 		offs[i] = int(binary.LittleEndian.Uint32(data[4+4*i:]))
 	}
 	offs[nseg] = len(data)
-	px := info.Rows * info.Columns
 	out := make([]byte, px*nseg)
 	seg := make([]byte, px)
 	for s := 0; s < nseg; s++ {

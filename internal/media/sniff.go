@@ -126,6 +126,8 @@ func Validate(src Source, slot Slot, lim Limits) (info Info, err error) {
 		switch slot {
 		case SlotDICOM:
 			kind = KindDICOM
+		case SlotMesh:
+			kind = KindSTL // binary STL is the one mesh format without a magic number
 		default:
 			return Info{}, reject(KindUnknown, "file type not recognised: expected DICOM, STL, OBJ, PLY, glTF/GLB, JPEG or PNG")
 		}

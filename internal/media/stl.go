@@ -161,4 +161,3 @@ func validateASCIISTL(r io.Reader, lim Limits) (Info, error) {
 	}
 	return Info{Vertices: 3 * faces, Faces: faces}, nil
 }
-
