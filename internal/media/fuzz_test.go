@@ -90,3 +90,18 @@ func FuzzSniff(f *testing.F) {
 		}
 	})
 }
+
+func FuzzContentRange(f *testing.F) {
+	for _, s := range []string{"bytes 0-99/100", "bytes 100-199/*", "bytes 5-4/10", "bytes -1-2/3", "bytes 0-0/1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseContentRange(s)
+		if err != nil {
+			return
+		}
+		if c.Start < 0 || c.End < c.Start || c.Len() <= 0 || (c.Total >= 0 && c.End >= c.Total) {
+			t.Fatalf("%q parsed to an impossible range %+v", s, c)
+		}
+	})
+}
