@@ -27,6 +27,7 @@ type Deps struct {
 	DB      *db.DB
 	Log     *slog.Logger
 	Version string
+	Media   MediaService // uploads, viewing and download of case files; nil: not configured
 }
 
 // Server holds the dependencies of the handlers.
@@ -40,6 +41,7 @@ type Server struct {
 	openapi  []byte
 	patterns []string
 	handler  http.Handler
+	media    MediaService
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -55,7 +57,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc}
+	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc, media: d.Media}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
 	s.handler = s.observe(secure(s.crossOrigin(mux)))
