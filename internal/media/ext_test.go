@@ -1,23 +1,12 @@
 package media
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 )
 
 // extDir holds the Debian sample files scripts/testdata-dicom.sh fetches.
 const extDir = "testdata/dicom/ext"
-
-func extFile(t testing.TB, name string) FileSource {
-	t.Helper()
-	p := filepath.Join(extDir, name)
-	src, err := NewFileSource(p)
-	if err != nil {
-		t.Skipf("sample %s absent: run scripts/testdata-dicom.sh to fetch the Debian sample DICOM files", name)
-	}
-	return src
-}
 
 func TestExtSamplesNeverPanic(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(extDir, "*.dcm"))
@@ -46,6 +35,5 @@ func TestExtSamplesNeverPanic(t *testing.T) {
 		if testing.Verbose() {
 			t.Logf("%-40s %s", filepath.Base(f), msg)
 		}
-		_ = os.Stdout
 	}
 }

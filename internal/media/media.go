@@ -221,16 +221,3 @@ func (f FileSource) Open() (io.ReadCloser, error) { return os.Open(f.Path) }
 
 // Size is the file's size when stated.
 func (f FileSource) Size() int64 { return f.Len }
-
-// countingReader counts bytes and refuses to read past a limit, so a parser
-// that loops on input cannot read more than the file.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}

@@ -134,7 +134,9 @@ func (s *Service) OpenFile(ctx context.Context, p *access.Principal, fileID stri
 }
 
 // Info returns the file's unsealed info.
-func (s *Service) Info(ctx context.Context, v Viewed) (Info, error) { return s.Store.Info(ctx, v.receipt, v.File) }
+func (s *Service) Info(ctx context.Context, v Viewed) (Info, error) {
+	return s.Store.Info(ctx, v.receipt, v.File)
+}
 
 // ModelBytes opens a mesh's bytes for the 3D viewer.
 func (s *Service) ModelBytes(ctx context.Context, v Viewed) (io.ReadCloser, error) {

@@ -638,4 +638,3 @@ func DownloadName(f File) string {
 	}
 	return "file-" + f.ID[:min(12, len(f.ID))] + "." + ext
 }
-
