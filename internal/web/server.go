@@ -54,6 +54,7 @@ type Deps struct {
 	Notices *notice.Service
 	// Rehab is remote rehabilitation; nil answers its routes with 503.
 	Rehab *rehab.Service
+	Media MediaService // uploads, viewing and download of case files; nil: not configured
 }
 
 // Server holds the dependencies of the handlers.
@@ -78,6 +79,7 @@ type Server struct {
 	consent    *consent.Service
 	notices    *notice.Service
 	rehab      *rehab.Service
+	media      MediaService
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -96,7 +98,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
 		audit: d.Audit, actorNames: d.ActorNames,
 		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL,
-		consent: d.Consent, notices: d.Notices, rehab: d.Rehab}
+		consent: d.Consent, notices: d.Notices, rehab: d.Rehab, media: d.Media}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
 	// requireNoticeAcceptance sits right after authentication, so it sees
