@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,8 +19,10 @@ import (
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/app"
+	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -34,6 +37,7 @@ var commands = map[string]command{}
 func init() {
 	commands["serve"] = command{"run the server (the default when no command is given)", serve}
 	commands["migrate"] = command{"apply pending database migrations and exit", migrate}
+	commands["audit"] = command{"audit log: 'audit verify' checks the hash chain and the signed checkpoints", auditCmd}
 	commands["access"] = command{"access matrix: print the role × action table the access policy implements", accessCmd}
 	commands["version"] = command{"print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 		fmt.Fprintln(stdout, "custodia", app.Version)
@@ -170,4 +174,49 @@ func accessCmd(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("unknown access subcommand")
 	}
 	return access.WriteMatrix(stdout)
+}
+
+// auditCmd runs "custodia audit verify": it re-reads the whole log, recomputes
+// the chain and checks every checkpoint, and exits 1 at the first break.
+func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		fmt.Fprintln(stderr, "usage: custodia audit verify [flags]")
+		return errors.New("unknown audit subcommand")
+	}
+	cfg, _, err := loadConfig("audit verify", args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	master, _, err := keys.LoadOrCreateMaster(cfg.DataDir, cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	kr := keys.NewKeyring(d, master)
+	if err := kr.VerifyMaster(ctx); err != nil {
+		return fmt.Errorf("check master key: %w", err)
+	}
+	signer, err := app.AuditSigner(ctx, kr)
+	if err != nil {
+		return err
+	}
+	rep, err := audit.Verify(ctx, d, signer.Public().(ed25519.PublicKey))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "checked %d entries in %s (%.0f entries/s), %d signed checkpoints, head at seq %d\n",
+		rep.Entries, rep.Duration.Round(time.Millisecond), rep.Rate(), rep.Checkpoints, rep.Head)
+	if !rep.OK() {
+		fmt.Fprintf(stdout, "BROKEN at entry %d: %s\n", rep.BrokenSeq, rep.Problem)
+		return fmt.Errorf("the audit log does not verify: first break at entry %d", rep.BrokenSeq)
+	}
+	fmt.Fprintln(stdout, "the audit log verifies")
+	return nil
 }

@@ -134,7 +134,7 @@ func kindOf(a Action) Kind {
 		return KindFile
 	case CaptureUpload, CaptureView:
 		return KindCapture
-	case RehabIngest, RehabRead:
+	case RehabIngest, RehabRead, RehabPlan:
 		return KindRehab
 	case ConsentRead, ConsentRecord:
 		return KindConsent

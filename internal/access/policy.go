@@ -24,6 +24,7 @@ const (
 	CaptureView        Action = "capture.view"         // a doctor viewing a patient's capture
 	RehabIngest        Action = "rehab.ingest"         // a device uploads sessions and measurements
 	RehabRead          Action = "rehab.read"           // progress and charts
+	RehabPlan          Action = "rehab.plan"           // a therapist sets a patient's programme and portal access
 	ConsentRead        Action = "consent.read"         // a patient's consents
 	ConsentRecord      Action = "consent.record"       // grant or withdraw consent
 	AuditReadOwn       Action = "audit.read_own"       // who accessed my record
@@ -316,7 +317,7 @@ var Actions = []Action{
 	PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage,
 	CaseList, CaseCreate, CaseRead, CaseUpdate, CaseComment, CaseShare,
 	FileUpload, FileView, FileDownload, CaptureUpload, CaptureView,
-	RehabIngest, RehabRead, ConsentRead, ConsentRecord, AuditReadOwn, AuditRead, MembersManage, BreakGlass,
+	RehabIngest, RehabRead, RehabPlan, ConsentRead, ConsentRecord, AuditReadOwn, AuditRead, MembersManage, BreakGlass,
 }
 
 func known(a Action) bool {

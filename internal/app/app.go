@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,7 +21,9 @@ import (
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
+	"github.com/custodia-health/custodia/internal/notice"
 	"github.com/custodia-health/custodia/internal/patient"
+	"github.com/custodia-health/custodia/internal/rehab"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -35,7 +38,7 @@ type App struct {
 	Keys     *keys.Keyring
 	Blobs    blob.Store
 	Identity *identity.Service
-	Audit    *audit.Log        // the tamper-evident audit log
+	Audit    *audit.Log
 	Patients *patient.Service  // patient records
 	Cases    *casefile.Service // cases on patients
 	Handler  http.Handler
@@ -69,17 +72,28 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, fmt.Errorf("check master key: %w", err)
 	}
+	signer, err := AuditSigner(ctx, a.Keys)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if a.Audit, err = audit.Open(ctx, d, signer, audit.Options{Logger: log}); err != nil {
+		d.Close()
+		return nil, err
+	}
 	deps, err := a.identity(ctx, cfg, log)
 	if err != nil {
+		a.Audit.Close()
 		d.Close()
 		return nil, err
 	}
-	if deps.Records, err = a.records(ctx, log); err != nil {
-		d.Close()
-		return nil, err
-	}
+	deps.Audit = a.Audit
+	deps.Notices = notice.New(d, a.Audit)
+	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{})
+	deps.Records = a.records(log)
 	srv, err := web.New(deps)
 	if err != nil {
+		a.Audit.Close()
 		d.Close()
 		return nil, err
 	}
@@ -112,7 +126,7 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 	if err != nil {
 		return deps, err
 	}
-	svc, err := identity.New(a.DB, mailer, logAppender{log}, identity.Config{BaseURL: cfg.BaseURL,
+	svc, err := identity.New(a.DB, mailer, a.Audit, identity.Config{BaseURL: cfg.BaseURL,
 		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log})
 	if err != nil {
 		return deps, err
@@ -121,30 +135,17 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 	return deps, nil
 }
 
-// logAppender records authentication events as log lines (ids and codes
-// only) until the audit log (internal/audit, in progress) is wired in its
-// place. It returns no receipt, so it can never unlock PHI.
-type logAppender struct{ log *slog.Logger }
-
-func (l logAppender) Append(ctx context.Context, e audit.Event) (audit.Receipt, error) {
-	l.log.LogAttrs(ctx, slog.LevelInfo, "auth event", slog.String("action", e.Action), slog.String("outcome", e.Outcome),
-		slog.String("actor", e.ActorUserID), slog.String("resource", e.ResourceID), slog.String("workspace", e.WorkspaceID),
-		slog.String("reason", e.Reason), slog.String("request_id", e.RequestID))
-	return audit.Receipt{}, nil
-}
-
-// Close waits for outgoing mail and releases the stores.
+// Close waits for outgoing mail, flushes the audit log (its final
+// checkpoint) and releases the stores. Audit entries are never deleted by
+// the application: HIPAA asks for six years of records to answer
+// accountings, and retention here is "forever" until an operator archives
+// the database.
 func (a *App) Close() error {
 	if a.Identity != nil {
 		a.Identity.Wait()
 	}
-	if a.Audit != nil {
-		// Flushes waiting entries and writes the final checkpoint.
-		if err := a.Audit.Close(); err != nil {
-			a.Log.Error("close audit log", "err", err.Error())
-		}
-	}
-	return a.DB.Close()
+	err := a.Audit.Close()
+	return errors.Join(err, a.DB.Close())
 }
 
 // NewLogger builds the structured logger. Log lines carry ids, route patterns

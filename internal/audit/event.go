@@ -42,8 +42,11 @@ func (r Receipt) Valid() bool { return r.seq > 0 }
 // Seq is the entry's position in the log.
 func (r Receipt) Seq() int64 { return r.seq }
 
-// Covers reports whether r records an access to patientID's PHI.
-func (r Receipt) Covers(patientID string) bool { return r.seq > 0 && r.patientID == patientID }
+// Covers reports whether r records an access to patientID's PHI. A receipt
+// for an entry without a patient (a sign-in, say) covers no one.
+func (r Receipt) Covers(patientID string) bool {
+	return r.seq > 0 && patientID != "" && r.patientID == patientID
+}
 
 // Appender durably records events. *Log implements it; other packages depend
 // on this interface so that they need not know how the log is kept.

@@ -45,6 +45,11 @@ type Options struct {
 // waiting, writes them in one transaction and then releases each caller, so
 // throughput grows with concurrency while every caller still waits for its
 // own entry to be durable.
+//
+// Nothing in the application updates or deletes entries: the database
+// refuses it (triggers), and retention is at least six years, the HIPAA
+// documentation period that accountings of disclosures look back over.
+// Archiving older entries is an operator's job done outside the server.
 type Log struct {
 	d      *db.DB
 	signer ed25519.PrivateKey

@@ -59,7 +59,14 @@ func (l *Log) Query(ctx context.Context, f Filter) (Page, error) {
 	if f.ActorUserID != "" {
 		add("actor_user_id = ?", f.ActorUserID)
 	}
-	if f.WorkspaceID != "" {
+	switch {
+	case f.WorkspaceID != "" && (f.PatientID != "" || f.ActorUserID != ""):
+		// A patient's or user's entries are few; a workspace's are many.
+		// Written as an expression, the workspace test cannot lead the
+		// planner (SQLite has no statistics to judge by) to walk the whole
+		// workspace's index instead of the patient's or user's.
+		add("workspace_id || '' = ?", f.WorkspaceID)
+	case f.WorkspaceID != "":
 		add("workspace_id = ?", f.WorkspaceID)
 	}
 	if f.Action != "" {

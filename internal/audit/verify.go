@@ -8,6 +8,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/custodia-health/custodia/internal/db"
@@ -52,6 +54,10 @@ func Verify(ctx context.Context, d *db.DB, pub ed25519.PublicKey) (Report, error
 	return rep, err
 }
 
+// minSegment is the fewest entries worth a verifier goroutine of their own,
+// and maxSegments (0: GOMAXPROCS) the most goroutines; tests shrink both.
+var minSegment, maxSegments int64 = 100_000, 0
+
 func verify(ctx context.Context, d *db.DB, pub ed25519.PublicKey) (Report, error) {
 	var rep Report
 	if len(pub) != ed25519.PublicKeySize {
@@ -72,15 +78,73 @@ func verify(ctx context.Context, d *db.DB, pub ed25519.PublicKey) (Report, error
 		rep.Problem = fmt.Sprintf("entries after seq %d are missing: a checkpoint covers seq %d", last.Int64, cpMax.Int64)
 		return rep, nil
 	}
-	cps, err := newCheckpointReader(ctx, d, last.Int64, pub)
+
+	// The log is cut into consecutive seq ranges checked at once, one
+	// goroutine and read connection each: reading rows costs far more than
+	// hashing them. A range after the first starts from its first entry's
+	// stored prev_hash; joining the ranges checks that link against the
+	// hash the range before computed, so the result is the same as one
+	// pass from entry 1, including which break is reported first.
+	procs := maxSegments
+	if procs <= 0 {
+		procs = int64(runtime.GOMAXPROCS(0))
+	}
+	n := int(min(procs, max(1, last.Int64/minSegment)))
+	segs := make([]segment, n)
+	var wg sync.WaitGroup
+	for i := range segs {
+		segs[i].lo = last.Int64 * int64(i) / int64(n)
+		segs[i].hi = last.Int64 * int64(i+1) / int64(n)
+		wg.Go(func() { segs[i].err = segs[i].check(ctx, d, pub) })
+	}
+	wg.Wait()
+	for i := range segs {
+		sg := &segs[i]
+		if sg.err != nil {
+			return rep, sg.err
+		}
+		if i > 0 && sg.startPrev != nil && !bytes.Equal(sg.startPrev, segs[i-1].end[:]) {
+			rep.BrokenSeq, rep.Problem = sg.lo+1, "its prev_hash does not match the hash of the entry before it"
+			return rep, nil
+		}
+		rep.Entries += sg.entries
+		rep.Checkpoints += sg.checkpoints
+		if sg.entries > 0 {
+			rep.Head = sg.head
+		}
+		if sg.broken != 0 {
+			rep.BrokenSeq, rep.Problem = sg.broken, sg.problem
+			return rep, nil
+		}
+	}
+	return rep, nil
+}
+
+// segment is the seq range (lo, hi] of the log and what checking it found.
+type segment struct {
+	lo, hi      int64
+	entries     int64
+	checkpoints int64
+	head        int64
+	startPrev   []byte         // the first entry's stored prev_hash
+	end         [HashSize]byte // the recomputed hash of the last entry
+	broken      int64
+	problem     string
+	err         error
+}
+
+// check verifies the entries and checkpoints in the segment, starting the
+// chain at genesis for the first segment and at the stored prev_hash of the
+// first entry otherwise.
+func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) error {
+	cps, err := newCheckpointReader(ctx, d, sg.lo, sg.hi, pub)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer cps.close()
-
-	rows, err := d.Read.QueryContext(ctx, `SELECT `+entryColumnList+` FROM audit_entries WHERE seq <= $1 ORDER BY seq`, last.Int64)
+	rows, err := d.Read.QueryContext(ctx, `SELECT `+entryColumnList+` FROM audit_entries WHERE seq > $1 AND seq <= $2 ORDER BY seq`, sg.lo, sg.hi)
 	if err != nil {
-		return rep, fmt.Errorf("verify audit log: read entries: %w", err)
+		return fmt.Errorf("verify audit log: read entries: %w", err)
 	}
 	defer rows.Close()
 
@@ -90,26 +154,34 @@ func verify(ctx context.Context, d *db.DB, pub ed25519.PublicKey) (Report, error
 		seq, micros, breakGlass int64
 		text                    [15]sql.RawBytes
 		prevHash, storedHash    sql.RawBytes
-		running                 = genesis[:]
+		running                 []byte
 		runBuf                  [HashSize]byte
 		sum                     [HashSize]byte
 		enc                     = make([]byte, 0, 512)
 		h                       = sha256.New()
 	)
+	if sg.lo == 0 {
+		running = genesis[:]
+	}
 	dest := scanTargets(&seq, &micros, &text, &breakGlass, &prevHash, &storedHash)
-
-	want := int64(1)
+	want := sg.lo + 1
+	fail := func(at int64, problem string) error {
+		sg.broken, sg.problem = at, problem
+		return nil
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return rep, fmt.Errorf("verify audit log: read entry %d: %w", want, err)
+			return fmt.Errorf("verify audit log: read entry %d: %w", want, err)
 		}
 		if seq != want {
-			rep.BrokenSeq, rep.Problem = want, fmt.Sprintf("entry %d is missing (the next entry is %d)", want, seq)
-			return rep, nil
+			return fail(want, fmt.Sprintf("entry %d is missing (the next entry is %d)", want, seq))
+		}
+		if running == nil {
+			sg.startPrev = append([]byte(nil), prevHash...)
+			running = sg.startPrev
 		}
 		if !bytes.Equal(prevHash, running) {
-			rep.BrokenSeq, rep.Problem = seq, "its prev_hash does not match the hash of the entry before it"
-			return rep, nil
+			return fail(seq, "its prev_hash does not match the hash of the entry before it")
 		}
 		enc = appendHeader(enc[:0], seq, micros, breakGlass != 0)
 		for i := range text {
@@ -117,36 +189,36 @@ func verify(ctx context.Context, d *db.DB, pub ed25519.PublicKey) (Report, error
 		}
 		chainHash(h, running, enc, sum[:0])
 		if !bytes.Equal(sum[:], storedHash) {
-			rep.BrokenSeq, rep.Problem = seq, "its contents do not match its hash (the entry was changed)"
-			return rep, nil
+			return fail(seq, "its contents do not match its hash (the entry was changed)")
 		}
 		runBuf = sum
 		running = runBuf[:]
-		rep.Entries++
-		rep.Head = seq
+		sg.entries++
+		sg.head = seq
+		sg.end = sum
 		want++
 		if cps.next >= 0 && cps.next < seq {
-			rep.BrokenSeq, rep.Problem = cps.next, fmt.Sprintf("the checkpoint at seq %d names no entry", cps.next)
-			return rep, nil
+			return fail(cps.next, fmt.Sprintf("the checkpoint at seq %d names no entry", cps.next))
 		}
 		if seq == cps.next {
-			if problem, err := cps.check(seq, running); err != nil {
-				return rep, err
-			} else if problem != "" {
-				rep.BrokenSeq, rep.Problem = seq, problem
-				return rep, nil
+			problem, err := cps.check(seq, running)
+			sg.checkpoints = cps.checked
+			if err != nil {
+				return err
 			}
-			rep.Checkpoints = cps.checked
+			if problem != "" {
+				return fail(seq, problem)
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return rep, fmt.Errorf("verify audit log: read entries: %w", err)
+		return fmt.Errorf("verify audit log: read entries: %w", err)
 	}
-	if rep.Head < last.Int64 {
-		rep.BrokenSeq, rep.Problem = rep.Head+1, fmt.Sprintf("entries from %d to %d are missing", rep.Head+1, last.Int64)
+	if want <= sg.hi {
+		return fail(want, fmt.Sprintf("entries from %d to %d are missing", want, sg.hi))
 	}
-	rep.Checkpoints = cps.checked
-	return rep, nil
+	sg.checkpoints = cps.checked
+	return nil
 }
 
 // scanTargets lists the Scan destinations in entryColumnList order.
@@ -175,9 +247,9 @@ type checkpointReader struct {
 	keyIDRow       string
 }
 
-func newCheckpointReader(ctx context.Context, d *db.DB, last int64, pub ed25519.PublicKey) (*checkpointReader, error) {
+func newCheckpointReader(ctx context.Context, d *db.DB, lo, hi int64, pub ed25519.PublicKey) (*checkpointReader, error) {
 	rows, err := d.Read.QueryContext(ctx, `SELECT seq, head_hash, time, key_id, public_key, signature
-		FROM audit_checkpoints WHERE seq <= $1 ORDER BY seq`, last)
+		FROM audit_checkpoints WHERE seq > $1 AND seq <= $2 ORDER BY seq`, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("verify audit log: read checkpoints: %w", err)
 	}

@@ -72,6 +72,21 @@ func TestVerifyPassesAnIntactLog(t *testing.T) {
 }
 
 func TestVerifyNamesTheFirstTamperedEntry(t *testing.T) {
+	testVerifyNamesTheFirstTamperedEntry(t)
+}
+
+// TestVerifyInSegmentsNamesTheSameBreaks cuts the 20-entry log into four
+// ranges checked at once (seqs 1-5, 6-10, 11-15, 16-20), so tampering
+// inside a range, at a boundary and across one must still be named exactly
+// as a single pass names it.
+func TestVerifyInSegmentsNamesTheSameBreaks(t *testing.T) {
+	defer func(m, n int64) { minSegment, maxSegments = m, n }(minSegment, maxSegments)
+	minSegment, maxSegments = 3, 4
+	t.Run("intact", TestVerifyPassesAnIntactLog)
+	testVerifyNamesTheFirstTamperedEntry(t)
+}
+
+func testVerifyNamesTheFirstTamperedEntry(t *testing.T) {
 	tests := []struct {
 		name    string
 		tamper  func(t *testing.T, d *db.DB, pub ed25519.PublicKey)
@@ -90,6 +105,19 @@ func TestVerifyNamesTheFirstTamperedEntry(t *testing.T) {
 		{"deleted entry", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
 			exec(t, d, `DELETE FROM audit_entries WHERE seq = 9`)
 		}, 9, "missing"},
+		{"deleted first entry of a range", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `DELETE FROM audit_entries WHERE seq = 11`)
+		}, 11, "missing"},
+		{"deleted last entry of a range", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `DELETE FROM audit_entries WHERE seq = 15`)
+		}, 15, "missing"},
+		{"edited in two places", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET outcome = 'x' WHERE seq = 17`)
+			exec(t, d, `UPDATE audit_entries SET outcome = 'x' WHERE seq = 12`)
+		}, 12, "contents"},
+		{"prev_hash of a range's first entry", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET prev_hash = hash WHERE seq = 6`)
+		}, 6, "prev_hash"},
 		{"deleted tail", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
 			exec(t, d, `DELETE FROM audit_entries WHERE seq > 17`)
 		}, 18, "missing"},
@@ -98,6 +126,11 @@ func TestVerifyNamesTheFirstTamperedEntry(t *testing.T) {
 			exec(t, d, `UPDATE audit_entries SET seq = 5 WHERE seq = 6`)
 			exec(t, d, `UPDATE audit_entries SET seq = 6 WHERE seq = -1`)
 		}, 5, "prev_hash"},
+		{"reordered inside a range", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET seq = -1 WHERE seq = 12`)
+			exec(t, d, `UPDATE audit_entries SET seq = 12 WHERE seq = 13`)
+			exec(t, d, `UPDATE audit_entries SET seq = 13 WHERE seq = -1`)
+		}, 12, "prev_hash"},
 		{"rewritten chain", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
 			// An attacker without the signing key edits entry 4 and
 			// recomputes every hash after it: only the checkpoint knows.

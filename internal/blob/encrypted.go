@@ -63,6 +63,11 @@ func PutEncrypted(ctx context.Context, s Store, name string, k *keys.Key, r io.R
 	pr.CloseWithError(errPutStopped)
 	werr := <-done
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// The cancellation closed the pipe under Put, which then reports
+			// a closed pipe; the cause the caller needs is the context's.
+			return 0, fmt.Errorf("blob: put %s: %w", name, cerr)
+		}
 		return 0, err
 	}
 	if werr != nil {

@@ -15,7 +15,10 @@ import (
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	matchedKey          // *string: the route pattern the mux matched
+)
 
 // RequestID returns the id of the request in ctx, or "" outside a request.
 func RequestID(ctx context.Context) string {
@@ -87,7 +90,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		var matched string
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), matchedKey, &matched)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		sw.Header().Set("X-Request-Id", id)
@@ -102,7 +106,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					WriteProblem(sw, r, http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support.")
 				}
 			}
-			route := r.Pattern
+			route := matched
 			if route == "" {
 				route = "unmatched"
 			}

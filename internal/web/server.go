@@ -16,9 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/mail"
+	"github.com/custodia-health/custodia/internal/notice"
+	"github.com/custodia-health/custodia/internal/rehab"
 )
 
 //go:embed static
@@ -37,6 +40,21 @@ type Deps struct {
 	Outbox *mail.Outbox
 	// BaseURL is the public address; an https one makes cookies Secure.
 	BaseURL string
+	// Audit records PHI accesses. Without it every PHI route answers 503:
+	// no audit, no data.
+	Audit AuditLog
+	// ActorNames maps user ids to display names for the access-history
+	// pages. Optional: without it (or for ids it does not know) the pages
+	// show the user id.
+	ActorNames func(ctx context.Context, userIDs []string) map[string]string
+	// Consent and Notices serve consent per purpose and the privacy
+	// notices; nil answers their routes with 503 (shell tests build the
+	// server without them).
+	Consent *consent.Service
+	Notices *notice.Service
+	// Rehab is remote rehabilitation; nil answers its routes with 503.
+	Rehab *rehab.Service
+	Media MediaService // uploads, viewing and download of case files; nil: not configured
 	// Records are the patient and case services; nil serves no records
 	// routes (tests of the shell build the server without them).
 	Records *Records
@@ -58,7 +76,14 @@ type Server struct {
 	outbox   *mail.Outbox
 	baseURL  string
 
-	records *Records
+	audit      AuditLog
+	actorNames func(ctx context.Context, userIDs []string) map[string]string
+	phiRoutes  []PHIRoute
+	consent    *consent.Service
+	notices    *notice.Service
+	rehab      *rehab.Service
+	media      MediaService
+	records    *Records
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -75,10 +100,14 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
-		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL, records: d.Records}
+		audit: d.Audit, actorNames: d.ActorNames,
+		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL,
+		consent: d.Consent, notices: d.Notices, rehab: d.Rehab, media: d.Media, records: d.Records}
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
-	s.handler = s.observe(secure(s.crossOrigin(s.authenticate(mux))))
+	// requireNoticeAcceptance sits right after authentication, so it sees
+	// the principal and holds users at a material notice they must accept.
+	s.handler = s.observe(secure(s.crossOrigin(s.authenticate(s.requireNoticeAcceptance(mux)))))
 	return s, nil
 }
 
@@ -113,7 +142,14 @@ type patternRecorder struct {
 
 func (p *patternRecorder) Handle(pattern string, h http.Handler) {
 	p.s.patterns = append(p.s.patterns, pattern)
-	p.mux.Handle(pattern, h)
+	p.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Middleware between observe and the mux copies the request, so the
+		// pattern the mux matched is handed back through the context.
+		if m, ok := r.Context().Value(matchedKey).(*string); ok {
+			*m = pattern
+		}
+		h.ServeHTTP(w, r)
+	}))
 }
 
 func (p *patternRecorder) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -187,4 +188,38 @@ func TestEveryAPIRouteIsDocumented(t *testing.T) {
 			t.Errorf("%s: method %s not documented", path, method)
 		}
 	}
+}
+
+func TestLogsNameTheRoutePatternNotThePath(t *testing.T) {
+	var buf strings.Builder
+	s, err := web.New(web.Deps{DB: dbtest.SQLite(t), Log: slog.New(slog.NewTextHandler(&lockedWriter{w: &buf}, nil)), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	res, err := http.Get(ts.URL + "/healthz?q=secret-term")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	ts.Close()
+	out := buf.String()
+	if !strings.Contains(out, `route="GET /healthz"`) {
+		t.Fatalf("log does not name the route pattern: %s", out)
+	}
+	if strings.Contains(out, "secret-term") {
+		t.Fatalf("log holds the query string: %s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -1,0 +1,179 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/audit"
+)
+
+// Service puts the access policy and the audit log in front of Store: every
+// upload, view and download is decided by access.Decide, the decision is
+// appended to the audit log (a denial too), and only an allowed, durably
+// audited request gets a receipt that Store will decrypt with. The case
+// service supplies the relationship facts through CaseFacts; media knows a
+// case and a patient only as ids.
+type Service struct {
+	Store *Store
+	Audit audit.Appender
+	// CaseFacts loads what the policy needs about a case for p: workspace,
+	// patient, care team, collaborator, shared-with-patient. It returns
+	// ErrNotFound for a case that does not exist.
+	CaseFacts func(ctx context.Context, p *access.Principal, caseID string) (patientID string, r access.Resource, err error)
+}
+
+// Errors the HTTP edge maps to status codes.
+var (
+	ErrForbidden        = errors.New("media: not permitted")
+	ErrAuditUnavailable = errors.New("media: the audit log cannot be written, so the request was refused")
+)
+
+// authorize decides and audits; it returns a receipt only for an allowed,
+// durably recorded access.
+func (s *Service) authorize(ctx context.Context, p *access.Principal, a access.Action, r access.Resource, resType, resID string) (audit.Receipt, error) {
+	d := access.Decide(p, a, r)
+	ev := audit.Event{ActorRole: string(p.Role), ActorUserID: p.UserID, ActorTokenID: p.TokenID, WorkspaceID: r.WorkspaceID,
+		OnBehalfOf: p.OnBehalfOf, Action: string(a), ResourceType: resType, ResourceID: resID, PatientID: r.PatientID,
+		Purpose: "treatment", Decision: "allow", Reason: string(d.Reason), BreakGlass: d.BreakGlass,
+		ClientAddr: p.ClientAddr, RequestID: p.RequestID, Outcome: "success"}
+	if !d.Allow {
+		ev.Decision, ev.Outcome = "deny", "denied"
+	}
+	rec, err := s.Audit.Append(ctx, ev)
+	if err != nil {
+		return audit.Receipt{}, fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
+	}
+	if !d.Allow {
+		if d.Visible {
+			return audit.Receipt{}, ErrForbidden
+		}
+		return audit.Receipt{}, ErrNotFound
+	}
+	return rec, nil
+}
+
+func (s *Service) fileResource(ctx context.Context, p *access.Principal, f File) (access.Resource, error) {
+	_, r, err := s.CaseFacts(ctx, p, f.CaseID)
+	if err != nil {
+		return access.Resource{}, err
+	}
+	r.Kind, r.WorkspaceID, r.PatientID = access.KindFile, f.WorkspaceID, f.PatientID
+	r.Uploader = p.UserID != "" && p.UserID == f.UploaderID
+	return r, nil
+}
+
+// CreateUpload opens an upload to a case, if p may upload files to it.
+func (s *Service) CreateUpload(ctx context.Context, p *access.Principal, caseID string, size int64, slot Slot) (Upload, error) {
+	patientID, r, err := s.CaseFacts(ctx, p, caseID)
+	if err != nil {
+		return Upload{}, err
+	}
+	r.Kind, r.PatientID = access.KindFile, patientID
+	if _, err := s.authorize(ctx, p, access.FileUpload, r, "case", caseID); err != nil {
+		return Upload{}, err
+	}
+	return s.Store.CreateUpload(ctx, NewUpload{WorkspaceID: r.WorkspaceID, PatientID: patientID, CaseID: caseID, UploaderID: p.UserID, Size: size, Slot: slot})
+}
+
+// UploadStatus returns p's upload session.
+func (s *Service) UploadStatus(ctx context.Context, p *access.Principal, id string) (Upload, error) {
+	return s.Store.Upload(ctx, id, p.UserID)
+}
+
+// PutChunk appends a chunk to p's upload session.
+func (s *Service) PutChunk(ctx context.Context, p *access.Principal, id string, rng ContentRange, body io.Reader) (Upload, error) {
+	return s.Store.PutChunk(ctx, id, p.UserID, rng, body)
+}
+
+// CompleteUpload decides and audits the upload again (the case may have
+// changed since it began), then validates and commits it.
+func (s *Service) CompleteUpload(ctx context.Context, p *access.Principal, id string) (File, Info, error) {
+	u, err := s.Store.Upload(ctx, id, p.UserID)
+	if err != nil {
+		return File{}, Info{}, err
+	}
+	_, r, err := s.CaseFacts(ctx, p, u.CaseID)
+	if err != nil {
+		return File{}, Info{}, err
+	}
+	r.Kind, r.PatientID, r.WorkspaceID = access.KindFile, u.PatientID, u.WorkspaceID
+	rec, err := s.authorize(ctx, p, access.FileUpload, r, "upload", u.ID)
+	if err != nil {
+		return File{}, Info{}, err
+	}
+	return s.Store.Complete(ctx, rec, id, p.UserID)
+}
+
+// Viewed is a file opened for viewing: the row and the receipt that lets
+// the caller read what the view needs, once.
+type Viewed struct {
+	File    File
+	action  access.Action
+	receipt audit.Receipt
+}
+
+// OpenFile decides and audits action on a file and returns it with its
+// receipt; the View* and Download methods below use it.
+func (s *Service) OpenFile(ctx context.Context, p *access.Principal, fileID string, a access.Action) (Viewed, error) {
+	f, err := s.Store.File(ctx, fileID)
+	if err != nil {
+		return Viewed{}, err
+	}
+	r, err := s.fileResource(ctx, p, f)
+	if err != nil {
+		return Viewed{}, err
+	}
+	rec, err := s.authorize(ctx, p, a, r, "file", f.ID)
+	if err != nil {
+		return Viewed{}, err
+	}
+	return Viewed{File: f, action: a, receipt: rec}, nil
+}
+
+// Info returns the file's unsealed info.
+func (s *Service) Info(ctx context.Context, v Viewed) (Info, error) {
+	return s.Store.Info(ctx, v.receipt, v.File)
+}
+
+// ModelBytes opens a mesh's bytes for the 3D viewer.
+func (s *Service) ModelBytes(ctx context.Context, v Viewed) (io.ReadCloser, error) {
+	if !v.File.Kind.IsMesh() && v.File.Kind != KindMTL {
+		return nil, &NotViewableError{Reason: "this file is not a 3D model"}
+	}
+	src, err := s.Store.Source(ctx, v.receipt, v.File)
+	if err != nil {
+		return nil, err
+	}
+	return src.Open()
+}
+
+// ViewCopy opens a photograph's stripped viewing copy.
+func (s *Service) ViewCopy(ctx context.Context, v Viewed) (io.ReadCloser, error) {
+	return s.Store.OpenViewCopy(ctx, v.receipt, v.File)
+}
+
+// Frame renders a DICOM frame to PNG.
+func (s *Service) Frame(ctx context.Context, v Viewed, frame int, win *Window) ([]byte, error) {
+	return s.Store.RenderFrame(ctx, v.receipt, v.File, frame, win)
+}
+
+// Thumbnail returns the file's thumbnail PNG.
+func (s *Service) Thumbnail(ctx context.Context, v Viewed) ([]byte, error) {
+	return s.Store.Thumbnail(ctx, v.receipt, v.File)
+}
+
+// Original opens the original bytes; v must come from OpenFile with
+// access.FileDownload, which the policy allows to the uploader only.
+func (s *Service) Original(ctx context.Context, v Viewed) (io.ReadCloser, error) {
+	if v.action != access.FileDownload {
+		return nil, ErrForbidden
+	}
+	src, err := s.Store.Source(ctx, v.receipt, v.File)
+	if err != nil {
+		return nil, err
+	}
+	return src.Open()
+}

@@ -1,0 +1,640 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/custodia-health/custodia/internal/audit"
+	"github.com/custodia-health/custodia/internal/blob"
+	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/keys"
+)
+
+// Store keeps uploads and the files they become. Who may upload to which
+// case, and who may view, is decided by the caller (the case service) with
+// the access policy; Store enforces what it can know on its own: an upload
+// session belongs to the user who opened it, and nothing is decrypted
+// without an audit receipt for the file's patient.
+//
+// An upload is restartable: CreateUpload opens a session for a declared
+// size; PutChunk appends the chunk that starts where the received bytes end,
+// encrypting it as written into its own object (a stream AEAD cannot be
+// appended to after Close, so each chunk is a sealed stream of its own);
+// after a lost connection, the client asks Upload for the received offset
+// and goes on from there. Complete validates the whole file by parsing it
+// and then commits the file row; a refused or failed completion leaves no
+// file row and no file object.
+type Store struct {
+	DB     *db.DB
+	Keys   *keys.Keyring
+	Blobs  blob.Store
+	Limits Limits
+	// UploadTTL is how long an unfinished upload is kept (default 24 h).
+	UploadTTL time.Duration
+	Now       func() time.Time
+}
+
+// NewUpload is what a client declares when it opens an upload. The ids come
+// from the caller, which has checked that the uploader may add files to the
+// case.
+type NewUpload struct {
+	WorkspaceID string
+	PatientID   string
+	CaseID      string
+	UploaderID  string
+	Size        int64
+	Slot        Slot
+}
+
+// Upload is an upload session's state.
+type Upload struct {
+	ID          string    `json:"id"`
+	PatientID   string    `json:"-"`
+	CaseID      string    `json:"-"`
+	WorkspaceID string    `json:"-"`
+	UploaderID  string    `json:"-"`
+	Slot        Slot      `json:"slot"`
+	Size        int64     `json:"size"`
+	Received    int64     `json:"received"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// File is a stored file's row: ids, kind and size, nothing about the
+// patient, so it can be loaded to decide access before anything is
+// decrypted.
+type File struct {
+	ID          string
+	WorkspaceID string
+	PatientID   string
+	CaseID      string
+	UploaderID  string
+	Kind        Kind
+	Size        int64
+	CreatedAt   time.Time
+	uploadID    string
+	viewObject  string
+	thumbObject string
+}
+
+// Errors of the upload flow. Their messages are safe to show.
+var (
+	ErrNotFound       = errors.New("media: no such upload or file")
+	ErrNotUploader    = errors.New("media: only the user who opened an upload may send to it")
+	ErrRangeMismatch  = errors.New("media: the chunk does not start where the received bytes end")
+	ErrChunkLength    = errors.New("media: the chunk's length does not match its Content-Range")
+	ErrIncomplete     = errors.New("media: the upload has not received all its bytes")
+	ErrSize           = errors.New("media: the declared size is not allowed")
+	ErrNoReceipt      = errors.New("media: an audit receipt for the file's patient is required to read it")
+	ErrNotPhotograph  = errors.New("media: only photographs have a separate viewing copy")
+	errPartsCorrupted = errors.New("media: the stored parts of a file do not line up")
+)
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// CreateUpload opens an upload session.
+func (s *Store) CreateUpload(ctx context.Context, n NewUpload) (Upload, error) {
+	lim := s.Limits.orDefault()
+	if n.Size <= 0 || n.Size > lim.MaxFileSize {
+		return Upload{}, ErrSize
+	}
+	if n.WorkspaceID == "" || n.PatientID == "" || n.CaseID == "" || n.UploaderID == "" {
+		return Upload{}, errors.New("create upload: workspace, patient, case and uploader ids are required")
+	}
+	switch n.Slot {
+	case SlotAny, SlotMesh, SlotDICOM, SlotImage:
+	default:
+		return Upload{}, errors.New("create upload: unknown slot")
+	}
+	ttl := s.UploadTTL
+	if ttl <= 0 {
+		ttl = 24 * time.Hour
+	}
+	now := s.now()
+	u := Upload{ID: newID(), WorkspaceID: n.WorkspaceID, PatientID: n.PatientID, CaseID: n.CaseID, UploaderID: n.UploaderID,
+		Slot: n.Slot, Size: n.Size, ExpiresAt: now.Add(ttl)}
+	_, err := s.DB.Write.ExecContext(ctx, `INSERT INTO media_uploads
+		(id, workspace_id, patient_id, case_id, uploader_id, slot, expected_size, received, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)`,
+		u.ID, u.WorkspaceID, u.PatientID, u.CaseID, u.UploaderID, string(u.Slot), u.Size, now.UnixMicro(), u.ExpiresAt.UnixMicro())
+	if err != nil {
+		return Upload{}, fmt.Errorf("create upload: %w", err)
+	}
+	return u, nil
+}
+
+// Upload returns an upload session's state, for a client resuming it.
+func (s *Store) Upload(ctx context.Context, id, uploaderID string) (Upload, error) {
+	var u Upload
+	var slot string
+	var exp int64
+	err := s.DB.Read.QueryRowContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, slot, expected_size, received, expires_at
+		FROM media_uploads WHERE id = $1`, id).
+		Scan(&u.ID, &u.WorkspaceID, &u.PatientID, &u.CaseID, &u.UploaderID, &slot, &u.Size, &u.Received, &exp)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && s.now().UnixMicro() > exp) {
+		return Upload{}, ErrNotFound
+	}
+	if err != nil {
+		return Upload{}, fmt.Errorf("load upload: %w", err)
+	}
+	if u.UploaderID != uploaderID {
+		// Another user's session is as good as absent to them.
+		return Upload{}, ErrNotFound
+	}
+	u.Slot, u.ExpiresAt = Slot(slot), time.UnixMicro(exp)
+	return u, nil
+}
+
+// partName names a chunk's object: the upload id and offset are in it, and
+// readers check them, so rows cannot be edited to reorder parts.
+func partName(uploadID string, offset int64) string {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("media/u/%s/%016x-%s", uploadID, offset, hex.EncodeToString(r[:]))
+}
+
+func checkPartName(name, uploadID string, offset int64) bool {
+	want := fmt.Sprintf("media/u/%s/%016x-", uploadID, offset)
+	return strings.HasPrefix(name, want)
+}
+
+// PutChunk stores the bytes of rng read from body, encrypted with the
+// patient's key, and returns the new state. The chunk must start exactly at
+// the received offset (ErrRangeMismatch otherwise: the client asks Upload
+// and resumes), and body must hold exactly rng.Len() bytes.
+func (s *Store) PutChunk(ctx context.Context, id, uploaderID string, rng ContentRange, body io.Reader) (Upload, error) {
+	u, err := s.Upload(ctx, id, uploaderID)
+	if err != nil {
+		return Upload{}, err
+	}
+	if (rng.Total >= 0 && rng.Total != u.Size) || rng.End >= u.Size {
+		return u, ErrChunkLength
+	}
+	if rng.Start != u.Received {
+		return u, ErrRangeMismatch
+	}
+	key, err := s.Keys.PatientKey(ctx, u.WorkspaceID, u.PatientID)
+	if err != nil {
+		return u, fmt.Errorf("put chunk: %w", err)
+	}
+	name := partName(u.ID, rng.Start)
+	n, err := blob.PutEncrypted(ctx, s.Blobs, name, key, io.LimitReader(body, rng.Len()+1))
+	if err != nil {
+		return u, fmt.Errorf("put chunk: %w", err)
+	}
+	cleanup := func() { _ = s.Blobs.Delete(context.WithoutCancel(ctx), name) }
+	if n != rng.Len() {
+		cleanup()
+		return u, ErrChunkLength
+	}
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE media_uploads SET received = received + $1 WHERE id = $2 AND received = $3`, n, u.ID, rng.Start)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			return ErrRangeMismatch // another request got there first
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO media_upload_parts (upload_id, offset_bytes, length, object) VALUES ($1, $2, $3, $4)`,
+			u.ID, rng.Start, n, name)
+		return err
+	})
+	if err != nil {
+		cleanup()
+		if errors.Is(err, ErrRangeMismatch) {
+			return u, ErrRangeMismatch
+		}
+		return u, fmt.Errorf("put chunk: %w", err)
+	}
+	u.Received += n
+	return u, nil
+}
+
+type part struct {
+	offset, length int64
+	object         string
+}
+
+func (s *Store) parts(ctx context.Context, q, id string) ([]part, error) {
+	rows, err := s.DB.Read.QueryContext(ctx, q, id)
+	if err != nil {
+		return nil, fmt.Errorf("load parts: %w", err)
+	}
+	defer rows.Close()
+	var ps []part
+	for rows.Next() {
+		var p part
+		if err := rows.Scan(&p.offset, &p.length, &p.object); err != nil {
+			return nil, fmt.Errorf("load parts: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+// partsSource reads a file's parts in order as one stream, each decrypted
+// and authenticated as it is reached.
+type partsSource struct {
+	ctx   context.Context
+	blobs blob.Store
+	key   *keys.Key
+	parts []part
+	size  int64
+	up    string
+}
+
+func newPartsSource(ctx context.Context, bs blob.Store, key *keys.Key, uploadID string, ps []part) (*partsSource, error) {
+	var off int64
+	for _, p := range ps {
+		if p.offset != off || !checkPartName(p.object, uploadID, p.offset) {
+			return nil, errPartsCorrupted
+		}
+		off += p.length
+	}
+	return &partsSource{ctx: ctx, blobs: bs, key: key, parts: ps, size: off, up: uploadID}, nil
+}
+
+func (p *partsSource) Size() int64 { return p.size }
+
+func (p *partsSource) Open() (io.ReadCloser, error) { return &partsReader{src: p}, nil }
+
+type partsReader struct {
+	src *partsSource
+	i   int
+	cur io.ReadCloser
+	got int64 // bytes read from cur
+}
+
+func (r *partsReader) Read(b []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			if r.i >= len(r.src.parts) {
+				return 0, io.EOF
+			}
+			rc, err := blob.OpenEncrypted(r.src.ctx, r.src.blobs, r.src.parts[r.i].object, r.src.key)
+			if err != nil {
+				return 0, fmt.Errorf("open part: %w", err)
+			}
+			r.cur, r.got = rc, 0
+		}
+		n, err := r.cur.Read(b)
+		r.got += int64(n)
+		if err == io.EOF {
+			r.cur.Close()
+			r.cur = nil
+			if r.got != r.src.parts[r.i].length {
+				return n, errPartsCorrupted
+			}
+			r.i++
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (r *partsReader) Close() error {
+	if r.cur != nil {
+		return r.cur.Close()
+	}
+	return nil
+}
+
+// sealedInfo is what media_files.info holds, sealed with the patient's key.
+type sealedInfo struct {
+	Info Info `json:"info"`
+}
+
+// Complete validates a fully received upload by parsing it (with the slot
+// the session was opened for) and commits it as a file: the file row, its
+// parts, a stripped viewing copy for photographs and a thumbnail, in one
+// transaction. rec must be the audit receipt of the "file.upload" entry for
+// the upload's patient, because validation decrypts the upload. A
+// rejected file (errors.Is(err, ErrRejected)) is discarded with its upload;
+// any failure leaves no file row and no file object.
+func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID string) (File, Info, error) {
+	u, err := s.Upload(ctx, id, uploaderID)
+	if err != nil {
+		return File{}, Info{}, err
+	}
+	if !rec.Covers(u.PatientID) {
+		return File{}, Info{}, ErrNoReceipt
+	}
+	if u.Received != u.Size {
+		return File{}, Info{}, ErrIncomplete
+	}
+	ps, err := s.parts(ctx, `SELECT offset_bytes, length, object FROM media_upload_parts WHERE upload_id = $1 ORDER BY offset_bytes`, u.ID)
+	if err != nil {
+		return File{}, Info{}, err
+	}
+	key, err := s.Keys.PatientKey(ctx, u.WorkspaceID, u.PatientID)
+	if err != nil {
+		return File{}, Info{}, fmt.Errorf("complete upload: %w", err)
+	}
+	src, err := newPartsSource(ctx, s.Blobs, key, u.ID, ps)
+	if err != nil {
+		return File{}, Info{}, err
+	}
+	if src.Size() != u.Size {
+		return File{}, Info{}, errPartsCorrupted
+	}
+	info, err := Validate(src, u.Slot, s.Limits)
+	if err != nil {
+		if errors.Is(err, ErrRejected) {
+			s.discard(context.WithoutCancel(ctx), u.ID, ps)
+		}
+		return File{}, Info{}, err
+	}
+	f := File{ID: newID(), WorkspaceID: u.WorkspaceID, PatientID: u.PatientID, CaseID: u.CaseID, UploaderID: u.UploaderID,
+		Kind: info.Kind, Size: info.Size, CreatedAt: s.now(), uploadID: u.ID}
+	var made []string
+	cleanup := func() {
+		for _, o := range made {
+			_ = s.Blobs.Delete(context.WithoutCancel(ctx), o)
+		}
+	}
+	if info.Kind.IsImage() {
+		f.viewObject = "media/f/" + f.ID + "/view"
+		pr, pw := io.Pipe()
+		go func() {
+			rc, _ := src.Open()
+			err := StripMetadata(info.Kind, pw, rc)
+			rc.Close()
+			pw.CloseWithError(err)
+		}()
+		_, err := blob.PutEncrypted(ctx, s.Blobs, f.viewObject, key, pr)
+		pr.CloseWithError(io.ErrClosedPipe)
+		if err != nil {
+			return File{}, Info{}, fmt.Errorf("store viewing copy: %w", err)
+		}
+		made = append(made, f.viewObject)
+	}
+	if thumb, err := Thumbnail(info.Kind, src, info.DICOM); err == nil {
+		f.thumbObject = "media/f/" + f.ID + "/thumb"
+		if _, err := blob.PutEncrypted(ctx, s.Blobs, f.thumbObject, key, bytes.NewReader(thumb)); err != nil {
+			cleanup()
+			return File{}, Info{}, fmt.Errorf("store thumbnail: %w", err)
+		}
+		made = append(made, f.thumbObject)
+	}
+	js, err := json.Marshal(sealedInfo{Info: info})
+	if err != nil {
+		cleanup()
+		return File{}, Info{}, fmt.Errorf("encode file info: %w", err)
+	}
+	sealed, err := keys.SealField(key, js, keys.FieldAD{Table: "media_files", RowID: f.ID, Column: "info"})
+	if err != nil {
+		cleanup()
+		return File{}, Info{}, fmt.Errorf("seal file info: %w", err)
+	}
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO media_files
+			(id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, info, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			f.ID, f.WorkspaceID, f.PatientID, f.CaseID, f.UploaderID, u.ID, string(f.Kind), f.Size,
+			nullable(f.viewObject), nullable(f.thumbObject), sealed, f.CreatedAt.UnixMicro())
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO media_file_parts (file_id, offset_bytes, length, object) VALUES ($1, $2, $3, $4)`,
+				f.ID, p.offset, p.length, p.object); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM media_upload_parts WHERE upload_id = $1`, u.ID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM media_uploads WHERE id = $1`, u.ID)
+		return err
+	})
+	if err != nil {
+		cleanup()
+		return File{}, Info{}, fmt.Errorf("commit file: %w", err)
+	}
+	return f, info, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// discard deletes an upload's rows, then its objects.
+func (s *Store) discard(ctx context.Context, uploadID string, ps []part) {
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM media_upload_parts WHERE upload_id = $1`, uploadID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM media_uploads WHERE id = $1`, uploadID)
+		return err
+	})
+	if err != nil {
+		return
+	}
+	for _, p := range ps {
+		_ = s.Blobs.Delete(ctx, p.object)
+	}
+}
+
+// Abort discards an unfinished upload and its chunks.
+func (s *Store) Abort(ctx context.Context, id, uploaderID string) error {
+	u, err := s.Upload(ctx, id, uploaderID)
+	if err != nil {
+		return err
+	}
+	ps, err := s.parts(ctx, `SELECT offset_bytes, length, object FROM media_upload_parts WHERE upload_id = $1 ORDER BY offset_bytes`, u.ID)
+	if err != nil {
+		return err
+	}
+	s.discard(ctx, u.ID, ps)
+	return nil
+}
+
+// PurgeExpired discards uploads whose time ran out and returns how many.
+func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
+	rows, err := s.DB.Read.QueryContext(ctx, `SELECT id FROM media_uploads WHERE expires_at < $1`, s.now().UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("list expired uploads: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("list expired uploads: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		ps, err := s.parts(ctx, `SELECT offset_bytes, length, object FROM media_upload_parts WHERE upload_id = $1 ORDER BY offset_bytes`, id)
+		if err != nil {
+			return 0, err
+		}
+		s.discard(ctx, id, ps)
+	}
+	return len(ids), nil
+}
+
+// File loads a file's row (no PHI), for the caller's access decision.
+func (s *Store) File(ctx context.Context, id string) (File, error) {
+	var f File
+	var kind string
+	var view, thumb sql.NullString
+	var created int64
+	err := s.DB.Read.QueryRowContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, created_at
+		FROM media_files WHERE id = $1`, id).
+		Scan(&f.ID, &f.WorkspaceID, &f.PatientID, &f.CaseID, &f.UploaderID, &f.uploadID, &kind, &f.Size, &view, &thumb, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return File{}, ErrNotFound
+	}
+	if err != nil {
+		return File{}, fmt.Errorf("load file: %w", err)
+	}
+	f.Kind, f.viewObject, f.thumbObject, f.CreatedAt = Kind(kind), view.String, thumb.String, time.UnixMicro(created)
+	return f, nil
+}
+
+func (s *Store) key(ctx context.Context, rec audit.Receipt, f File) (*keys.Key, error) {
+	if !rec.Covers(f.PatientID) {
+		return nil, ErrNoReceipt
+	}
+	k, err := s.Keys.PatientKey(ctx, f.WorkspaceID, f.PatientID)
+	if err != nil {
+		return nil, fmt.Errorf("patient key: %w", err)
+	}
+	return k, nil
+}
+
+// Source returns the original bytes of f as a Source (for download, and for
+// the viewer's mesh bytes). rec must cover f's patient.
+func (s *Store) Source(ctx context.Context, rec audit.Receipt, f File) (Source, error) {
+	k, err := s.key(ctx, rec, f)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.parts(ctx, `SELECT offset_bytes, length, object FROM media_file_parts WHERE file_id = $1 ORDER BY offset_bytes`, f.ID)
+	if err != nil {
+		return nil, err
+	}
+	src, err := newPartsSource(ctx, s.Blobs, k, f.uploadID, ps)
+	if err != nil {
+		return nil, err
+	}
+	if src.Size() != f.Size {
+		return nil, errPartsCorrupted
+	}
+	return src, nil
+}
+
+// Info returns f's unsealed info (kind, counts, DICOM index).
+func (s *Store) Info(ctx context.Context, rec audit.Receipt, f File) (Info, error) {
+	k, err := s.key(ctx, rec, f)
+	if err != nil {
+		return Info{}, err
+	}
+	var sealed []byte
+	if err := s.DB.Read.QueryRowContext(ctx, `SELECT info FROM media_files WHERE id = $1`, f.ID).Scan(&sealed); err != nil {
+		return Info{}, fmt.Errorf("load file info: %w", err)
+	}
+	js, err := keys.OpenField(k, sealed, keys.FieldAD{Table: "media_files", RowID: f.ID, Column: "info"})
+	if err != nil {
+		return Info{}, fmt.Errorf("open file info: %w", err)
+	}
+	var si sealedInfo
+	if err := json.Unmarshal(js, &si); err != nil {
+		return Info{}, fmt.Errorf("decode file info: %w", err)
+	}
+	return si.Info, nil
+}
+
+// OpenViewCopy opens the stripped viewing copy of a photograph.
+func (s *Store) OpenViewCopy(ctx context.Context, rec audit.Receipt, f File) (io.ReadCloser, error) {
+	if f.viewObject == "" {
+		return nil, ErrNotPhotograph
+	}
+	k, err := s.key(ctx, rec, f)
+	if err != nil {
+		return nil, err
+	}
+	return blob.OpenEncrypted(ctx, s.Blobs, f.viewObject, k)
+}
+
+// Thumbnail returns f's PNG thumbnail, or ErrNoThumbnail.
+func (s *Store) Thumbnail(ctx context.Context, rec audit.Receipt, f File) ([]byte, error) {
+	if f.thumbObject == "" {
+		return nil, ErrNoThumbnail
+	}
+	k, err := s.key(ctx, rec, f)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := blob.OpenEncrypted(ctx, s.Blobs, f.thumbObject, k)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 4<<20))
+}
+
+// RenderFrame renders one DICOM frame of f as PNG bytes.
+func (s *Store) RenderFrame(ctx context.Context, rec audit.Receipt, f File, frame int, win *Window) ([]byte, error) {
+	if f.Kind != KindDICOM {
+		return nil, &NotViewableError{Reason: "only DICOM files have frames"}
+	}
+	info, err := s.Info(ctx, rec, f)
+	if err != nil {
+		return nil, err
+	}
+	if info.DICOM == nil {
+		return nil, &NotViewableError{Reason: "this DICOM file has no index"}
+	}
+	src, err := s.Source(ctx, rec, f)
+	if err != nil {
+		return nil, err
+	}
+	img, err := RenderFrame(src, info.DICOM, frame, win)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := EncodePNG(&buf, img); err != nil {
+		return nil, fmt.Errorf("encode frame: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DownloadName is a generic file name for a download: the file id and the
+// kind's extension, never anything from the file or the patient.
+func DownloadName(f File) string {
+	ext := map[Kind]string{KindDICOM: "dcm", KindSTL: "stl", KindOBJ: "obj", KindMTL: "mtl", KindPLY: "ply",
+		KindGLB: "glb", KindGLTF: "gltf", KindJPEG: "jpg", KindPNG: "png"}[f.Kind]
+	if ext == "" {
+		ext = "bin"
+	}
+	return "file-" + f.ID[:min(12, len(f.ID))] + "." + ext
+}

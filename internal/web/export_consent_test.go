@@ -1,0 +1,4 @@
+package web
+
+// SniffForm exposes sniffForm to the external tests' fuzz target.
+var SniffForm = sniffForm

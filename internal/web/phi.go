@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/audit"
+)
+
+// AuditLog is what the web layer needs from the audit log: durable appends
+// and queries. *audit.Log implements it.
+type AuditLog interface {
+	audit.Appender
+	Query(ctx context.Context, f audit.Filter) (audit.Page, error)
+}
+
+// PHIRoute is a route whose successful response releases PHI, and the audit
+// action its handler must record before it answers.
+type PHIRoute struct {
+	Pattern string // the ServeMux pattern, e.g. "GET /api/v1/audit"
+	Action  string // the audit action, e.g. "audit.read"
+}
+
+// PHIRoutes lists every PHI route in registration order, so tests can prove
+// each one audits (a route without a test fixture fails the suite).
+func (s *Server) PHIRoutes() []PHIRoute { return append([]PHIRoute(nil), s.phiRoutes...) }
+
+// phi registers a route that releases PHI. Every PHI route goes through it:
+// it records the route for the tests, and its guard refuses to send a
+// success response unless the handler first obtained an audit receipt
+// through s.recordAccess, so "no audit, no data" holds even for a handler
+// that forgets.
+func (s *Server) phi(mux Mux, pattern, action string, h http.HandlerFunc) {
+	s.phiRoutes = append(s.phiRoutes, PHIRoute{Pattern: pattern, Action: action})
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		g := &phiGuard{ResponseWriter: w, s: s, r: r, action: action}
+		h(g, r.WithContext(context.WithValue(r.Context(), phiGuardKey, g)))
+	})
+}
+
+const phiGuardKey ctxKey = 100
+
+// phiGuard stands between a PHI handler and the client. A success (2xx)
+// without a receipt is a programming error: the guard answers 500 instead
+// and drops the body. Errors and redirects release nothing and pass.
+type phiGuard struct {
+	http.ResponseWriter
+	s        *Server
+	r        *http.Request
+	action   string
+	receipts int
+	wrote    bool
+	blocked  bool
+}
+
+func (g *phiGuard) WriteHeader(code int) {
+	if g.wrote {
+		return
+	}
+	g.wrote = true
+	if code >= 200 && code < 300 && g.receipts == 0 {
+		g.blocked = true
+		g.s.log.Error("PHI route answered without an audit receipt; response withheld", "route", g.r.Pattern,
+			"request_id", RequestID(g.r.Context()))
+		g.s.answer(g.ResponseWriter, g.r, http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support.")
+		return
+	}
+	g.ResponseWriter.WriteHeader(code)
+}
+
+func (g *phiGuard) Write(b []byte) (int, error) {
+	if !g.wrote {
+		g.WriteHeader(http.StatusOK)
+	}
+	if g.blocked {
+		return 0, errors.New("write response: withheld, no audit receipt")
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+func (g *phiGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// Flush lets a streamed export reach the client.
+func (g *phiGuard) Flush() {
+	if f, ok := g.ResponseWriter.(http.Flusher); ok && !g.blocked {
+		f.Flush()
+	}
+}
+
+// answer sends an error as a problem (API) or an error page (everything
+// else). message must hold no PHI.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int, message string) {
+	if wantsHTML(r) {
+		s.renderError(w, r, status, message)
+		return
+	}
+	WriteProblem(w, r, status, message)
+}
+
+// auditUnavailable is the answer when the audit log cannot be written.
+const auditUnavailable = "The access could not be recorded in the audit log, so no data was released. Try again shortly; if it persists, quote the request id to support."
+
+// completeEvent fills in who, where and which request from the principal,
+// and the route's action when the handler set none.
+func completeEvent(r *http.Request, p *access.Principal, action string, e audit.Event) audit.Event {
+	if e.Action == "" {
+		e.Action = action
+	}
+	if p != nil {
+		e.ActorUserID, e.ActorTokenID, e.ActorRole = p.UserID, p.TokenID, string(p.Role)
+		if e.WorkspaceID == "" {
+			e.WorkspaceID = p.WorkspaceID
+		}
+		if e.OnBehalfOf == "" {
+			e.OnBehalfOf = p.OnBehalfOf
+		}
+		e.ClientAddr = p.ClientAddr
+	}
+	if e.ClientAddr == "" {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			e.ClientAddr = host
+		} else {
+			e.ClientAddr = r.RemoteAddr
+		}
+	}
+	if e.RequestID = RequestID(r.Context()); e.RequestID == "" && p != nil {
+		e.RequestID = p.RequestID
+	}
+	return e
+}
+
+// recordAccess durably records the PHI access the handler is about to
+// release and returns its receipt. If the audit log cannot be written it
+// answers 503 with no data and returns false; the handler then returns.
+func (s *Server) recordAccess(w http.ResponseWriter, r *http.Request, p *access.Principal, e audit.Event) (audit.Receipt, bool) {
+	g, _ := r.Context().Value(phiGuardKey).(*phiGuard)
+	action := ""
+	if g != nil {
+		action = g.action
+	}
+	e = completeEvent(r, p, action, e)
+	if e.Decision == "" {
+		e.Decision = "allow"
+	}
+	if e.Outcome == "" {
+		e.Outcome = "success"
+	}
+	if s.audit == nil {
+		s.answer(w, r, http.StatusServiceUnavailable, auditUnavailable)
+		return audit.Receipt{}, false
+	}
+	rc, err := s.audit.Append(r.Context(), e)
+	if err != nil {
+		s.log.Error("audit append failed; PHI withheld", "route", r.Pattern, "request_id", e.RequestID, "err", err.Error())
+		s.answer(w, r, http.StatusServiceUnavailable, auditUnavailable)
+		return audit.Receipt{}, false
+	}
+	if g != nil {
+		g.receipts++
+	}
+	return rc, true
+}
+
+// recordDenial records a refused PHI access. A denial releases nothing, so
+// an audit failure here is logged and the refusal still goes out.
+func (s *Server) recordDenial(r *http.Request, p *access.Principal, e audit.Event) {
+	g, _ := r.Context().Value(phiGuardKey).(*phiGuard)
+	action := ""
+	if g != nil {
+		action = g.action
+	}
+	e = completeEvent(r, p, action, e)
+	e.Decision, e.Outcome = "deny", "denied"
+	if s.audit == nil {
+		return
+	}
+	if _, err := s.audit.Append(r.Context(), e); err != nil {
+		s.log.Error("audit append failed for a denial", "route", r.Pattern, "request_id", e.RequestID, "err", err.Error())
+	}
+}
+
+// principal returns the signed-in principal, or answers 401. The routes
+// are wrapped in requireUser, which sends pages to sign in first; this is
+// the check the handlers themselves rely on.
+func (s *Server) principal(w http.ResponseWriter, r *http.Request) (*access.Principal, bool) {
+	p, ok := access.PrincipalFrom(r.Context())
+	if !ok {
+		s.answer(w, r, http.StatusUnauthorized, "Sign in to see this.")
+		return nil, false
+	}
+	return p, true
+}
