@@ -91,6 +91,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	deps.Notices = notice.New(d, a.Audit)
 	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{})
 	deps.Records = a.records(log)
+	deps.Media = a.mediaService()
+	if deps.Consent, err = a.consentService(ctx); err != nil {
+		a.Audit.Close()
+		d.Close()
+		return nil, err
+	}
 	srv, err := web.New(deps)
 	if err != nil {
 		a.Audit.Close()

@@ -2,11 +2,15 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/casefile"
+	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/media"
 	"github.com/custodia-health/custodia/internal/patient"
 	"github.com/custodia-health/custodia/internal/web"
 )
@@ -20,6 +24,45 @@ func (a *App) records(log *slog.Logger) *web.Records {
 	a.Patients = patient.New(cfg)
 	a.Cases = casefile.New(a.DB, a.Patients, nil)
 	return &web.Records{Patients: a.Patients, Cases: a.Cases}
+}
+
+// consentSubjects answers consent's questions from the patient records.
+type consentSubjects struct{ patient.Subjects }
+
+func (c consentSubjects) Workspace(ctx context.Context, patientID string) (string, error) {
+	ws, err := c.Subjects.Workspace(ctx, patientID)
+	if errors.Is(err, patient.ErrNotFound) {
+		return "", fmt.Errorf("patient %s: %w", patientID, consent.ErrNoPatient)
+	}
+	return ws, err
+}
+
+// consentService builds consent per purpose over the patient records and
+// seeds the consent texts.
+func (a *App) consentService(ctx context.Context) (*consent.Service, error) {
+	cs := consent.New(a.DB, a.Audit, a.Keys, a.Blobs, consentSubjects{patient.Subjects{S: a.Patients}})
+	if err := cs.Seed(ctx); err != nil {
+		return nil, fmt.Errorf("seed consent texts: %w", err)
+	}
+	return cs, nil
+}
+
+// mediaService keeps imaging and models on cases: the case service supplies
+// the policy facts, media decides, audits and decrypts.
+func (a *App) mediaService() *media.Service {
+	limits := media.DefaultLimits
+	limits.MaxFileSize = a.Config.MaxUpload
+	return &media.Service{
+		Store: &media.Store{DB: a.DB, Keys: a.Keys, Blobs: a.Blobs, Limits: limits},
+		Audit: a.Audit,
+		CaseFacts: func(ctx context.Context, p *access.Principal, caseID string) (string, access.Resource, error) {
+			pid, r, err := a.Cases.Facts(ctx, p, caseID)
+			if errors.Is(err, patient.ErrNotFound) {
+				return "", r, media.ErrNotFound
+			}
+			return pid, r, err
+		},
+	}
 }
 
 // portalInviter sends patient portal invitations through identity.

@@ -511,3 +511,15 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// Facts returns the policy facts about p and a case (care team,
+// collaboration, break-glass, shared with the patient) and the case's
+// patient, for services that keep things on a case: media files decide on
+// them. ErrNotFound (patient.ErrNotFound) if there is no such case.
+func (s *Service) Facts(ctx context.Context, p *access.Principal, caseID string) (string, access.Resource, error) {
+	r, err := s.loadCase(ctx, s.db.Read, p, caseID)
+	if err != nil {
+		return "", access.Resource{}, err
+	}
+	return r.patientID, r.resource(), nil
+}

@@ -127,7 +127,7 @@ type DBCareTeam struct{ DB *db.DB }
 func (c DBCareTeam) OnCareTeam(ctx context.Context, patientID, userID string) (bool, error) {
 	var one int
 	err := c.DB.Read.QueryRowContext(ctx,
-		`SELECT 1 FROM care_team WHERE patient_id = $1 AND user_id = $2`, patientID, userID).Scan(&one)
+		`SELECT 1 FROM care_team WHERE patient_id = $1 AND user_id = $2 AND removed_at IS NULL`, patientID, userID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
