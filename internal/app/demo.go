@@ -2,41 +2,48 @@ package app
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/casefile"
+	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/patient"
 )
 
 // DemoWorkspaceName is the workspace LoadDemo fills with fictional records.
 const DemoWorkspaceName = "Demo clinic"
 
-// LoadDemo fills the store with fictional demo data. It is idempotent: a
-// second run finds the demo patients (by their MRN's blind index) and adds
+// DemoPassword is the password of every fictional demo account.
+const DemoPassword = "harbour lantern orchid meadow"
+
+// DemoAccounts are the fictional people of the demo workspace, one per
+// workspace role, all signing in with DemoPassword.
+var DemoAccounts = []identity.DemoMember{
+	{Name: "Dana Demo (clinician)", Email: "clinician@demo.custodia.example", Password: DemoPassword, Role: access.RoleClinician},
+	{Name: "Avery Demo (admin)", Email: "admin@demo.custodia.example", Password: DemoPassword, Role: access.RoleAdmin},
+	{Name: "Pat Demo (privacy officer)", Email: "privacy@demo.custodia.example", Password: DemoPassword, Role: access.RolePrivacyOfficer},
+	{Name: "Sam Demo (staff)", Email: "staff@demo.custodia.example", Password: DemoPassword, Role: access.RoleStaff},
+}
+
+// LoadDemo fills the store with fictional demo data: a workspace named
+// DemoWorkspaceName with one account per role (DemoAccounts), and patients
+// with cases created by the clinician. It is idempotent: a second run finds
+// the accounts and the demo patients (by their MRN's blind index) and adds
 // nothing.
-//
-// TODO(lead/identity): the demo workspace and its clinician (with known
-// demo credentials) must come from identity, which has no demo hook yet.
-// Until then LoadDemo fills a workspace named DemoWorkspaceName if one
-// exists with a clinician member, and otherwise logs that and does nothing.
 func (a *App) LoadDemo(ctx context.Context) error {
-	if a.Patients == nil {
+	if a.Identity == nil || a.Patients == nil {
 		return nil
 	}
-	var ws, user string
-	err := a.DB.Read.QueryRowContext(ctx, `SELECT w.id, m.user_id FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
-		WHERE w.name = $1 AND m.role = 'clinician' ORDER BY m.created_at LIMIT 1`, DemoWorkspaceName).Scan(&ws, &user)
-	if errors.Is(err, sql.ErrNoRows) {
-		a.Log.Warn("demo records not loaded: create a workspace named \"" + DemoWorkspaceName + "\" with a clinician first")
-		return nil
-	}
+	ws, ids, err := a.Identity.EnsureDemoWorkspace(ctx, DemoWorkspaceName, DemoAccounts)
 	if err != nil {
-		return fmt.Errorf("find demo workspace: %w", err)
+		return err
 	}
-	return LoadDemoRecords(ctx, a.Patients, a.Cases, &access.Principal{UserID: user, WorkspaceID: ws, Role: access.RoleClinician, RequestID: "demo-load"})
+	if err := LoadDemoRecords(ctx, a.Patients, a.Cases, &access.Principal{UserID: ids[0], WorkspaceID: ws, Role: access.RoleClinician, RequestID: "demo-load"}); err != nil {
+		return err
+	}
+	a.Log.Info("demo data loaded: sign in as clinician@demo.custodia.example (or admin@, privacy@, staff@) with the password \""+DemoPassword+"\"",
+		"workspace", ws)
+	return nil
 }
 
 // LoadDemoRecords creates the fictional demo patients and cases as clinician

@@ -1,0 +1,70 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/custodia-health/custodia/internal/access"
+)
+
+// DemoMember is one fictional account of the demo workspace.
+type DemoMember struct {
+	Name, Email, Password string
+	Role                  access.Role
+}
+
+// EnsureDemoWorkspace creates (once) a workspace named name whose members
+// are the given fictional accounts, verified and ready to sign in with the
+// given passwords. The demo workspace does not require MFA so that a first
+// look needs no authenticator app; every other workspace still does by
+// default. It returns the workspace id and the members' user ids in order.
+// It is for `serve -demo` only: never call it on a production database.
+func (s *Service) EnsureDemoWorkspace(ctx context.Context, name string, members []DemoMember) (string, []string, error) {
+	var ws string
+	err := s.db.Read.QueryRowContext(ctx, `SELECT id FROM workspaces WHERE name = $1 ORDER BY created_at LIMIT 1`, name).Scan(&ws)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", nil, fmt.Errorf("find demo workspace: %w", err)
+	}
+	now := micros(s.now())
+	ids := make([]string, len(members))
+	hashes := make([]string, len(members))
+	for i, m := range members {
+		if err := CheckPassword(m.Password, PasswordContext{Name: m.Name, Email: m.Email}); err != nil {
+			return "", nil, fmt.Errorf("demo password for %s: %w", m.Role, err)
+		}
+		if hashes[i], err = s.hasher.hash(normalizePassword(m.Password)); err != nil {
+			return "", nil, err
+		}
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if ws == "" {
+			ws = newID()
+			if _, err := tx.ExecContext(ctx, `INSERT INTO workspaces (id, name, mfa_required, created_at) VALUES ($1, $2, 0, $3)`, ws, name, now); err != nil {
+				return fmt.Errorf("create demo workspace: %w", err)
+			}
+		}
+		for i, m := range members {
+			email := normalizeEmail(m.Email)
+			err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&ids[i])
+			if errors.Is(err, sql.ErrNoRows) {
+				ids[i] = newID()
+				_, err = tx.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, email_verified_at, created_at, password_at)
+					VALUES ($1, $2, $3, $4, $5, $5, $5)`, ids[i], email, m.Name, hashes[i], now)
+			}
+			if err != nil {
+				return fmt.Errorf("create demo user: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (workspace_id, user_id) DO NOTHING`, ws, ids[i], m.Role, now); err != nil {
+				return fmt.Errorf("add demo member: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return ws, ids, nil
+}
