@@ -88,6 +88,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	deps.Audit = a.Audit
+	deps.ActorNames = a.Identity.DisplayNames
 	deps.Notices = notice.New(d, a.Audit)
 	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{})
 	deps.Records = a.records(log)

@@ -331,3 +331,20 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, ne
 	}
 	return tok, s.record(ctx, m, audit.Event{ActorUserID: u.ID, Action: "auth.password.change", ResourceID: u.ID})
 }
+
+// DisplayNames maps user ids to the names people signed up with, for pages
+// that show who did something (the patient's access history, case authors).
+// Unknown ids are left out. Names of workforce members are not patients' PHI.
+func (s *Service) DisplayNames(ctx context.Context, ids []string) map[string]string {
+	out := make(map[string]string, len(ids))
+	for _, id := range ids {
+		if _, done := out[id]; done || id == "" {
+			continue
+		}
+		var name string
+		if err := s.db.Read.QueryRowContext(ctx, `SELECT name FROM users WHERE id = $1`, id).Scan(&name); err == nil {
+			out[id] = name
+		}
+	}
+	return out
+}

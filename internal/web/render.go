@@ -40,7 +40,19 @@ func parsePages() (*pages, error) {
 	return p, nil
 }
 
-var funcs = template.FuncMap{}
+var funcs = template.FuncMap{
+	// person shows a user's display name; the server replaces this
+	// placeholder with its own lookup (Deps.ActorNames) once built.
+	"person": func(id string) string { return id },
+}
+
+// bindPerson points every page's person function at the server's name
+// lookup. html/template allows replacing functions before first execution.
+func (p *pages) bindPerson(f func(string) string) {
+	for _, t := range p.sets {
+		t.Funcs(template.FuncMap{"person": f})
+	}
+}
 
 // View is what every page template receives.
 type View struct {

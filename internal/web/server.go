@@ -103,6 +103,7 @@ func New(d Deps) (*Server, error) {
 		audit: d.Audit, actorNames: d.ActorNames,
 		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL,
 		consent: d.Consent, notices: d.Notices, rehab: d.Rehab, media: d.Media, records: d.Records}
+	p.bindPerson(s.person)
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})
 	// requireNoticeAcceptance sits right after authentication, so it sees
@@ -201,4 +202,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "home", nil)
+}
+
+// person names a user for a page: their display name when known, else the
+// id, so a page never fails for want of a name.
+func (s *Server) person(id string) string {
+	if s.actorNames == nil || id == "" {
+		return id
+	}
+	if n, ok := s.actorNames(context.Background(), []string{id})[id]; ok && n != "" {
+		return n
+	}
+	return id
 }
