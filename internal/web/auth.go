@@ -249,6 +249,9 @@ type Nav struct {
 	Name        string
 	Workspace   string
 	Admin       bool
+	Clinical    bool   // a workspace member who may work with patient records
+	Officer     bool   // privacy officer: audit log, break-glass reviews
+	PatientID   string // set for patients and their representatives
 	CanInvite   bool // may invite patients
 	ShowOutbox  bool
 	RequestPath string
@@ -279,6 +282,11 @@ func (s *Server) navFor(r *http.Request) *Nav {
 	}
 	n.Admin = p.Role == access.RoleAdmin
 	n.CanInvite = p.Role == access.RoleAdmin || p.Role == access.RoleClinician
+	n.Clinical = p.Role == access.RoleAdmin || p.Role == access.RoleClinician || p.Role == access.RolePrivacyOfficer
+	n.Officer = p.Role == access.RolePrivacyOfficer
+	if p.Role == access.RolePatient || p.Role == access.RoleRepresentative {
+		n.PatientID = p.PatientID
+	}
 	return n
 }
 
