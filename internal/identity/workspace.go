@@ -138,9 +138,10 @@ func requireRole(p *access.Principal, ws string, roles ...access.Role) error {
 	return nil
 }
 
-// Members lists a workspace's members. Admins only.
+// Members lists a workspace's members: for admins, who run the workspace,
+// and privacy officers, who must keep the record of who holds which rights.
 func (s *Service) Members(ctx context.Context, p *access.Principal, ws string) ([]Member, error) {
-	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+	if err := requireRole(p, ws, access.RoleAdmin, access.RolePrivacyOfficer); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.id, u.name, u.email, m.role, u.mfa_enabled_at, m.created_at FROM memberships m
