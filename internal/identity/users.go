@@ -348,3 +348,15 @@ func (s *Service) DisplayNames(ctx context.Context, ids []string) map[string]str
 	}
 	return out
 }
+
+// ClinicianByEmail finds the verified account using email that holds the
+// clinician role, in workspace ws or, when ws is empty, in any workspace
+// (a collaborating doctor from another practice). It reports false when
+// there is none, without saying which condition failed.
+func (s *Service) ClinicianByEmail(ctx context.Context, email, ws string) (string, bool) {
+	var id string
+	err := s.db.Read.QueryRowContext(ctx, `SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id
+		WHERE u.email = $1 AND u.email_verified_at IS NOT NULL AND m.role = $2 AND ($3 = '' OR m.workspace_id = $3) LIMIT 1`,
+		normalizeEmail(email), string(access.RoleClinician), ws).Scan(&id)
+	return id, err == nil
+}

@@ -263,6 +263,16 @@ func (s *Server) showPatient(w http.ResponseWriter, r *http.Request, p *access.P
 
 func (s *Server) pageCareTeam(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	id, user := r.PathValue("id"), strings.TrimSpace(r.PostFormValue("user_id"))
+	if email := strings.TrimSpace(r.PostFormValue("email")); user == "" && s.identity != nil {
+		uid, ok := s.identity.ClinicianByEmail(r.Context(), email, p.WorkspaceID)
+		if !ok {
+			s.showPatient(w, r, p, http.StatusUnprocessableEntity, patientView{TeamErrors: map[string]string{
+				"email": "No clinician of this workspace signs in with this email address. Check the address, or ask an admin to invite them first."}},
+				"", "The care team was not changed.")
+			return
+		}
+		user = uid
+	}
 	var err error
 	if r.PostFormValue("op") == "remove" {
 		err = s.records.Patients.RemoveFromCareTeam(r.Context(), p, id, user)
@@ -391,6 +401,16 @@ func (s *Server) pageAddComment(w http.ResponseWriter, r *http.Request, p *acces
 
 func (s *Server) pageCollaborators(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	id, user := r.PathValue("id"), strings.TrimSpace(r.PostFormValue("user_id"))
+	if email := strings.TrimSpace(r.PostFormValue("email")); user == "" && s.identity != nil {
+		uid, ok := s.identity.ClinicianByEmail(r.Context(), email, "")
+		if !ok {
+			s.showCase(w, r, p, http.StatusUnprocessableEntity, caseView{CollabErrs: map[string]string{
+				"email": "No doctor signs in to Custodia with this email address. Ask them to sign up (it is free for their practice), then add them here."}},
+				"The collaborators were not changed.")
+			return
+		}
+		user = uid
+	}
 	var err error
 	if r.PostFormValue("op") == "remove" {
 		err = s.records.Cases.RemoveCollaborator(r.Context(), p, id, user)

@@ -1,0 +1,139 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/app"
+	"github.com/custodia-health/custodia/internal/config"
+	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/patient"
+)
+
+// newDemoApp builds the whole program as `serve -demo` does, on a temporary
+// data directory, and serves it on loopback.
+func newDemoApp(t *testing.T) (*app.App, *httptest.Server) {
+	t.Helper()
+	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MailFrom: "custodia@localhost", LogLevel: "info", LogFormat: "text",
+		MaxUpload: 1 << 30, IdleTimeout: 15 * 60e9, Absolute: 12 * 3600e9}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if err := a.LoadDemo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(a.Handler)
+	t.Cleanup(ts.Close)
+	return a, ts
+}
+
+// signIn returns a client holding a session for email.
+func signIn(t *testing.T, ts *httptest.Server, email string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Post(ts.URL+"/api/v1/auth/signin", "application/json",
+		strings.NewReader(`{"email":"`+email+`","password":"`+app.DemoPassword+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"full"`) && !strings.Contains(string(b), `"stage"`) {
+		t.Fatalf("sign in %s: %d %s", email, res.StatusCode, b)
+	}
+	return c
+}
+
+func TestDemoLoadsOnceAndItsClinicianSeesThePatients(t *testing.T) {
+	a, ts := newDemoApp(t)
+	if err := a.LoadDemo(context.Background()); err != nil {
+		t.Fatalf("second load: %v", err)
+	}
+	c := signIn(t, ts, "clinician@demo.custodia.example")
+	res, err := c.Get(ts.URL + "/api/v1/patients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Patients []json.RawMessage `json:"patients"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&page)
+	res.Body.Close()
+	if res.StatusCode != 200 || len(page.Patients) != 3 {
+		t.Fatalf("demo patients: status %d, %d patients (want 3, loaded once)", res.StatusCode, len(page.Patients))
+	}
+	staff := signIn(t, ts, "staff@demo.custodia.example")
+	res, err = staff.Get(ts.URL + "/api/v1/patients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == 200 {
+		t.Fatal("staff listed patients")
+	}
+}
+
+func TestCollaboratorIsAddedByEmailFromAnotherPractice(t *testing.T) {
+	a, ts := newDemoApp(t)
+	ctx := context.Background()
+	_, ids, err := a.Identity.EnsureDemoWorkspace(ctx, "Other practice", []identity.DemoMember{
+		{Name: "Oli Other", Email: "oli@other.example", Password: app.DemoPassword, Role: access.RoleClinician}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws, doc string
+	if err := a.DB.Read.QueryRow(`SELECT w.id, m.user_id FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+		WHERE w.name = $1 AND m.role = 'clinician'`, app.DemoWorkspaceName).Scan(&ws, &doc); err != nil {
+		t.Fatal(err)
+	}
+	p := &access.Principal{UserID: doc, WorkspaceID: ws, Role: access.RoleClinician}
+	pg, err := a.Patients.Search(ctx, p, patient.Query{MRN: "DEMO-0001"})
+	if err != nil || len(pg.Patients) != 1 {
+		t.Fatalf("demo patient: %v", err)
+	}
+	cases, err := a.Cases.List(ctx, p, pg.Patients[0].ID)
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("demo cases: %v", err)
+	}
+	caseID := cases[0].ID
+	c := signIn(t, ts, "clinician@demo.custodia.example")
+	post := func(email string) (int, string) {
+		res, err := c.PostForm(ts.URL+"/cases/"+caseID+"/collaborators", url.Values{"email": {email}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, string(b)
+	}
+	if code, body := post("nobody@nowhere.example"); code != http.StatusUnprocessableEntity || !strings.Contains(body, "No doctor signs in") {
+		t.Fatalf("unknown email: %d", code)
+	}
+	if code, _ := post("OLI@other.example"); code != http.StatusSeeOther {
+		t.Fatalf("add by email: %d", code)
+	}
+	var otherWS string
+	_ = a.DB.Read.QueryRow(`SELECT workspace_id FROM memberships WHERE user_id = $1`, ids[0]).Scan(&otherWS)
+	oli := &access.Principal{UserID: ids[0], WorkspaceID: otherWS, Role: access.RoleClinician}
+	if _, err := a.Cases.Get(ctx, oli, caseID); err != nil {
+		t.Fatalf("collaborator cannot read the case: %v", err)
+	}
+	if _, err := a.Patients.Get(ctx, oli, pg.Patients[0].ID); err == nil {
+		t.Fatal("collaborator read the full profile")
+	}
+}
