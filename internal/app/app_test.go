@@ -9,6 +9,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -135,5 +137,53 @@ func TestCollaboratorIsAddedByEmailFromAnotherPractice(t *testing.T) {
 	}
 	if _, err := a.Patients.Get(ctx, oli, pg.Patients[0].ID); err == nil {
 		t.Fatal("collaborator read the full profile")
+	}
+}
+
+func TestBreakGlassNeedsThePasswordAndAlertsThePrivacyOfficer(t *testing.T) {
+	a, ts := newDemoApp(t)
+	ctx := context.Background()
+	// A second clinician of the demo practice, not on any care team.
+	if _, _, err := a.Identity.EnsureDemoWorkspace(ctx, app.DemoWorkspaceName, []identity.DemoMember{
+		{Name: "Casey Cover", Email: "cover@demo.custodia.example", Password: app.DemoPassword, Role: access.RoleClinician}}); err != nil {
+		t.Fatal(err)
+	}
+	var pid string
+	if err := a.DB.Read.QueryRow(`SELECT id FROM patients ORDER BY created_at LIMIT 1`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	c := signIn(t, ts, "cover@demo.custodia.example")
+	open := func(password string) int {
+		res, err := c.Post(ts.URL+"/api/v1/patients/"+pid+"/break-glass", "application/json", strings.NewReader(
+			`{"reason_code":"emergency","reason":"patient unconscious in the emergency room","password":"`+password+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := open("not my password at all"); code != http.StatusUnprocessableEntity {
+		t.Fatalf("wrong password: %d", code)
+	}
+	if code := open(app.DemoPassword); code != http.StatusCreated {
+		t.Fatalf("break-glass: %d", code)
+	}
+	a.Identity.Wait()
+	mail, err := filepath.Glob(filepath.Join(a.Config.DataDir, "outbox", "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range mail {
+		b, _ := os.ReadFile(f)
+		if strings.Contains(string(b), "privacy@demo.custodia.example") && strings.Contains(string(b), "break-glass") {
+			found = true
+			if strings.Contains(string(b), "Demoson") || strings.Contains(string(b), "unconscious") {
+				t.Fatal("the alert email carries PHI")
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no alert mailed to the privacy officer among %d messages", len(mail))
 	}
 }

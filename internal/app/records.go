@@ -20,6 +20,7 @@ func (a *App) records(log *slog.Logger) *web.Records {
 	cfg := patient.Config{DB: a.DB, Keys: a.Keys, Audit: a.Audit, Log: log}
 	if a.Identity != nil {
 		cfg.Inviter = portalInviter{a.Identity}
+		cfg.Notifier = breakGlassAlerts{id: a.Identity, baseURL: a.Config.BaseURL}
 	}
 	a.Patients = patient.New(cfg)
 	a.Cases = casefile.New(a.DB, a.Patients, nil)
@@ -76,4 +77,18 @@ func (p portalInviter) InvitePatient(ctx context.Context, pr *access.Principal, 
 	_, err := p.id.Invite(ctx, pr, inv.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: inv.Email, Role: role, PatientID: inv.PatientID},
 		identity.Meta{ClientAddr: pr.ClientAddr, RequestID: pr.RequestID})
 	return err
+}
+
+// breakGlassAlerts emails the workspace's privacy officers when emergency
+// access is opened. The message names no patient: the officer signs in to
+// see the review queue.
+type breakGlassAlerts struct {
+	id      *identity.Service
+	baseURL string
+}
+
+func (b breakGlassAlerts) BreakGlassOpened(ctx context.Context, a patient.BreakGlassAlert) error {
+	return b.id.NotifyPrivacyOfficers(ctx, a.WorkspaceID, "Emergency (break-glass) access needs your review",
+		"A clinician opened emergency access to a patient record (reason code: "+a.ReasonCode+").\n\n"+
+			"Review it here after signing in:\n"+b.baseURL+"/privacy/break-glass\n")
 }

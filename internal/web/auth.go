@@ -252,7 +252,7 @@ type Nav struct {
 	Clinical    bool   // a workspace member who may work with patient records
 	Officer     bool   // privacy officer: audit log, break-glass reviews
 	PatientID   string // set for patients and their representatives
-	CanInvite   bool // may invite patients
+	CanInvite   bool   // may invite patients
 	ShowOutbox  bool
 	RequestPath string
 }

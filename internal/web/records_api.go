@@ -261,11 +261,16 @@ func (s *Server) apiInvitePortal(w http.ResponseWriter, r *http.Request, p *acce
 type breakGlassIn struct {
 	ReasonCode string `json:"reason_code"`
 	Reason     string `json:"reason"`
+	Password   string `json:"password"` // re-authentication (RULES §4)
 }
 
 func (s *Server) apiBreakGlass(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	var in breakGlassIn
 	if !DecodeJSON(w, r, &in) {
+		return
+	}
+	if msg := s.reauthenticate(r, p, in.Password); msg != "" {
+		WriteValidation(w, r, "Emergency access needs your password again.", map[string]string{"password": msg})
 		return
 	}
 	g, err := s.records.Patients.BreakGlass(r.Context(), p, r.PathValue("id"), in.ReasonCode, in.Reason)
@@ -551,4 +556,20 @@ func (s *Server) apiMyCases(w http.ResponseWriter, r *http.Request, p *access.Pr
 		return
 	}
 	s.writeCaseList(w, r, p, p.PatientID)
+}
+
+// reauthenticate checks p's password again before emergency access; it
+// returns "" when it holds (or when no identity service is configured, as
+// in tests of the records pages alone), else the message for the field.
+func (s *Server) reauthenticate(r *http.Request, p *access.Principal, password string) string {
+	if s.identity == nil {
+		return ""
+	}
+	if password == "" {
+		return "Enter your password to confirm it is you."
+	}
+	if err := s.identity.Reauthenticate(r.Context(), p.UserID, password, meta(r)); err != nil {
+		return "That is not your password."
+	}
+	return ""
 }
