@@ -90,8 +90,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	deps.Audit = a.Audit
 	deps.ActorNames = a.Identity.DisplayNames
 	deps.Notices = notice.New(d, a.Audit)
-	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{})
 	deps.Records = a.records(log)
+	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
 	deps.Media = a.mediaService()
 	if deps.Consent, err = a.consentService(ctx); err != nil {
 		a.Audit.Close()

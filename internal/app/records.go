@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/casefile"
@@ -12,6 +13,7 @@ import (
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/media"
 	"github.com/custodia-health/custodia/internal/patient"
+	"github.com/custodia-health/custodia/internal/rehab"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -91,4 +93,22 @@ func (b breakGlassAlerts) BreakGlassOpened(ctx context.Context, a patient.BreakG
 	return b.id.NotifyPrivacyOfficers(ctx, a.WorkspaceID, "Emergency (break-glass) access needs your review",
 		"A clinician opened emergency access to a patient record (reason code: "+a.ReasonCode+").\n\n"+
 			"Review it here after signing in:\n"+b.baseURL+"/privacy/break-glass\n")
+}
+
+// rehabPortal lets a therapist give an adult patient a portal account from
+// the rehabilitation page. A minor's access goes through their personal
+// representative, which the patient page handles.
+type rehabPortal struct{ a *App }
+
+func (r rehabPortal) InvitePatient(ctx context.Context, p *access.Principal, workspaceID, patientID, email string) error {
+	minor, err := patient.Subjects{S: r.a.Patients}.IsMinor(ctx, patientID, time.Now())
+	if err != nil {
+		return err
+	}
+	if minor {
+		return rehab.ErrPortalMinor
+	}
+	_, err = r.a.Identity.Invite(ctx, p, workspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: email, Role: access.RolePatient, PatientID: patientID},
+		identity.Meta{ClientAddr: p.ClientAddr, RequestID: p.RequestID})
+	return err
 }

@@ -31,6 +31,9 @@ var (
 	ErrForbidden = errors.New("rehab: not permitted")
 	// ErrNoPortal means no portal invitation service is connected yet.
 	ErrNoPortal = errors.New("rehab: patient portal invitations are not available")
+	// ErrPortalMinor refuses a direct portal invitation for a patient under
+	// 18: their access goes through a parent or guardian (RULES §2).
+	ErrPortalMinor = errors.New("rehab: a patient under 18 gets portal access through a personal representative")
 )
 
 // Side is the side of the body an exercise works.

@@ -87,6 +87,8 @@ func (s *Server) rehabStatus(r *http.Request, err error) (int, string) {
 		return http.StatusNotFound, "The patient has not been enrolled in a programme yet."
 	case errors.Is(err, audit.ErrUnavailable):
 		return http.StatusServiceUnavailable, "The audit log cannot be written just now, so no health data can be read or changed. Try again shortly."
+	case errors.Is(err, rehab.ErrPortalMinor):
+		return http.StatusUnprocessableEntity, "This patient is under 18: their parent or guardian gets portal access instead."
 	case errors.Is(err, rehab.ErrNoPortal):
 		return http.StatusServiceUnavailable, "Patient portal invitations are not available on this server yet."
 	case errors.Is(err, rehab.ErrTooManyItems):
@@ -427,6 +429,10 @@ func (s *Server) postRehabInvite(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/patients/"+r.PathValue("id")+"/rehab?invited=1", http.StatusSeeOther)
 	case errors.As(err, &ve):
 		s.showRehab(w, r, r.PathValue("id"), false, inviteForm{Email: email, Error: "Enter an email address, like name@example.org."}, "")
+	case errors.Is(err, rehab.ErrPortalMinor):
+		s.showRehab(w, r, r.PathValue("id"), false, inviteForm{Email: email, Error: "This patient is under 18: their parent or guardian gets portal access instead. Add them as a representative on the patient page and invite them from there."}, "")
+	case errors.Is(err, rehab.ErrPortalMinor):
+		s.showRehab(w, r, r.PathValue("id"), false, inviteForm{Email: email, Error: "This patient is under 18: their parent or guardian gets portal access instead. Add them as a representative on the patient page and invite them from there."}, "")
 	case errors.Is(err, rehab.ErrNoPortal):
 		s.showRehab(w, r, r.PathValue("id"), false, inviteForm{Email: email, Error: "Portal invitations are not available on this server yet; nothing was sent."}, "")
 	default:
