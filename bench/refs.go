@@ -49,7 +49,6 @@ func ratio(ours, ref float64) string {
 // refs holds the reference figures measured in this run, for the server
 // workloads to compare against.
 type refs struct {
-	aesMBps, shaMBps   float64
 	shaEntryPerSec     float64 // SHA-256 over shaEntryBytes inputs
 	copyMBps           float64
 	sqliteInsertPerSec float64
@@ -73,22 +72,27 @@ func cryptoRows(c config, ref *refs) []Result {
 	gcm, _ := cipher.NewGCM(block)
 	nonce := make([]byte, gcm.NonceSize())
 	dst := make([]byte, 0, seg+gcm.Overhead())
-	rawAES := measure(d, func() {
+	sealRaw := func() {
 		for off := 0; off < len(buf); off += seg {
 			dst = gcm.Seal(dst[:0], nonce, buf[off:off+seg], nil)
 		}
-	})
+	}
 	k, _ := keys.NewRandomKey()
-	stream := measure(d, func() {
+	sealStream := func() {
 		w, _ := keys.NewEncryptingWriter(io.Discard, k, []byte("bench"))
 		_, _ = w.Write(buf)
 		_ = w.Close()
-	})
-	shaRaw := measure(d, func() { _ = sha256.Sum256(buf) })
+	}
+	// Interleaved rounds, best of each: other work on a shared machine
+	// then slows both sides alike instead of whichever ran at the wrong time.
+	var rawAES, stream, shaRaw float64
+	for round := 0; round < 3; round++ {
+		rawAES = max(rawAES, measure(d/3, sealRaw))
+		stream = max(stream, measure(d/3, sealStream))
+		shaRaw = max(shaRaw, measure(d/3, func() { _ = sha256.Sum256(buf) }))
+	}
 	entry := buf[:shaEntryBytes]
 	ref.shaEntryPerSec = measure(d, func() { _ = sha256.Sum256(entry) })
-	ref.aesMBps = float64(len(buf)) * rawAES / 1e6
-	ref.shaMBps = float64(len(buf)) * shaRaw / 1e6
 	return []Result{
 		{Workload: "stream encryption (64 KiB segments)", Ours: mbps(len(buf), stream), Reference: mbps(len(buf), rawAES) + " raw AES-256-GCM",
 			Ratio: ratio(stream, rawAES), Note: "target ≥ 0.8"},
@@ -209,12 +213,16 @@ func sqliteRows(ctx context.Context, c config, ref *refs) ([]Result, error) {
 		dur = 300 * time.Millisecond
 	}
 	i := 0
-	read := measure(dur, func() {
+	pointRead := func() {
 		i = (i*7919 + 1) % n
 		var a string
 		var b []byte
 		_ = d.QueryRowContext(ctx, `SELECT a, b FROM t WHERE id = $1`, i+1).Scan(&a, &b)
-	})
+	}
+	var read float64
+	for round := 0; round < 3; round++ { // best of three, as for the crypto references
+		read = max(read, measure(dur/3, pointRead))
+	}
 	ref.sqliteInsertPerSec, ref.sqliteReadPerSec = insert, read
 	return []Result{
 		{Workload: "plain SQLite batched insert (500/tx, FULL sync)", Reference: fmt.Sprintf("%.0f rows/s", insert)},
