@@ -35,6 +35,9 @@ type config struct {
 	out   string
 	keep  bool
 	work  string
+	seed  uint64
+	// loadStart is the load average when the run began.
+	loadStart string
 }
 
 func main() {
@@ -42,6 +45,7 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "small sizes and short loads (under 2 minutes)")
 	flag.StringVar(&c.out, "out", "bench/RESULTS.md", "where to write the Markdown table ('' to skip)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary work directory")
+	flag.Uint64Var(&c.seed, "seed", 1, "seed of the synthetic data generator (same seed, same data)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -61,6 +65,7 @@ func main() {
 	if !c.keep {
 		defer os.RemoveAll(c.work)
 	}
+	c.loadStart = loadAverage()
 	start := time.Now()
 	results, err := run(ctx, c)
 	if err != nil {
@@ -88,9 +93,10 @@ func run(ctx context.Context, c config) ([]Result, error) {
 		out = append(out, rs...)
 	}
 	fmt.Fprintln(os.Stderr, "== physical limits and crypto")
-	add(cryptoRows(c)...)
+	var ref refs
+	add(cryptoRows(c, &ref)...)
 	fmt.Fprintln(os.Stderr, "== disk and SQLite")
-	rows, err := storageRows(ctx, c)
+	rows, err := storageRows(ctx, c, &ref)
 	add(rows...)
 	if err != nil {
 		return out, err
@@ -101,7 +107,7 @@ func run(ctx context.Context, c config) ([]Result, error) {
 		return out, err
 	}
 	defer srv.stop()
-	rows, err = serverRows(ctx, c, srv)
+	rows, err = serverRows(ctx, c, srv, &ref)
 	add(rows...)
 	return out, err
 }
@@ -114,9 +120,12 @@ func render(rs []Result, c config, took time.Duration) string {
 		mode = "quick"
 	}
 	fmt.Fprintf(&b, "# Benchmark results\n\n")
-	fmt.Fprintf(&b, "- date: %s\n- commit: %s\n- machine: %d cores, %s memory, %s/%s (%s)\n- mode: %s, took %s\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), commit(), runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH, host, mode, took.Round(time.Second))
-	b.WriteString("Ratios compare our figure with the reference measured in the same run; for throughput higher is better, for latency lower is better.\n\n")
+	fmt.Fprintf(&b, "- date: %s\n- commit: %s\n- machine: %d cores, %s memory, %s/%s (%s)\n- load average at the start: %s; at the end: %s\n- mode: %s, seed %d, took %s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), commit(), runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH, host,
+		c.loadStart, loadAverage(), mode, c.seed, took.Round(time.Second))
+	b.WriteString("Ratios compare our figure with the reference measured in the same run; for throughput higher is better, for latency lower is better.\n")
+	b.WriteString("The server runs as its own process (`custodia serve -demo`, SQLite, fresh data directory); the HTTP load comes from this harness, a second process, over loopback, so client and server share the cores.\n")
+	b.WriteString("A load average above the core count means other work was loading the machine and the absolute figures are low; the ratios are still measured side by side.\n\n")
 	b.WriteString("| workload | ours | reference | ratio | note |\n|---|---|---|---|---|\n")
 	for _, r := range rs {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.Workload, r.Ours, r.Reference, r.Ratio, r.Note)
@@ -127,4 +136,17 @@ func render(rs []Result, c config, took time.Duration) string {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
+}
+
+// loadAverage is the 1, 5 and 15 minute load average from /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }

@@ -40,10 +40,25 @@ func ratio(ours, ref float64) string {
 	if ref == 0 {
 		return "n/a"
 	}
+	if r := ours / ref; r < 0.1 {
+		return fmt.Sprintf("%.3f", r) // small ratios keep their digits
+	}
 	return fmt.Sprintf("%.2f", ours/ref)
 }
 
-func cryptoRows(c config) []Result {
+// refs holds the reference figures measured in this run, for the server
+// workloads to compare against.
+type refs struct {
+	shaEntryPerSec     float64 // SHA-256 over shaEntryBytes inputs
+	copyMBps           float64
+	sqliteInsertPerSec float64
+	sqliteReadPerSec   float64
+}
+
+// shaEntryBytes approximates one audit entry as hashed by the chain.
+const shaEntryBytes = 512
+
+func cryptoRows(c config, ref *refs) []Result {
 	d := 2 * time.Second
 	if c.quick {
 		d = 500 * time.Millisecond
@@ -57,18 +72,27 @@ func cryptoRows(c config) []Result {
 	gcm, _ := cipher.NewGCM(block)
 	nonce := make([]byte, gcm.NonceSize())
 	dst := make([]byte, 0, seg+gcm.Overhead())
-	rawAES := measure(d, func() {
+	sealRaw := func() {
 		for off := 0; off < len(buf); off += seg {
 			dst = gcm.Seal(dst[:0], nonce, buf[off:off+seg], nil)
 		}
-	})
+	}
 	k, _ := keys.NewRandomKey()
-	stream := measure(d, func() {
+	sealStream := func() {
 		w, _ := keys.NewEncryptingWriter(io.Discard, k, []byte("bench"))
 		_, _ = w.Write(buf)
 		_ = w.Close()
-	})
-	shaRaw := measure(d, func() { _ = sha256.Sum256(buf) })
+	}
+	// Interleaved rounds, best of each: other work on a shared machine
+	// then slows both sides alike instead of whichever ran at the wrong time.
+	var rawAES, stream, shaRaw float64
+	for round := 0; round < 3; round++ {
+		rawAES = max(rawAES, measure(d/3, sealRaw))
+		stream = max(stream, measure(d/3, sealStream))
+		shaRaw = max(shaRaw, measure(d/3, func() { _ = sha256.Sum256(buf) }))
+	}
+	entry := buf[:shaEntryBytes]
+	ref.shaEntryPerSec = measure(d, func() { _ = sha256.Sum256(entry) })
 	return []Result{
 		{Workload: "stream encryption (64 KiB segments)", Ours: mbps(len(buf), stream), Reference: mbps(len(buf), rawAES) + " raw AES-256-GCM",
 			Ratio: ratio(stream, rawAES), Note: "target ≥ 0.8"},
@@ -76,7 +100,7 @@ func cryptoRows(c config) []Result {
 	}
 }
 
-func storageRows(ctx context.Context, c config) ([]Result, error) {
+func storageRows(ctx context.Context, c config, ref *refs) ([]Result, error) {
 	size := 256 << 20
 	if c.quick {
 		size = 64 << 20
@@ -102,6 +126,7 @@ func storageRows(ctx context.Context, c config) ([]Result, error) {
 		return nil, err
 	}
 	plain := float64(size) / time.Since(copyStart).Seconds()
+	ref.copyMBps = plain / 1e6
 
 	store, err := blob.NewLocal(filepath.Join(c.work, "blobs"))
 	if err != nil {
@@ -122,7 +147,7 @@ func storageRows(ctx context.Context, c config) ([]Result, error) {
 	rows := []Result{{Workload: fmt.Sprintf("encrypted blob write, %d MiB", size>>20), Ours: fmt.Sprintf("%.0f MB/s", put/1e6),
 		Reference: fmt.Sprintf("%.0f MB/s plain copy", plain/1e6), Ratio: ratio(put, plain), Note: "target ≥ 0.7"}}
 
-	sq, err := sqliteRows(ctx, c)
+	sq, err := sqliteRows(ctx, c, ref)
 	return append(rows, sq...), err
 }
 
@@ -148,7 +173,7 @@ func plainCopy(from, to string) error {
 }
 
 // sqliteRows measures plain SQLite, the floor under every request we serve.
-func sqliteRows(ctx context.Context, c config) ([]Result, error) {
+func sqliteRows(ctx context.Context, c config, ref *refs) ([]Result, error) {
 	path := filepath.Join(c.work, "plain.db")
 	d, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
 	if err != nil {
@@ -188,12 +213,17 @@ func sqliteRows(ctx context.Context, c config) ([]Result, error) {
 		dur = 300 * time.Millisecond
 	}
 	i := 0
-	read := measure(dur, func() {
+	pointRead := func() {
 		i = (i*7919 + 1) % n
 		var a string
 		var b []byte
 		_ = d.QueryRowContext(ctx, `SELECT a, b FROM t WHERE id = $1`, i+1).Scan(&a, &b)
-	})
+	}
+	var read float64
+	for round := 0; round < 3; round++ { // best of three, as for the crypto references
+		read = max(read, measure(dur/3, pointRead))
+	}
+	ref.sqliteInsertPerSec, ref.sqliteReadPerSec = insert, read
 	return []Result{
 		{Workload: "plain SQLite batched insert (500/tx, FULL sync)", Reference: fmt.Sprintf("%.0f rows/s", insert)},
 		{Workload: "plain SQLite point read", Reference: fmt.Sprintf("%.0f reads/s (%.1f µs)", read, 1e6/read)},

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,9 +22,13 @@ import (
 // server is a custodia process this harness started and will stop.
 type server struct {
 	url  string
+	bin  string
 	cmd  *exec.Cmd
 	dir  string
 	logs *os.File
+	// stopped is set by stop, so the deferred stop after an explicit one
+	// (audit verify needs the server gone) does nothing.
+	stopped bool
 }
 
 func startServer(ctx context.Context, c config) (*server, error) {
@@ -46,7 +49,10 @@ func startServer(ctx context.Context, c config) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "serve", "-addr", addr, "-data-dir", s.dir, "-log-level", "warn")
+	s.bin = bin
+	// -demo creates the fictional demo workspace and its accounts, which the
+	// workloads sign in as.
+	s.cmd = exec.Command(bin, "serve", "-demo", "-addr", addr, "-data-dir", s.dir, "-log-level", "warn")
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -67,7 +73,12 @@ func startServer(ctx context.Context, c config) (*server, error) {
 	return nil, errors.New("the server did not become ready in 30 s; see its log in the work directory (-keep)")
 }
 
+// stop ends the server (once; later calls do nothing) and waits for it.
 func (s *server) stop() {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
@@ -79,7 +90,7 @@ func (s *server) stop() {
 		}
 	}
 	if s.logs != nil {
-		s.logs.Close()
+		_ = s.logs.Close()
 	}
 }
 
@@ -178,25 +189,9 @@ func get(client *http.Client, url string, hdr http.Header) error {
 	return nil
 }
 
-func serverRows(ctx context.Context, c config, s *server) ([]Result, error) {
-	d := 5 * time.Second
-	if c.quick {
-		d = 2 * time.Second
-	}
-	var out []Result
-	for _, n := range []int{1, 16, 64} {
-		r := load(ctx, n, d, 0, func(cl *http.Client, _ int) error { return get(cl, s.url+"/healthz", nil) })
-		out = append(out, Result{Workload: fmt.Sprintf("HTTP floor: GET /healthz, %d clients", n), Ours: r.String(),
-			Note: errNote(r)})
-	}
-	return out, ctx.Err()
-}
-
 func errNote(r loadResult) string {
 	if r.errors == 0 {
 		return ""
 	}
 	return fmt.Sprintf("%d errors", r.errors)
 }
-
-var _ = strings.TrimSpace
