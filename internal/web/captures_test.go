@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -135,6 +136,30 @@ func TestCapturesAPIFollowTheConnection(t *testing.T) {
 		code, body = do("doctor", "GET", att.View, nil)
 		if code != 200 || !bytes.Equal(body, stl) {
 			t.Fatalf("the attached case file after revoking: %d", code)
+		}
+		// The patient's page lists the capture in the 3D viewer and shows a
+		// refused file's reason next to the field.
+		code, body = do("patient", "GET", "/me/captures", nil)
+		if code != 200 || !strings.Contains(string(body), `data-src="/api/v1/captures/`+c.ID+`/view"`) {
+			t.Fatalf("My captures page: %d", code)
+		}
+		var mp bytes.Buffer
+		mw := multipart.NewWriter(&mp)
+		fw, _ := mw.CreateFormFile("file", "scan.stl")
+		_, _ = fw.Write([]byte("not a mesh at all"))
+		_ = mw.Close()
+		req, _ := http.NewRequest("POST", ts.URL+"/me/captures", &mp)
+		req.Header.Set("X-Test-As", "patient")
+		req.Header.Set("Origin", ts.URL)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 422 || !strings.Contains(string(page), `class="field-error" id="capture-file-error"`) {
+			t.Fatalf("refused upload page: %d", res.StatusCode)
 		}
 		pg, err := lg.Query(context.Background(), audit.Filter{PatientID: "pat-1", Limit: 1000})
 		if err != nil {
