@@ -92,7 +92,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	deps.Notices = notice.New(d, a.Audit)
 	deps.Records = a.records(log)
 	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
-	deps.Media = a.mediaService()
+	files := a.mediaService()
+	deps.Media, deps.Captures = files, a.captureService(files)
 	if deps.Consent, err = a.consentService(ctx); err != nil {
 		a.Audit.Close()
 		d.Close()

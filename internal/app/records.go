@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/capture"
 	"github.com/custodia-health/custodia/internal/casefile"
 	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/identity"
@@ -66,6 +67,13 @@ func (a *App) mediaService() *media.Service {
 			return pid, r, err
 		},
 	}
+}
+
+// captureService keeps patients' own captures and their connections to
+// doctors; an attached capture becomes a case file in media's store.
+func (a *App) captureService(files *media.Service) *capture.Service {
+	return &capture.Service{DB: a.DB, Keys: a.Keys, Blobs: a.Blobs, Audit: a.Audit, Limits: files.Store.Limits,
+		Files: files.Store, CaseFacts: files.CaseFacts, Clinician: a.Identity.ClinicianByEmail}
 }
 
 // portalInviter sends patient portal invitations through identity.

@@ -255,6 +255,7 @@ type Nav struct {
 	CanInvite   bool   // may invite patients
 	ShowOutbox  bool
 	RequestPath string
+	UserID      string // the signed-in user, for per-user links
 }
 
 func (s *Server) navFor(r *http.Request) *Nav {
@@ -269,7 +270,7 @@ func (s *Server) navFor(r *http.Request) *Nav {
 	if !ok {
 		return n
 	}
-	n.SignedIn, n.Pending = true, false
+	n.SignedIn, n.Pending, n.UserID = true, false, p.UserID
 	if u, err := s.identity.User(r.Context(), p.UserID); err == nil {
 		n.Name = u.Name
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/custodia-health/custodia/internal/capture"
 	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
@@ -58,6 +59,9 @@ type Deps struct {
 	// Records are the patient and case services; nil serves no records
 	// routes (tests of the shell build the server without them).
 	Records *Records
+	// Captures are patients' own 3D captures and their connections to
+	// doctors; nil serves no captures routes.
+	Captures *capture.Service
 }
 
 // Server holds the dependencies of the handlers.
@@ -84,6 +88,7 @@ type Server struct {
 	rehab      *rehab.Service
 	media      MediaService
 	records    *Records
+	captures   *capture.Service
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -102,7 +107,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
 		audit: d.Audit, actorNames: d.ActorNames,
 		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL,
-		consent: d.Consent, notices: d.Notices, rehab: d.Rehab, media: d.Media, records: d.Records}
+		consent: d.Consent, notices: d.Notices, rehab: d.Rehab, media: d.Media, records: d.Records, captures: d.Captures}
 	p.bindPerson(s.person)
 	mux := http.NewServeMux()
 	s.routes(&patternRecorder{mux: mux, s: s})

@@ -1,0 +1,451 @@
+// Package capture keeps patients' own 3D captures and their connections to
+// doctors.
+//
+// A patient uploads a capture (STL, OBJ, PLY or GLB, validated by media's
+// parsers) to their own account, not to a case. A doctor sees it only while
+// the patient is connected to them: a connection is an explicit consent the
+// patient records and can revoke, kept as an append-only list of events.
+// While connected, the doctor may attach a capture to a case of that
+// patient; attaching copies it into the case record as a media file, which
+// from then on follows the case's rules, so revoking the connection takes
+// away the captures but not what became part of a case.
+//
+// Every path decides with access.Decide (kind capture), appends the decision
+// to the audit log (denials too) and decrypts only with the receipt.
+package capture
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/audit"
+	"github.com/custodia-health/custodia/internal/blob"
+	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/keys"
+	"github.com/custodia-health/custodia/internal/media"
+)
+
+// Service is the captures domain. Files is the case files' store that an
+// attached capture is copied into; CaseFacts loads the policy facts of a
+// case for p (it returns media.ErrNotFound for no such case).
+type Service struct {
+	DB        *db.DB
+	Keys      *keys.Keyring
+	Blobs     blob.Store
+	Audit     audit.Appender
+	Limits    media.Limits
+	Files     *media.Store
+	CaseFacts func(ctx context.Context, p *access.Principal, caseID string) (patientID string, r access.Resource, err error)
+	// Clinician finds a clinician's user id by the email they sign in
+	// with, in workspace ws.
+	Clinician func(ctx context.Context, email, ws string) (string, bool)
+	Now       func() time.Time
+}
+
+// Capture is a capture's row: ids, kind and size, nothing about the
+// patient, so it can be loaded to decide access before anything is
+// decrypted.
+type Capture struct {
+	ID          string     `json:"id"`
+	WorkspaceID string     `json:"-"`
+	PatientID   string     `json:"-"`
+	UploaderID  string     `json:"-"`
+	Kind        media.Kind `json:"kind"`
+	Size        int64      `json:"size"`
+	CreatedAt   time.Time  `json:"created_at"`
+	// Cases lists the cases the capture was attached to.
+	Cases  []string `json:"attached_cases"`
+	object string
+}
+
+// Errors the HTTP edge maps to status codes. Their messages are safe to show.
+var (
+	ErrNotFound         = errors.New("capture: no such capture or connection")
+	ErrForbidden        = errors.New("capture: not permitted")
+	ErrAuditUnavailable = errors.New("capture: the audit log cannot be written, so the request was refused")
+	ErrNoReceipt        = errors.New("capture: an audit receipt for the capture's patient is required to read it")
+	ErrNoClinician      = errors.New("capture: no doctor signs in with that email in this practice")
+	ErrWrongPatient     = errors.New("capture: the case belongs to another patient")
+	ErrNotPatient       = errors.New("capture: only a patient has captures and connections")
+)
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// authorize decides a on r for p, appends the decision to the audit log
+// under auditAction and returns a receipt only for an allowed, durably
+// recorded access.
+func (s *Service) authorize(ctx context.Context, p *access.Principal, a access.Action, r access.Resource, auditAction, resType, resID string) (audit.Receipt, error) {
+	d := access.Decide(p, a, r)
+	return s.record(ctx, p, d, auditAction, r, resType, resID)
+}
+
+func (s *Service) record(ctx context.Context, p *access.Principal, d access.Decision, auditAction string, r access.Resource, resType, resID string) (audit.Receipt, error) {
+	ev := audit.Event{ActorRole: string(p.Role), ActorUserID: p.UserID, ActorTokenID: p.TokenID, WorkspaceID: r.WorkspaceID,
+		OnBehalfOf: p.OnBehalfOf, Action: auditAction, ResourceType: resType, ResourceID: resID, PatientID: r.PatientID,
+		Purpose: "treatment", Decision: "allow", Reason: string(d.Reason), BreakGlass: d.BreakGlass,
+		ClientAddr: p.ClientAddr, RequestID: p.RequestID, Outcome: "success"}
+	if !d.Allow {
+		ev.Decision, ev.Outcome = "deny", "denied"
+	}
+	rec, err := s.Audit.Append(ctx, ev)
+	if err != nil {
+		return audit.Receipt{}, fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
+	}
+	if !d.Allow {
+		if d.Visible {
+			return audit.Receipt{}, ErrForbidden
+		}
+		return audit.Receipt{}, ErrNotFound
+	}
+	return rec, nil
+}
+
+// sealedInfo is what captures.info holds, sealed with the patient's key.
+type sealedInfo struct {
+	Info media.Info `json:"info"`
+}
+
+// objectSource reads an encrypted blob as a media.Source, decrypting as it
+// goes, so validation never puts plaintext on disk.
+type objectSource struct {
+	ctx    context.Context
+	blobs  blob.Store
+	object string
+	key    *keys.Key
+	size   int64
+}
+
+func (o objectSource) Open() (io.ReadCloser, error) {
+	return blob.OpenEncrypted(o.ctx, o.blobs, o.object, o.key)
+}
+
+func (o objectSource) Size() int64 { return o.size }
+
+// Upload stores body as a capture of p's own, if p is a patient allowed to
+// upload captures (a token needs scope media:upload). The bytes are
+// encrypted with the patient's key as they are written, then parsed as a
+// mesh; a file that is not one is refused (errors.Is(err,
+// media.ErrRejected)) and leaves no row and no object.
+func (s *Service) Upload(ctx context.Context, p *access.Principal, body io.Reader) (Capture, media.Info, error) {
+	id := newID()
+	r := access.Resource{Kind: access.KindCapture, WorkspaceID: p.WorkspaceID, PatientID: p.PatientID}
+	rec, err := s.authorize(ctx, p, access.CaptureUpload, r, string(access.CaptureUpload), "capture", id)
+	if err != nil {
+		return Capture{}, media.Info{}, err
+	}
+	if !rec.Covers(p.PatientID) {
+		return Capture{}, media.Info{}, ErrNoReceipt
+	}
+	key, err := s.Keys.PatientKey(ctx, p.WorkspaceID, p.PatientID)
+	if err != nil {
+		return Capture{}, media.Info{}, fmt.Errorf("upload capture: %w", err)
+	}
+	lim := s.Limits
+	if lim.MaxFileSize <= 0 {
+		lim.MaxFileSize = media.DefaultLimits.MaxFileSize
+	}
+	c := Capture{ID: id, WorkspaceID: p.WorkspaceID, PatientID: p.PatientID, UploaderID: p.UserID, CreatedAt: s.now(),
+		object: "capture/" + id}
+	n, err := blob.PutEncrypted(ctx, s.Blobs, c.object, key, io.LimitReader(body, lim.MaxFileSize+1))
+	cleanup := func() { _ = s.Blobs.Delete(context.WithoutCancel(ctx), c.object) }
+	if err != nil {
+		cleanup()
+		return Capture{}, media.Info{}, fmt.Errorf("store capture: %w", err)
+	}
+	if n > lim.MaxFileSize {
+		cleanup()
+		return Capture{}, media.Info{}, &media.Rejection{Reason: fmt.Sprintf("file is larger than the limit of %d bytes", lim.MaxFileSize)}
+	}
+	info, err := media.Validate(objectSource{ctx: ctx, blobs: s.Blobs, object: c.object, key: key, size: n}, media.SlotMesh, lim)
+	if err == nil && (!info.Kind.IsMesh() || info.Kind == media.KindGLTF) {
+		// A .gltf names its buffers by URI; a capture must be one file.
+		err = &media.Rejection{Kind: info.Kind, Reason: "a capture must be one STL, OBJ, PLY or GLB file"}
+	}
+	if err != nil {
+		cleanup()
+		return Capture{}, media.Info{}, err
+	}
+	c.Kind, c.Size = info.Kind, n
+	js, err := json.Marshal(sealedInfo{Info: info})
+	if err != nil {
+		cleanup()
+		return Capture{}, media.Info{}, fmt.Errorf("encode capture info: %w", err)
+	}
+	sealed, err := keys.SealField(key, js, keys.FieldAD{Table: "captures", RowID: c.ID, Column: "info"})
+	if err != nil {
+		cleanup()
+		return Capture{}, media.Info{}, fmt.Errorf("seal capture info: %w", err)
+	}
+	_, err = s.DB.Write.ExecContext(ctx, `INSERT INTO captures (id, workspace_id, patient_id, uploader_id, kind, size, object, info, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.ID, c.WorkspaceID, c.PatientID, c.UploaderID, string(c.Kind), c.Size, c.object, sealed, c.CreatedAt.UnixMicro())
+	if err != nil {
+		cleanup()
+		return Capture{}, media.Info{}, fmt.Errorf("save capture: %w", err)
+	}
+	return c, info, nil
+}
+
+func (s *Service) load(ctx context.Context, id string) (Capture, error) {
+	var c Capture
+	var kind string
+	var created int64
+	err := s.DB.Read.QueryRowContext(ctx, `SELECT id, workspace_id, patient_id, uploader_id, kind, size, object, created_at FROM captures WHERE id = $1`, id).
+		Scan(&c.ID, &c.WorkspaceID, &c.PatientID, &c.UploaderID, &kind, &c.Size, &c.object, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Capture{}, ErrNotFound
+	}
+	if err != nil {
+		return Capture{}, fmt.Errorf("load capture: %w", err)
+	}
+	c.Kind, c.CreatedAt = media.Kind(kind), time.UnixMicro(created)
+	return c, nil
+}
+
+// resource is the policy's view of patientID's captures for p.
+func (s *Service) resource(ctx context.Context, p *access.Principal, workspaceID, patientID string) (access.Resource, error) {
+	connected, err := s.Connected(ctx, patientID, p.UserID)
+	if err != nil {
+		return access.Resource{}, err
+	}
+	return access.Resource{Kind: access.KindCapture, WorkspaceID: workspaceID, PatientID: patientID, Connected: connected}, nil
+}
+
+// List returns patientID's captures, newest first, if p may view them: the
+// patient themself, or a clinician the patient is connected to. The listing
+// is audited as one view of the patient's captures.
+func (s *Service) List(ctx context.Context, p *access.Principal, patientID string) ([]Capture, error) {
+	ws, err := s.patientWorkspace(ctx, p, patientID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.resource(ctx, p, ws, patientID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.authorize(ctx, p, access.CaptureView, r, "capture.list", "patient", patientID); err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.Read.QueryContext(ctx, `SELECT id, workspace_id, patient_id, uploader_id, kind, size, object, created_at
+		FROM captures WHERE patient_id = $1 AND workspace_id = $2 ORDER BY created_at DESC, id`, patientID, ws)
+	if err != nil {
+		return nil, fmt.Errorf("list captures: %w", err)
+	}
+	var out []Capture
+	for rows.Next() {
+		var c Capture
+		var kind string
+		var created int64
+		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.PatientID, &c.UploaderID, &kind, &c.Size, &c.object, &created); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list captures: %w", err)
+		}
+		c.Kind, c.CreatedAt = media.Kind(kind), time.UnixMicro(created)
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list captures: %w", err)
+	}
+	for i := range out {
+		if out[i].Cases, err = s.attachedCases(ctx, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) attachedCases(ctx context.Context, captureID string) ([]string, error) {
+	rows, err := s.DB.Read.QueryContext(ctx, `SELECT case_id FROM capture_attachments WHERE capture_id = $1 ORDER BY attached_at`, captureID)
+	if err != nil {
+		return nil, fmt.Errorf("list attachments: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list attachments: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// patientWorkspace is the workspace a patient's captures live in: the
+// patient's own for a patient, else the one recorded with their captures or
+// connections, else p's (where the policy then finds no connection).
+func (s *Service) patientWorkspace(ctx context.Context, p *access.Principal, patientID string) (string, error) {
+	if p.PatientID != "" && p.PatientID == patientID {
+		return p.WorkspaceID, nil
+	}
+	var ws string
+	err := s.DB.Read.QueryRowContext(ctx, `SELECT workspace_id FROM capture_connection_events WHERE patient_id = $1 AND clinician_id = $2
+		ORDER BY seq DESC LIMIT 1`, patientID, p.UserID).Scan(&ws)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p.WorkspaceID, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("load connection: %w", err)
+	}
+	return ws, nil
+}
+
+// Viewed is a capture opened for viewing, with the receipt that lets its
+// bytes be read.
+type Viewed struct {
+	Capture Capture
+	receipt audit.Receipt
+}
+
+// Open decides and audits a view of capture id by p.
+func (s *Service) Open(ctx context.Context, p *access.Principal, id string) (Viewed, error) {
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return Viewed{}, err
+	}
+	r, err := s.resource(ctx, p, c.WorkspaceID, c.PatientID)
+	if err != nil {
+		return Viewed{}, err
+	}
+	rec, err := s.authorize(ctx, p, access.CaptureView, r, string(access.CaptureView), "capture", c.ID)
+	if err != nil {
+		return Viewed{}, err
+	}
+	return Viewed{Capture: c, receipt: rec}, nil
+}
+
+func (s *Service) source(ctx context.Context, rec audit.Receipt, c Capture) (media.Source, error) {
+	if !rec.Covers(c.PatientID) {
+		return nil, ErrNoReceipt
+	}
+	key, err := s.Keys.PatientKey(ctx, c.WorkspaceID, c.PatientID)
+	if err != nil {
+		return nil, fmt.Errorf("patient key: %w", err)
+	}
+	return objectSource{ctx: ctx, blobs: s.Blobs, object: c.object, key: key, size: c.Size}, nil
+}
+
+// Bytes opens the capture's mesh bytes for the 3D viewer.
+func (s *Service) Bytes(ctx context.Context, v Viewed) (io.ReadCloser, error) {
+	src, err := s.source(ctx, v.receipt, v.Capture)
+	if err != nil {
+		return nil, err
+	}
+	return src.Open()
+}
+
+// Info returns what parsing found about the capture.
+func (s *Service) Info(ctx context.Context, v Viewed) (media.Info, error) {
+	if !v.receipt.Covers(v.Capture.PatientID) {
+		return media.Info{}, ErrNoReceipt
+	}
+	key, err := s.Keys.PatientKey(ctx, v.Capture.WorkspaceID, v.Capture.PatientID)
+	if err != nil {
+		return media.Info{}, fmt.Errorf("patient key: %w", err)
+	}
+	var sealed []byte
+	if err := s.DB.Read.QueryRowContext(ctx, `SELECT info FROM captures WHERE id = $1`, v.Capture.ID).Scan(&sealed); err != nil {
+		return media.Info{}, fmt.Errorf("load capture info: %w", err)
+	}
+	js, err := keys.OpenField(key, sealed, keys.FieldAD{Table: "captures", RowID: v.Capture.ID, Column: "info"})
+	if err != nil {
+		return media.Info{}, fmt.Errorf("open capture info: %w", err)
+	}
+	var si sealedInfo
+	if err := json.Unmarshal(js, &si); err != nil {
+		return media.Info{}, fmt.Errorf("decode capture info: %w", err)
+	}
+	return si.Info, nil
+}
+
+// Attach copies capture id into case caseID as a case file, if p may view
+// the capture (a connected clinician) and upload files to the case, and
+// the case is the same patient's. The copy keeps the patient as its
+// uploader: the original belongs to them. It returns the case file.
+func (s *Service) Attach(ctx context.Context, p *access.Principal, id, caseID string) (media.File, error) {
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return media.File{}, err
+	}
+	r, err := s.resource(ctx, p, c.WorkspaceID, c.PatientID)
+	if err != nil {
+		return media.File{}, err
+	}
+	d := access.Decide(p, access.CaptureView, r)
+	var casePatient string
+	if d.Allow {
+		var cr access.Resource
+		casePatient, cr, err = s.CaseFacts(ctx, p, caseID)
+		if errors.Is(err, media.ErrNotFound) {
+			return media.File{}, ErrNotFound
+		}
+		if err != nil {
+			return media.File{}, err
+		}
+		cr.Kind, cr.PatientID = access.KindFile, casePatient
+		d = access.Decide(p, access.FileUpload, cr)
+		if d.Allow && casePatient != c.PatientID {
+			return media.File{}, ErrWrongPatient
+		}
+		if d.Allow && cr.WorkspaceID != c.WorkspaceID {
+			return media.File{}, ErrWrongPatient
+		}
+	}
+	rec, err := s.record(ctx, p, d, "capture.attach", r, "capture", c.ID)
+	if err != nil {
+		return media.File{}, err
+	}
+	src, err := s.source(ctx, rec, c)
+	if err != nil {
+		return media.File{}, err
+	}
+	// The copy goes through media's own upload path, so the case file is
+	// validated, encrypted and indexed exactly like any other.
+	u, err := s.Files.CreateUpload(ctx, media.NewUpload{WorkspaceID: c.WorkspaceID, PatientID: c.PatientID, CaseID: caseID,
+		UploaderID: c.UploaderID, Size: c.Size, Slot: media.SlotMesh})
+	if err != nil {
+		return media.File{}, fmt.Errorf("attach capture: %w", err)
+	}
+	rc, err := src.Open()
+	if err != nil {
+		_ = s.Files.Abort(context.WithoutCancel(ctx), u.ID, c.UploaderID)
+		return media.File{}, fmt.Errorf("attach capture: %w", err)
+	}
+	_, err = s.Files.PutChunk(ctx, u.ID, c.UploaderID, media.ContentRange{Start: 0, End: c.Size - 1, Total: c.Size}, rc)
+	rc.Close()
+	if err != nil {
+		_ = s.Files.Abort(context.WithoutCancel(ctx), u.ID, c.UploaderID)
+		return media.File{}, fmt.Errorf("attach capture: %w", err)
+	}
+	f, _, err := s.Files.Complete(ctx, rec, u.ID, c.UploaderID)
+	if err != nil {
+		return media.File{}, fmt.Errorf("attach capture: %w", err)
+	}
+	_, err = s.DB.Write.ExecContext(ctx, `INSERT INTO capture_attachments (capture_id, case_id, file_id, attached_by, attached_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (capture_id, case_id) DO UPDATE SET file_id = excluded.file_id, attached_at = excluded.attached_at`,
+		c.ID, caseID, f.ID, p.UserID, s.now().UnixMicro())
+	if err != nil {
+		return f, fmt.Errorf("record attachment: %w", err)
+	}
+	return f, nil
+}
