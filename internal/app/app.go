@@ -17,10 +17,12 @@ import (
 	"github.com/custodia-health/custodia/internal/blob"
 	"github.com/custodia-health/custodia/internal/casefile"
 	"github.com/custodia-health/custodia/internal/config"
+	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
+	"github.com/custodia-health/custodia/internal/media"
 	"github.com/custodia-health/custodia/internal/notice"
 	"github.com/custodia-health/custodia/internal/patient"
 	"github.com/custodia-health/custodia/internal/rehab"
@@ -41,6 +43,9 @@ type App struct {
 	Audit    *audit.Log
 	Patients *patient.Service  // patient records
 	Cases    *casefile.Service // cases on patients
+	Media    *media.Service    // imaging and models on cases
+	Rehab    *rehab.Service    // remote rehabilitation
+	Consent  *consent.Service  // consent per purpose
 	Handler  http.Handler
 }
 
@@ -89,14 +94,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	deps.Audit = a.Audit
 	deps.Notices = notice.New(d, a.Audit)
-	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{})
+	a.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{})
+	deps.Rehab = a.Rehab
 	deps.Records = a.records(log)
-	deps.Media = a.mediaService()
-	if deps.Consent, err = a.consentService(ctx); err != nil {
+	a.Media = a.mediaService()
+	deps.Media = a.Media
+	if a.Consent, err = a.consentService(ctx); err != nil {
 		a.Audit.Close()
 		d.Close()
 		return nil, err
 	}
+	deps.Consent = a.Consent
 	srv, err := web.New(deps)
 	if err != nil {
 		a.Audit.Close()
