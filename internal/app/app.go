@@ -141,7 +141,8 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 		return deps, err
 	}
 	svc, err := identity.New(a.DB, mailer, a.Audit, identity.Config{BaseURL: cfg.BaseURL,
-		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log})
+		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log,
+		PatientWorkspace: a.patientWorkspace})
 	if err != nil {
 		return deps, err
 	}

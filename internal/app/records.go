@@ -65,6 +65,21 @@ func (a *App) mediaService() *media.Service {
 	}
 }
 
+// patientWorkspace tells identity which workspace holds a patient record
+// ("" for none), so a portal invitation cannot link an account to another
+// clinic's patient. The patient service is built after identity; the
+// question is only asked once requests are served.
+func (a *App) patientWorkspace(ctx context.Context, patientID string) (string, error) {
+	if a.Patients == nil {
+		return "", nil
+	}
+	ws, err := patient.Subjects{S: a.Patients}.Workspace(ctx, patientID)
+	if errors.Is(err, patient.ErrNotFound) {
+		return "", nil
+	}
+	return ws, err
+}
+
 // portalInviter sends patient portal invitations through identity.
 type portalInviter struct{ id *identity.Service }
 

@@ -103,6 +103,8 @@ type fixture struct {
 	mail  *mailbox
 	audit *auditRecorder
 	clock *clock
+	// patients maps the patient records tests invite to their workspace.
+	patients map[string]string
 }
 
 // cheapHash keeps tests fast; BenchmarkSignIn measures the real cost.
@@ -110,9 +112,10 @@ var cheapHash = identity.HashParams{Memory: 1024, Time: 1, Threads: 1}
 
 func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
-	f := &fixture{db: d, mail: &mailbox{}, audit: &auditRecorder{}, clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}}
+	f := &fixture{db: d, mail: &mailbox{}, audit: &auditRecorder{}, clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		patients: map[string]string{}}
 	svc, err := identity.New(d, f.mail, f.audit, identity.Config{BaseURL: "https://custodia.test", SealingKey: make([]byte, 32),
-		Hash: cheapHash, Now: f.clock.Now})
+		Hash: cheapHash, Now: f.clock.Now, PatientWorkspace: func(_ context.Context, id string) (string, error) { return f.patients[id], nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

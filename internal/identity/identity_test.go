@@ -111,6 +111,7 @@ func TestInvitationWorksOnceAndReplayFails(t *testing.T) {
 func TestExpiredInvitationFails(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f, admin := invitedFixture(t, d)
+		f.patients["p1"] = admin.WorkspaceID
 		if _, err := f.svc.Invite(bg, admin, admin.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: "pat@home.example", Role: access.RolePatient, PatientID: "p1"}, meta); err != nil {
 			t.Fatal(err)
 		}
@@ -122,9 +123,27 @@ func TestExpiredInvitationFails(t *testing.T) {
 	})
 }
 
+func TestPatientInvitationOnlyNamesARecordOfTheInvitingWorkspace(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f, admin := invitedFixture(t, d)
+		f.patients["p-elsewhere"] = "another-workspace"
+		before := f.mail.count()
+		for _, id := range []string{"p-elsewhere", "p-unknown"} {
+			_, err := f.svc.Invite(bg, admin, admin.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: "mallory@home.example", Role: access.RolePatient, PatientID: id}, meta)
+			if codeOf(err) != "patient_unknown" {
+				t.Fatalf("%s: %v, want patient_unknown", id, err)
+			}
+		}
+		if f.mail.count() != before {
+			t.Fatal("an invitation was mailed")
+		}
+	})
+}
+
 func TestPatientInvitationLinksTheUserToThePatient(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f, admin := invitedFixture(t, d)
+		f.patients["p42"] = admin.WorkspaceID
 		if _, err := f.svc.Invite(bg, admin, admin.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: "rep@home.example", Role: access.RoleRepresentative, PatientID: "p42"}, meta); err != nil {
 			t.Fatal(err)
 		}

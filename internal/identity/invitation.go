@@ -72,6 +72,9 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in
 		if strings.TrimSpace(in.PatientID) == "" {
 			return nil, invalid("patient_id", "patient_required", "Enter the patient record this person is linked to.")
 		}
+		if err := s.checkPatientWorkspace(ctx, ws, strings.TrimSpace(in.PatientID)); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, invalid("kind", "kind_invalid", "Choose what the invitation is for: a workspace member or a patient.")
 	}
@@ -209,4 +212,21 @@ func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInput, m Meta) 
 	}
 	return uid, s.record(ctx, m, audit.Event{ActorUserID: uid, WorkspaceID: inv.WorkspaceID, ActorRole: string(inv.Role), Action: "auth.invitation.accept",
 		ResourceID: uid, Reason: inv.Kind})
+}
+
+// checkPatientWorkspace refuses a patient invitation to a record outside ws:
+// accepting it would give the invitee the record of another clinic. An
+// unknown record and another workspace's record get the same answer.
+func (s *Service) checkPatientWorkspace(ctx context.Context, ws, patientID string) error {
+	if s.cfg.PatientWorkspace == nil {
+		return invalid("patient_id", "patient_unknown", "There is no such patient record in this workspace.")
+	}
+	got, err := s.cfg.PatientWorkspace(ctx, patientID)
+	if err != nil {
+		return fmt.Errorf("find the patient's workspace: %w", err)
+	}
+	if got == "" || got != ws {
+		return invalid("patient_id", "patient_unknown", "There is no such patient record in this workspace.")
+	}
+	return nil
 }
