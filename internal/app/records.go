@@ -88,7 +88,7 @@ func (p portalInviter) InvitePatient(ctx context.Context, pr *access.Principal, 
 	if inv.Relationship == "representative" {
 		role = access.RoleRepresentative
 	}
-	_, err := p.id.Invite(ctx, pr, inv.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: inv.Email, Role: role, PatientID: inv.PatientID},
+	_, err := p.id.Invite(ctx, pr, inv.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: inv.Email, Role: role, PatientID: inv.PatientID, Receipt: inv.Receipt},
 		identity.Meta{ClientAddr: pr.ClientAddr, RequestID: pr.RequestID})
 	return err
 }

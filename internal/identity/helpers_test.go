@@ -2,6 +2,8 @@ package identity_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"regexp"
 	"slices"
 	"sync"
@@ -185,4 +187,25 @@ func codeOf(err error) string {
 		return e.Code
 	}
 	return ""
+}
+
+// receiptFor returns a real audit receipt covering patientID, as the
+// patient records hand identity with a patient invitation.
+func receiptFor(t testing.TB, d *db.DB, patientID string) audit.Receipt {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(context.Background(), d, key, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rc, err := l.Append(context.Background(), audit.Event{ActorUserID: "u-doc", ActorRole: "clinician", Action: "patient.portal_invite",
+		ResourceType: "patient", ResourceID: patientID, PatientID: patientID, Decision: "allow", Outcome: "success", RequestID: "req-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }

@@ -32,6 +32,11 @@ type InviteInput struct {
 	Email     string
 	Role      access.Role
 	PatientID string
+	// Receipt, for a patient invitation, is the patient records' audited
+	// decision that the inviter may invite for PatientID. Identity cannot
+	// judge a care team, so a patient invitation without a receipt
+	// covering PatientID is refused.
+	Receipt audit.Receipt
 }
 
 // Invitation is an invitation as its holder or the inviting admin sees it.
@@ -71,6 +76,9 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in
 		}
 		if strings.TrimSpace(in.PatientID) == "" {
 			return nil, invalid("patient_id", "patient_required", "Enter the patient record this person is linked to.")
+		}
+		if !in.Receipt.Covers(strings.TrimSpace(in.PatientID)) {
+			return nil, invalid("patient_id", "patient_unknown", "There is no such patient record in this workspace.")
 		}
 		if err := s.checkPatientWorkspace(ctx, ws, strings.TrimSpace(in.PatientID)); err != nil {
 			return nil, err

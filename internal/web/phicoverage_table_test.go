@@ -89,16 +89,22 @@ var coverage = []coveredRoute{
 	public("POST /workspace/members/{user}/role", whyMembers), public("POST /workspace/members/{user}/remove", whyMembers),
 	public("POST /workspace/members/{user}/unlock", whyMembers), public("POST /workspace/settings/mfa", whyMembers),
 	public("GET /api/v1/workspaces/{id}/members", whyMembers), public("PATCH /api/v1/workspaces/{id}/members/{user}", whyMembers),
-	public("DELETE /api/v1/workspaces/{id}/members/{user}", whyMembers), public("POST /api/v1/workspaces/{id}/invitations", whyMembers),
+	public("DELETE /api/v1/workspaces/{id}/members/{user}", whyMembers),
 	public("GET /workspace/patients/invite", whyEmptyForm),
-	// KNOWN GAP: the page invites any email to any patient of the workspace
-	// with only identity's auth.invitation.send entry: no patient decision
-	// (care team), no patient.portal_invite entry. The records route
-	// POST /api/v1/patients/{id}/portal-invitations is the audited way.
-	// Another workspace's clinician is refused (patient_unknown, 422).
+	// Patient invitations link an account to a record: the records decide
+	// and audit (patient.portal_invite) before identity sends anything.
 	phi("POST /workspace/patients/invite",
-		c(asDoc, "POST", "/workspace/patients/invite", coverForm("email", "anna.second@example.org", "role", "patient", "patient_id", "{patient}"), 200, "auth.invitation.send"),
-		c(asOther, "POST", "/workspace/patients/invite", coverForm("email", "x@example.org", "role", "patient", "patient_id", "{patient}"), 422)),
+		c(asDoc, "POST", "/workspace/patients/invite", coverForm("email", "anna.second@example.org", "role", "patient", "patient_id", "{patient}"), 200,
+			"patient.portal_invite allow", "auth.invitation.send"),
+		c(asOther, "POST", "/workspace/patients/invite", coverForm("email", "x@example.org", "role", "patient", "patient_id", "{patient}"), 404,
+			"patient.portal_invite deny")),
+	phi("POST /api/v1/workspaces/{id}/invitations",
+		c(asAdmin, "POST", "/api/v1/workspaces/{ws}/invitations", map[string]string{"kind": "member", "email": "new.staff@a.example", "role": "staff"}, 201,
+			"auth.invitation.send"),
+		c(asDoc, "POST", "/api/v1/workspaces/{ws}/invitations", map[string]string{"kind": "patient", "email": "anna.third@example.org", "role": "patient", "patient_id": "{patient}"}, 201,
+			"patient.portal_invite allow", "auth.invitation.send"),
+		c(asOther, "POST", "/api/v1/workspaces/{ws-other}/invitations", map[string]string{"kind": "patient", "email": "x@example.org", "role": "patient", "patient_id": "{patient}"}, 404,
+			"patient.portal_invite deny")),
 
 	// Notices and the development outbox.
 	public("GET /privacy", whyNotice), public("GET /notices/accept", whyNotice), public("POST /notices/accept", whyNotice),
@@ -281,4 +287,3 @@ var coverage = []coveredRoute{
 	phi("GET /privacy/audit", c(asOfficer, "GET", "/privacy/audit", nil, 200, "audit.read allow"), c(asDoc, "GET", "/privacy/audit", nil, 403, "audit.read deny")),
 	phi("GET /privacy/audit.csv", c(asOfficer, "GET", "/privacy/audit.csv", nil, 200, "audit.export allow"), c(asDoc, "GET", "/privacy/audit.csv", nil, 403, "audit.export deny")),
 }
-

@@ -54,7 +54,7 @@ const (
 type coverCall struct {
 	As      string
 	Method  string
-	Path    string // {patient}, {case}, {file}, {dicom}, {upload}, {comment}, {grant}, {consent}, {user} are replaced by the fixture's ids
+	Path    string // {patient}, {case}, {file}, {dicom}, {upload}, {comment}, {grant}, {consent}, {user}, {ws}, {ws-other} are replaced by the fixture's ids
 	Body    any    // url.Values: a form; []byte: raw; anything else: JSON
 	Header  map[string]string
 	Status  int
@@ -157,6 +157,7 @@ func newCoverFixture(t *testing.T) *coverFixture {
 	}
 	f.ids["consent"] = ev.ID
 	f.ids["user"] = f.as[asStaff].Principal.UserID
+	f.ids["ws"], f.ids["ws-other"] = doc.WorkspaceID, f.as[asOther].Principal.WorkspaceID
 	var kv []string
 	for k, v := range f.ids {
 		kv = append(kv, "{"+k+"}", v)

@@ -178,15 +178,20 @@ func mustURL(s string) *url.URL {
 var tokenInLink = regexp.MustCompile(`token=([A-Za-z0-9_\-]+)`)
 
 // PatientAccount gives a patient (or, with access.RoleRepresentative, a
-// representative) a portal account the way the product does: inviter sends
-// a portal invitation through identity, the holder takes the link from the
+// representative) a portal account the way the product does: the patient
+// records decide and audit that inviter may invite for the patient,
+// inviter sends a portal invitation through identity, the holder takes the link from the
 // development outbox, accepts it with a password and signs in.
 func (e *Env) PatientAccount(t testing.TB, inviter *Account, role access.Role, patientID, name, email, password string) *Account {
 	t.Helper()
 	ctx := context.Background()
 	m := identity.Meta{ClientAddr: "127.0.0.1", RequestID: "apptest-invite"}
+	rc, err := e.App.Patients.AuthorizePortalInvite(ctx, inviter.Principal, patientID)
+	if err != nil {
+		t.Fatalf("authorize the portal invitation: %v", err)
+	}
 	if _, err := e.App.Identity.Invite(ctx, inviter.Principal, inviter.Principal.WorkspaceID,
-		identity.InviteInput{Kind: identity.InvitePatient, Email: email, Role: role, PatientID: patientID}, m); err != nil {
+		identity.InviteInput{Kind: identity.InvitePatient, Email: email, Role: role, PatientID: patientID, Receipt: rc}, m); err != nil {
 		t.Fatalf("invite patient: %v", err)
 	}
 	e.App.Identity.Wait()
