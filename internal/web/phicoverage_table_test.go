@@ -45,6 +45,8 @@ const (
 	// again when it completes (file.upload); its chunks are the owner's own
 	// bytes on the way in.
 	whyUploadSession = "upload sessions belong to their uploader; another user's id is unknown and touches no record"
+	whyUploadStatus  = "an upload's status is its size and the bytes received: no PHI"
+	whyUploadChunk   = "a chunk is the uploader's own bytes on the way in, audited as file.upload when the upload opens and completes"
 )
 
 // paperForm is a multipart paper consent: the fields, then a signed form
@@ -226,15 +228,14 @@ var coverage = []coveredRoute{
 	phi("POST /api/v1/uploads",
 		c(asDoc, "POST", "/api/v1/uploads", `{"case_id":"{case}","size":100}`, 201, "file.upload allow"),
 		c(asOther, "POST", "/api/v1/uploads", `{"case_id":"{case}","size":100}`, 404, "file.upload deny")),
-	// The session's status (size, bytes received) holds no PHI: no entry.
-	phi("GET /api/v1/uploads/{id}", c(asDoc, "GET", "/api/v1/uploads/{upload}", nil, 200), c(asOther, "GET", "/api/v1/uploads/{upload}", nil, 404).unaudited(whyUploadSession)),
+	phi("GET /api/v1/uploads/{id}", c(asDoc, "GET", "/api/v1/uploads/{upload}", nil, 200).unaudited(whyUploadStatus), c(asOther, "GET", "/api/v1/uploads/{upload}", nil, 404).unaudited(whyUploadSession)),
 	phi("PUT /api/v1/uploads/{id}",
 		coverCall{As: asOther, Method: "PUT", Path: "/api/v1/uploads/{upload}", Body: coverUploadChunk,
 			Header: map[string]string{"Content-Range": fmt.Sprintf("bytes 0-%d/%d", len(coverUploadChunk)-1, len(coverUploadChunk))},
 			Status: 404, Unaudited: whyUploadSession},
 		coverCall{As: asDoc, Method: "PUT", Path: "/api/v1/uploads/{upload}", Body: coverUploadChunk,
 			Header: map[string]string{"Content-Range": fmt.Sprintf("bytes 0-%d/%d", len(coverUploadChunk)-1, len(coverUploadChunk))},
-			Status: 200}),
+			Status: 200, Unaudited: whyUploadChunk}),
 	phi("POST /api/v1/uploads/{id}/complete",
 		c(asOther, "POST", "/api/v1/uploads/{upload}/complete", nil, 404).unaudited(whyUploadSession), c(asDoc, "POST", "/api/v1/uploads/{upload}/complete", nil, 201, "file.upload allow")),
 	phi("GET /api/v1/files/{id}/meta", c(asDoc, "GET", "/api/v1/files/{file}/meta", nil, 200, "file.view allow"), c(asOther, "GET", "/api/v1/files/{file}/meta", nil, 404, "file.view deny")),

@@ -59,8 +59,9 @@ type coverCall struct {
 	Header  map[string]string
 	Status  int
 	Entries []string
-	// Unaudited explains a refusal (403 or 404) that appends no deny
-	// entry; empty means the refusal must be audited.
+	// Unaudited explains a request that appends no entry of its own: a
+	// success that releases no PHI, or a refusal (403, 404) that touches no
+	// record. Empty means successes and refusals must be audited.
 	Unaudited string
 }
 
@@ -322,6 +323,9 @@ func TestEveryPHIRouteAppendsExactlyItsAuditEntries(t *testing.T) {
 			}
 			if !slices.Equal(got, c.Entries) {
 				t.Errorf("%s #%d as %s: audit entries %q, want %q", r.Pattern, i, c.As, got, c.Entries)
+			}
+			if status >= 200 && status < 400 && len(got) == 0 && c.Unaudited == "" {
+				t.Errorf("%s #%d as %s: answered %d without an audit entry", r.Pattern, i, c.As, status)
 			}
 			if status == http.StatusForbidden || status == http.StatusNotFound {
 				if strings.Contains(body, coverCanary) {
