@@ -15,12 +15,15 @@ import (
 
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/blob"
+	"github.com/custodia-health/custodia/internal/capture"
 	"github.com/custodia-health/custodia/internal/casefile"
 	"github.com/custodia-health/custodia/internal/config"
+	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
+	"github.com/custodia-health/custodia/internal/media"
 	"github.com/custodia-health/custodia/internal/notice"
 	"github.com/custodia-health/custodia/internal/patient"
 	"github.com/custodia-health/custodia/internal/rehab"
@@ -41,6 +44,10 @@ type App struct {
 	Audit    *audit.Log
 	Patients *patient.Service  // patient records
 	Cases    *casefile.Service // cases on patients
+	Media    *media.Service    // imaging and models on cases
+	Rehab    *rehab.Service    // remote rehabilitation
+	Consent  *consent.Service  // consent per purpose
+	Captures *capture.Service  // patients' own 3D captures and their doctors
 	Handler  http.Handler
 }
 
@@ -91,14 +98,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	deps.ActorNames = a.Identity.DisplayNames
 	deps.Notices = notice.New(d, a.Audit)
 	deps.Records = a.records(log)
-	deps.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
-	files := a.mediaService()
-	deps.Media, deps.Captures = files, a.captureService(files)
-	if deps.Consent, err = a.consentService(ctx); err != nil {
+	a.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
+	deps.Rehab = a.Rehab
+	a.Media = a.mediaService()
+	a.Captures = a.captureService(a.Media)
+	deps.Media, deps.Captures = a.Media, a.Captures
+	if a.Consent, err = a.consentService(ctx); err != nil {
 		a.Audit.Close()
 		d.Close()
 		return nil, err
 	}
+	deps.Consent = a.Consent
 	srv, err := web.New(deps)
 	if err != nil {
 		a.Audit.Close()
@@ -135,7 +145,8 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 		return deps, err
 	}
 	svc, err := identity.New(a.DB, mailer, a.Audit, identity.Config{BaseURL: cfg.BaseURL,
-		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log})
+		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log,
+		PatientWorkspace: a.patientWorkspace})
 	if err != nil {
 		return deps, err
 	}

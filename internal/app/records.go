@@ -72,8 +72,23 @@ func (a *App) mediaService() *media.Service {
 // captureService keeps patients' own captures and their connections to
 // doctors; an attached capture becomes a case file in media's store.
 func (a *App) captureService(files *media.Service) *capture.Service {
-	return &capture.Service{DB: a.DB, Keys: a.Keys, Blobs: a.Blobs, Audit: a.Audit, Limits: files.Store.Limits,
+	return &capture.Service{PatientWorkspace: patient.Subjects{S: a.Patients}.Workspace, DB: a.DB, Keys: a.Keys, Blobs: a.Blobs, Audit: a.Audit, Limits: files.Store.Limits,
 		Files: files.Store, CaseFacts: files.CaseFacts, Clinician: a.Identity.ClinicianByEmail}
+}
+
+// patientWorkspace tells identity which workspace holds a patient record
+// ("" for none), so a portal invitation cannot link an account to another
+// clinic's patient. The patient service is built after identity; the
+// question is only asked once requests are served.
+func (a *App) patientWorkspace(ctx context.Context, patientID string) (string, error) {
+	if a.Patients == nil {
+		return "", nil
+	}
+	ws, err := patient.Subjects{S: a.Patients}.Workspace(ctx, patientID)
+	if errors.Is(err, patient.ErrNotFound) {
+		return "", nil
+	}
+	return ws, err
 }
 
 // portalInviter sends patient portal invitations through identity.
@@ -84,7 +99,7 @@ func (p portalInviter) InvitePatient(ctx context.Context, pr *access.Principal, 
 	if inv.Relationship == "representative" {
 		role = access.RoleRepresentative
 	}
-	_, err := p.id.Invite(ctx, pr, inv.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: inv.Email, Role: role, PatientID: inv.PatientID},
+	_, err := p.id.Invite(ctx, pr, inv.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: inv.Email, Role: role, PatientID: inv.PatientID, Receipt: inv.Receipt},
 		identity.Meta{ClientAddr: pr.ClientAddr, RequestID: pr.RequestID})
 	return err
 }
@@ -116,7 +131,14 @@ func (r rehabPortal) InvitePatient(ctx context.Context, p *access.Principal, wor
 	if minor {
 		return rehab.ErrPortalMinor
 	}
-	_, err = r.a.Identity.Invite(ctx, p, workspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: email, Role: access.RolePatient, PatientID: patientID},
+	// The records decide and audit the invitation like the patient page's
+	// own; identity refuses a patient invitation without that receipt.
+	rc, err := r.a.Patients.AuthorizePortalInvite(ctx, p, patientID)
+	if err != nil {
+		return err
+	}
+	_, err = r.a.Identity.Invite(ctx, p, workspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: email, Role: access.RolePatient,
+		PatientID: patientID, Receipt: rc},
 		identity.Meta{ClientAddr: p.ClientAddr, RequestID: p.RequestID})
 	return err
 }

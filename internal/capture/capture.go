@@ -37,13 +37,17 @@ import (
 // attached capture is copied into; CaseFacts loads the policy facts of a
 // case for p (it returns media.ErrNotFound for no such case).
 type Service struct {
-	DB        *db.DB
-	Keys      *keys.Keyring
-	Blobs     blob.Store
-	Audit     audit.Appender
-	Limits    media.Limits
-	Files     *media.Store
-	CaseFacts func(ctx context.Context, p *access.Principal, caseID string) (patientID string, r access.Resource, err error)
+	// PatientWorkspace names the workspace that holds a patient's record.
+	// A patient's principal carries no workspace (they are not a member),
+	// so their captures' key and their doctors' practice are found here.
+	PatientWorkspace func(ctx context.Context, patientID string) (string, error)
+	DB               *db.DB
+	Keys             *keys.Keyring
+	Blobs            blob.Store
+	Audit            audit.Appender
+	Limits           media.Limits
+	Files            *media.Store
+	CaseFacts        func(ctx context.Context, p *access.Principal, caseID string) (patientID string, r access.Resource, err error)
 	// Clinician finds a clinician's user id by the email they sign in
 	// with, in workspace ws.
 	Clinician func(ctx context.Context, email, ws string) (string, bool)
@@ -146,6 +150,10 @@ func (o objectSource) Size() int64 { return o.size }
 // mesh; a file that is not one is refused (errors.Is(err,
 // media.ErrRejected)) and leaves no row and no object.
 func (s *Service) Upload(ctx context.Context, p *access.Principal, body io.Reader) (Capture, media.Info, error) {
+	p, err := s.self(ctx, p)
+	if err != nil {
+		return Capture{}, media.Info{}, err
+	}
 	id := newID()
 	r := access.Resource{Kind: access.KindCapture, WorkspaceID: p.WorkspaceID, PatientID: p.PatientID}
 	rec, err := s.authorize(ctx, p, access.CaptureUpload, r, string(access.CaptureUpload), "capture", id)
@@ -296,7 +304,11 @@ func (s *Service) attachedCases(ctx context.Context, captureID string) ([]string
 // connections, else p's (where the policy then finds no connection).
 func (s *Service) patientWorkspace(ctx context.Context, p *access.Principal, patientID string) (string, error) {
 	if p.PatientID != "" && p.PatientID == patientID {
-		return p.WorkspaceID, nil
+		self, err := s.self(ctx, p)
+		if err != nil {
+			return "", err
+		}
+		return self.WorkspaceID, nil
 	}
 	var ws string
 	err := s.DB.Read.QueryRowContext(ctx, `SELECT workspace_id FROM capture_connection_events WHERE patient_id = $1 AND clinician_id = $2
@@ -448,4 +460,19 @@ func (s *Service) Attach(ctx context.Context, p *access.Principal, id, caseID st
 		return f, fmt.Errorf("record attachment: %w", err)
 	}
 	return f, nil
+}
+
+// self returns p with the workspace of the patient's record filled in, for
+// a patient (or representative) acting on their own captures.
+func (s *Service) self(ctx context.Context, p *access.Principal) (*access.Principal, error) {
+	if p == nil || p.PatientID == "" || p.WorkspaceID != "" || s.PatientWorkspace == nil {
+		return p, nil
+	}
+	ws, err := s.PatientWorkspace(ctx, p.PatientID)
+	if err != nil {
+		return nil, fmt.Errorf("find the patient's workspace: %w", err)
+	}
+	q := *p
+	q.WorkspaceID = ws
+	return &q, nil
 }

@@ -56,6 +56,10 @@ func (s *Service) Connections(ctx context.Context, p *access.Principal) ([]Conne
 	if err := s.requirePatient(p); err != nil {
 		return nil, err
 	}
+	p, err := s.self(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.authorize(ctx, p, access.ConsentRead, ownResource(p), "capture.connections", "patient", p.PatientID); err != nil {
 		return nil, err
 	}
@@ -89,6 +93,10 @@ func (s *Service) Connections(ctx context.Context, p *access.Principal) ([]Conne
 // already connected returns the existing connection.
 func (s *Service) Connect(ctx context.Context, p *access.Principal, email string) (Connection, error) {
 	if err := s.requirePatient(p); err != nil {
+		return Connection{}, err
+	}
+	p, err := s.self(ctx, p)
+	if err != nil {
 		return Connection{}, err
 	}
 	clin, ok := s.Clinician(ctx, strings.TrimSpace(email), p.WorkspaceID)
@@ -139,8 +147,12 @@ func (s *Service) Revoke(ctx context.Context, p *access.Principal, id string) er
 	if err := s.requirePatient(p); err != nil {
 		return err
 	}
+	p, err := s.self(ctx, p)
+	if err != nil {
+		return err
+	}
 	var clin string
-	err := s.DB.Read.QueryRowContext(ctx, `SELECT clinician_id FROM capture_connection_events WHERE id = $1 AND patient_id = $2 AND event = 'connect'`,
+	err = s.DB.Read.QueryRowContext(ctx, `SELECT clinician_id FROM capture_connection_events WHERE id = $1 AND patient_id = $2 AND event = 'connect'`,
 		id, p.PatientID).Scan(&clin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound

@@ -2,6 +2,8 @@ package identity_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"regexp"
 	"slices"
 	"sync"
@@ -103,6 +105,8 @@ type fixture struct {
 	mail  *mailbox
 	audit *auditRecorder
 	clock *clock
+	// patients maps the patient records tests invite to their workspace.
+	patients map[string]string
 }
 
 // cheapHash keeps tests fast; BenchmarkSignIn measures the real cost.
@@ -110,9 +114,10 @@ var cheapHash = identity.HashParams{Memory: 1024, Time: 1, Threads: 1}
 
 func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
-	f := &fixture{db: d, mail: &mailbox{}, audit: &auditRecorder{}, clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}}
+	f := &fixture{db: d, mail: &mailbox{}, audit: &auditRecorder{}, clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		patients: map[string]string{}}
 	svc, err := identity.New(d, f.mail, f.audit, identity.Config{BaseURL: "https://custodia.test", SealingKey: make([]byte, 32),
-		Hash: cheapHash, Now: f.clock.Now})
+		Hash: cheapHash, Now: f.clock.Now, PatientWorkspace: func(_ context.Context, id string) (string, error) { return f.patients[id], nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,4 +187,25 @@ func codeOf(err error) string {
 		return e.Code
 	}
 	return ""
+}
+
+// receiptFor returns a real audit receipt covering patientID, as the
+// patient records hand identity with a patient invitation.
+func receiptFor(t testing.TB, d *db.DB, patientID string) audit.Receipt {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(context.Background(), d, key, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rc, err := l.Append(context.Background(), audit.Event{ActorUserID: "u-doc", ActorRole: "clinician", Action: "patient.portal_invite",
+		ResourceType: "patient", ResourceID: patientID, PatientID: patientID, Decision: "allow", Outcome: "success", RequestID: "req-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }

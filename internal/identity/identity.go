@@ -35,6 +35,11 @@ type Config struct {
 	Now func() time.Time
 	// Log receives failures of background mail delivery (ids and codes only).
 	Log *slog.Logger
+	// PatientWorkspace names the workspace that holds a patient record (""
+	// when there is no such record). A patient invitation links an account
+	// to a record, so it may only name a record of the inviting workspace;
+	// without PatientWorkspace every patient invitation is refused.
+	PatientWorkspace func(ctx context.Context, patientID string) (string, error)
 }
 
 // Service is the identity domain service.

@@ -111,7 +111,8 @@ func TestInvitationWorksOnceAndReplayFails(t *testing.T) {
 func TestExpiredInvitationFails(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f, admin := invitedFixture(t, d)
-		if _, err := f.svc.Invite(bg, admin, admin.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: "pat@home.example", Role: access.RolePatient, PatientID: "p1"}, meta); err != nil {
+		f.patients["p1"] = admin.WorkspaceID
+		if _, err := f.svc.Invite(bg, admin, admin.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: "pat@home.example", Role: access.RolePatient, PatientID: "p1", Receipt: receiptFor(t, d, "p1")}, meta); err != nil {
 			t.Fatal(err)
 		}
 		tok := f.mail.lastToken(t, "pat@home.example", "/invitations/accept")
@@ -122,10 +123,34 @@ func TestExpiredInvitationFails(t *testing.T) {
 	})
 }
 
+func TestPatientInvitationNeedsTheRecordsDecisionAndARecordOfTheWorkspace(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f, admin := invitedFixture(t, d)
+		f.patients["p-elsewhere"] = "another-workspace"
+		before := f.mail.count()
+		f.patients["p-here"] = admin.WorkspaceID
+		for name, in := range map[string]identity.InviteInput{
+			"another workspace's record": {PatientID: "p-elsewhere", Receipt: receiptFor(t, d, "p-elsewhere")},
+			"an unknown record":          {PatientID: "p-unknown", Receipt: receiptFor(t, d, "p-unknown")},
+			"no receipt":                 {PatientID: "p-here"},
+			"a receipt for another":      {PatientID: "p-here", Receipt: receiptFor(t, d, "p-elsewhere")},
+		} {
+			in.Kind, in.Email, in.Role = identity.InvitePatient, "mallory@home.example", access.RolePatient
+			if _, err := f.svc.Invite(bg, admin, admin.WorkspaceID, in, meta); codeOf(err) != "patient_unknown" {
+				t.Fatalf("%s: %v, want patient_unknown", name, err)
+			}
+		}
+		if f.mail.count() != before {
+			t.Fatal("an invitation was mailed")
+		}
+	})
+}
+
 func TestPatientInvitationLinksTheUserToThePatient(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f, admin := invitedFixture(t, d)
-		if _, err := f.svc.Invite(bg, admin, admin.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: "rep@home.example", Role: access.RoleRepresentative, PatientID: "p42"}, meta); err != nil {
+		f.patients["p42"] = admin.WorkspaceID
+		if _, err := f.svc.Invite(bg, admin, admin.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: "rep@home.example", Role: access.RoleRepresentative, PatientID: "p42", Receipt: receiptFor(t, d, "p42")}, meta); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.svc.AcceptInvitation(bg, identity.AcceptInput{Token: f.mail.lastToken(t, "rep@home.example", "/invitations/accept"), Name: "Rae Doe", Password: goodPassword}, meta); err != nil {

@@ -32,6 +32,11 @@ type InviteInput struct {
 	Email     string
 	Role      access.Role
 	PatientID string
+	// Receipt, for a patient invitation, is the patient records' audited
+	// decision that the inviter may invite for PatientID. Identity cannot
+	// judge a care team, so a patient invitation without a receipt
+	// covering PatientID is refused.
+	Receipt audit.Receipt
 }
 
 // Invitation is an invitation as its holder or the inviting admin sees it.
@@ -71,6 +76,12 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in
 		}
 		if strings.TrimSpace(in.PatientID) == "" {
 			return nil, invalid("patient_id", "patient_required", "Enter the patient record this person is linked to.")
+		}
+		if !in.Receipt.Covers(strings.TrimSpace(in.PatientID)) {
+			return nil, invalid("patient_id", "patient_unknown", "There is no such patient record in this workspace.")
+		}
+		if err := s.checkPatientWorkspace(ctx, ws, strings.TrimSpace(in.PatientID)); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, invalid("kind", "kind_invalid", "Choose what the invitation is for: a workspace member or a patient.")
@@ -209,4 +220,21 @@ func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInput, m Meta) 
 	}
 	return uid, s.record(ctx, m, audit.Event{ActorUserID: uid, WorkspaceID: inv.WorkspaceID, ActorRole: string(inv.Role), Action: "auth.invitation.accept",
 		ResourceID: uid, Reason: inv.Kind})
+}
+
+// checkPatientWorkspace refuses a patient invitation to a record outside ws:
+// accepting it would give the invitee the record of another clinic. An
+// unknown record and another workspace's record get the same answer.
+func (s *Service) checkPatientWorkspace(ctx context.Context, ws, patientID string) error {
+	if s.cfg.PatientWorkspace == nil {
+		return invalid("patient_id", "patient_unknown", "There is no such patient record in this workspace.")
+	}
+	got, err := s.cfg.PatientWorkspace(ctx, patientID)
+	if err != nil {
+		return fmt.Errorf("find the patient's workspace: %w", err)
+	}
+	if got == "" || got != ws {
+		return invalid("patient_id", "patient_unknown", "There is no such patient record in this workspace.")
+	}
+	return nil
 }

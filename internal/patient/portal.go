@@ -129,12 +129,26 @@ type PortalInvitation struct {
 	Email        string
 	Relationship string // "self" or "representative"
 	InvitedBy    string
+	// Receipt is the audited decision (patient.portal_invite) that allows
+	// the invitation; identity refuses a patient invitation without one
+	// covering PatientID.
+	Receipt audit.Receipt
 }
 
 // PortalInviter sends portal invitations: identity's invitations of kind
 // "patient", adapted in internal/app. p is the clinician inviting.
 type PortalInviter interface {
 	InvitePatient(ctx context.Context, p *access.Principal, inv PortalInvitation) error
+}
+
+// AuthorizePortalInvite decides and audits (patient.portal_invite) whether
+// p may invite someone to the portal for the patient, as InvitePortal does,
+// for the invitation form where the clinician types the address. The
+// receipt goes with the invitation to identity, which refuses a patient
+// invitation without one.
+func (s *Service) AuthorizePortalInvite(ctx context.Context, p *access.Principal, patientID string) (audit.Receipt, error) {
+	_, rc, _, err := s.pass(ctx, p, patientID, access.PatientUpdate, "patient.portal_invite")
+	return rc, err
 }
 
 // InvitePortal gives the patient portal access: an adult patient is invited
@@ -160,13 +174,13 @@ func (s *Service) InvitePortal(ctx context.Context, p *access.Principal, patient
 			return nil, Invalid("representative", "a patient under 18 gets portal access only through a parent or guardian: link a personal representative first")
 		}
 		for _, rep := range reps {
-			invs = append(invs, PortalInvitation{WorkspaceID: r.workspaceID, PatientID: r.id, Email: rep.Email, Relationship: "representative", InvitedBy: p.UserID})
+			invs = append(invs, PortalInvitation{WorkspaceID: r.workspaceID, PatientID: r.id, Email: rep.Email, Relationship: "representative", InvitedBy: p.UserID, Receipt: rc})
 		}
 	} else {
 		if pt.Profile.Email == "" {
 			return nil, Invalid("email", "the patient's profile has no email address to invite")
 		}
-		invs = append(invs, PortalInvitation{WorkspaceID: r.workspaceID, PatientID: r.id, Email: pt.Profile.Email, Relationship: "self", InvitedBy: p.UserID})
+		invs = append(invs, PortalInvitation{WorkspaceID: r.workspaceID, PatientID: r.id, Email: pt.Profile.Email, Relationship: "self", InvitedBy: p.UserID, Receipt: rc})
 	}
 	if s.inviter == nil {
 		return nil, fmt.Errorf("invite to patient portal: %w (identity's mailer is not wired in)", ErrNotConfigured)

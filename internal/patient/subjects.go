@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
 )
 
@@ -64,9 +65,15 @@ func (x Subjects) IsMinor(ctx context.Context, patientID string, at time.Time) (
 	if err != nil {
 		return false, err
 	}
-	rc, err := x.S.gate.Audit.Append(ctx, audit.Event{ActorUserID: "system", ActorRole: "system", WorkspaceID: r.workspaceID,
+	e := audit.Event{ActorUserID: "system", ActorRole: "system", WorkspaceID: r.workspaceID,
 		Action: "patient.age_check", ResourceType: "patient", ResourceID: r.id, PatientID: r.id, Purpose: "consent_capacity",
-		Decision: "allow", Reason: "system_consent_rules", Outcome: "success"})
+		Decision: "allow", Reason: "system_consent_rules", Outcome: "success"}
+	// The check runs inside someone's request: carry its id and address so
+	// the entry can be traced to the request that caused it.
+	if p, ok := access.PrincipalFrom(ctx); ok {
+		e.RequestID, e.ClientAddr = p.RequestID, p.ClientAddr
+	}
+	rc, err := x.S.gate.Audit.Append(ctx, e)
 	if err != nil {
 		return false, fmt.Errorf("audit age check: %w", err)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
@@ -300,7 +301,14 @@ func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := access.PrincipalFrom(r.Context())
-	inv, err := s.identity.Invite(r.Context(), p, r.PathValue("id"), identity.InviteInput{Kind: in.Kind, Email: in.Email, Role: in.Role, PatientID: in.PatientID}, meta(r))
+	ii := identity.InviteInput{Kind: in.Kind, Email: in.Email, Role: in.Role, PatientID: strings.TrimSpace(in.PatientID)}
+	if ii.Kind == identity.InvitePatient {
+		var ok bool
+		if ii.Receipt, ok = s.authorizePatientInvite(w, r, ii.PatientID, s.apiError); !ok {
+			return
+		}
+	}
+	inv, err := s.identity.Invite(r.Context(), p, r.PathValue("id"), ii, meta(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return

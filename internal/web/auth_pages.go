@@ -9,6 +9,7 @@ import (
 	"html/template"
 
 	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/identity"
 )
 
@@ -522,6 +523,10 @@ func (s *Server) patientInvitePost(w http.ResponseWriter, r *http.Request) {
 	p, _ := access.PrincipalFrom(r.Context())
 	in := identity.InviteInput{Kind: identity.InvitePatient, Email: r.PostFormValue("email"), Role: access.Role(r.PostFormValue("role")),
 		PatientID: strings.TrimSpace(r.PostFormValue("patient_id"))}
+	var ok bool
+	if in.Receipt, ok = s.authorizePatientInvite(w, r, in.PatientID, s.pageError); !ok {
+		return
+	}
 	if _, err := s.identity.Invite(r.Context(), p, p.WorkspaceID, in, meta(r)); err != nil {
 		f := newForm(r)
 		f.set("email", in.Email)
@@ -531,4 +536,23 @@ func (s *Server) patientInvitePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.message(w, r, "Invitation sent", flashes["invited"], map[string]string{"Invite another patient": "/workspace/patients/invite"})
+}
+
+// authorizePatientInvite asks the patient records whether the signed-in
+// user may invite someone to the portal for patientID (decided and audited
+// as patient.portal_invite) and returns the receipt identity requires. A
+// refusal is answered with fail. Without records or without a patient id
+// there is no receipt, and identity refuses the invitation with a field
+// error.
+func (s *Server) authorizePatientInvite(w http.ResponseWriter, r *http.Request, patientID string,
+	fail func(http.ResponseWriter, *http.Request, error)) (audit.Receipt, bool) {
+	if s.records == nil || patientID == "" {
+		return audit.Receipt{}, true
+	}
+	rc, err := s.records.Patients.AuthorizePortalInvite(r.Context(), principal(r), patientID)
+	if err != nil {
+		fail(w, r, err)
+		return audit.Receipt{}, false
+	}
+	return rc, true
 }

@@ -269,7 +269,7 @@ func (s *Server) apiBreakGlass(w http.ResponseWriter, r *http.Request, p *access
 	if !DecodeJSON(w, r, &in) {
 		return
 	}
-	if msg := s.reauthenticate(r, p, in.Password); msg != "" {
+	if msg := s.reauthenticate(r, p, r.PathValue("id"), in.Password); msg != "" {
 		WriteValidation(w, r, "Emergency access needs your password again.", map[string]string{"password": msg})
 		return
 	}
@@ -558,11 +558,18 @@ func (s *Server) apiMyCases(w http.ResponseWriter, r *http.Request, p *access.Pr
 	s.writeCaseList(w, r, p, p.PatientID)
 }
 
-// reauthenticate checks p's password again before emergency access; it
-// returns "" when it holds (or when no identity service is configured, as
-// in tests of the records pages alone), else the message for the field.
-func (s *Server) reauthenticate(r *http.Request, p *access.Principal, password string) string {
+// reauthenticate checks p's password again before emergency access to a
+// patient; it returns "" when it holds, else the message for the field. It
+// asks only someone the policy would let break the glass: anyone else goes
+// straight to BreakGlass, which refuses and audits the attempt like any
+// other (and a stranger learns nothing from a password prompt). Without an
+// identity service (tests of the records pages alone) it does not ask.
+func (s *Server) reauthenticate(r *http.Request, p *access.Principal, patientID, password string) string {
 	if s.identity == nil {
+		return ""
+	}
+	facts, err := s.records.Patients.Facts(r.Context(), p, patientID)
+	if err != nil || !access.Decide(p, access.BreakGlass, facts).Allow {
 		return ""
 	}
 	if password == "" {

@@ -293,7 +293,7 @@ func (s *Server) pageCareTeam(w http.ResponseWriter, r *http.Request, p *access.
 func (s *Server) pageBreakGlass(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	id := r.PathValue("id")
 	code, reason := r.PostFormValue("reason_code"), r.PostFormValue("reason")
-	if msg := s.reauthenticate(r, p, r.PostFormValue("password")); msg != "" {
+	if msg := s.reauthenticate(r, p, id, r.PostFormValue("password")); msg != "" {
 		s.showPatient(w, r, p, http.StatusUnprocessableEntity, patientView{Glass: map[string]string{"password": msg}, GlassReason: reason, GlassCode: code},
 			"", "Emergency access was not opened.")
 		return
