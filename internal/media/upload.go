@@ -502,20 +502,14 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 
 // File loads a file's row (no PHI), for the caller's access decision.
 func (s *Store) File(ctx context.Context, id string) (File, error) {
-	var f File
-	var kind string
-	var view, thumb sql.NullString
-	var created int64
-	err := s.DB.Read.QueryRowContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, created_at
-		FROM media_files WHERE id = $1`, id).
-		Scan(&f.ID, &f.WorkspaceID, &f.PatientID, &f.CaseID, &f.UploaderID, &f.uploadID, &kind, &f.Size, &view, &thumb, &created)
+	f, err := scanFile(s.DB.Read.QueryRowContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, created_at
+		FROM media_files WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return File{}, ErrNotFound
 	}
 	if err != nil {
 		return File{}, fmt.Errorf("load file: %w", err)
 	}
-	f.Kind, f.viewObject, f.thumbObject, f.CreatedAt = Kind(kind), view.String, thumb.String, time.UnixMicro(created)
 	return f, nil
 }
 
@@ -638,3 +632,41 @@ func DownloadName(f File) string {
 	}
 	return "file-" + f.ID[:min(12, len(f.ID))] + "." + ext
 }
+
+// CaseFiles loads the rows of a case's files (no PHI), newest first. The
+// caller has decided and audited the listing.
+func (s *Store) CaseFiles(ctx context.Context, caseID string) ([]File, error) {
+	rows, err := s.DB.Read.QueryContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, created_at
+		FROM media_files WHERE case_id = $1 ORDER BY created_at DESC, id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("list case files: %w", err)
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list case files: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list case files: %w", err)
+	}
+	return out, nil
+}
+
+func scanFile(row interface{ Scan(...any) error }) (File, error) {
+	var f File
+	var kind string
+	var view, thumb sql.NullString
+	var created int64
+	if err := row.Scan(&f.ID, &f.WorkspaceID, &f.PatientID, &f.CaseID, &f.UploaderID, &f.uploadID, &kind, &f.Size, &view, &thumb, &created); err != nil {
+		return File{}, err
+	}
+	f.Kind, f.viewObject, f.thumbObject, f.CreatedAt = Kind(kind), view.String, thumb.String, time.UnixMicro(created)
+	return f, nil
+}
+
+// HasThumbnail says whether the file has a thumbnail to show in a list.
+func (f File) HasThumbnail() bool { return f.thumbObject != "" }
