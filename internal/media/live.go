@@ -30,22 +30,38 @@ var (
 	errLiveBroken = errors.New("media: the live validation stream was interrupted")
 )
 
+// liveBatch is how many bytes the feeder gathers before handing them to
+// the validator, and liveQueue how many batches may wait: the writer runs
+// ahead of the validator by up to liveBatch*liveQueue bytes instead of
+// meeting it for every 64 KiB read (which, on a busy machine, cost a
+// scheduler round trip each).
+const (
+	liveBatch = 1 << 20
+	liveQueue = 8
+)
+
 // liveSource is a Source fed by PutChunk. Readers may reread the head as
 // often as they like; past the head, only one reader may go on, in order.
 type liveSource struct {
 	size int64
 
+	feedMu  sync.Mutex // one feeder at a time (concurrent chunks break the stream anyway)
+	pending []byte     // bytes past the head not yet queued
+	queue   chan []byte
+	quit    chan struct{} // closed by stop or when the validator is done
+	quitter sync.Once
+
 	mu       sync.Mutex
 	cond     *sync.Cond
 	head     []byte
-	fed      int64 // bytes written so far
+	fed      int64 // bytes fed so far
 	consumed int64 // bytes past the head read by the reader
 	closed   error // set when the feeder stops: io.EOF after the last byte, or why it broke
 	// disturbed: a reader got an error other than the end of the file, or
 	// the feed broke; the validator's answer is then not the file's.
 	disturbed bool
-	pr        *io.PipeReader
-	pw        *io.PipeWriter
+
+	cur []byte // the reader's current batch
 }
 
 // liveValidation runs Validate over a liveSource.
@@ -56,16 +72,20 @@ type liveValidation struct {
 	err  error
 }
 
-func startLive(size int64, slot Slot, lim Limits) *liveValidation {
-	src := &liveSource{size: size}
+func newLiveSource(size int64) *liveSource {
+	src := &liveSource{size: size, queue: make(chan []byte, liveQueue), quit: make(chan struct{})}
 	src.cond = sync.NewCond(&src.mu)
-	src.pr, src.pw = io.Pipe()
+	return src
+}
+
+func startLive(size int64, slot Slot, lim Limits) *liveValidation {
+	src := newLiveSource(size)
 	lv := &liveValidation{src: src, done: make(chan struct{})}
 	go func() {
 		defer close(lv.done)
 		lv.info, lv.err = Validate(src, slot, lim)
-		// The feeder must never block on a reader that has gone.
-		src.pr.CloseWithError(errLiveReopen)
+		// The feeder must never wait for a reader that has gone.
+		src.quitter.Do(func() { close(src.quit) })
 	}()
 	return lv
 }
@@ -77,6 +97,8 @@ func (s *liveSource) Open() (io.ReadCloser, error) { return &liveReader{s: s}, n
 // feed passes p (the next bytes of the file) to the validator. It never
 // fails: a validator that stopped reading just stops being fed.
 func (s *liveSource) feed(p []byte) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
 	s.mu.Lock()
 	if s.closed != nil {
 		s.mu.Unlock()
@@ -89,20 +111,28 @@ func (s *liveSource) feed(p []byte) {
 		s.fed += int64(k)
 		s.cond.Broadcast()
 	}
+	s.fed += int64(len(p))
+	last := s.fed >= s.size
 	s.mu.Unlock()
-	if len(p) > 0 {
-		n, _ := s.pw.Write(p) // blocks until the validator reads; fails once it has stopped
+	s.pending = append(s.pending, p...)
+	if len(s.pending) >= liveBatch || (last && len(s.pending) > 0) {
+		b := s.pending
+		s.pending = make([]byte, 0, liveBatch)
+		select {
+		case s.queue <- b:
+		case <-s.quit:
+			return
+		}
+	}
+	if last {
 		s.mu.Lock()
-		s.fed += int64(n)
+		if s.closed == nil {
+			s.closed = io.EOF
+			close(s.queue)
+		}
+		s.cond.Broadcast()
 		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	if s.fed == s.size && s.closed == nil {
-		s.closed = io.EOF
-		s.pw.Close()
-		s.cond.Broadcast()
-	}
-	s.mu.Unlock()
 }
 
 // stop ends the feed with err (errLiveBroken: the stream is no longer the
@@ -115,7 +145,7 @@ func (s *liveSource) stop(err error) {
 	s.disturbed = true
 	s.cond.Broadcast()
 	s.mu.Unlock()
-	s.pw.CloseWithError(err)
+	s.quitter.Do(func() { close(s.quit) })
 }
 
 type liveReader struct {
@@ -162,15 +192,24 @@ func (r *liveReader) read(b []byte) (int, error) {
 	if !ok {
 		return 0, errLiveReopen
 	}
-	n, err := s.pr.Read(b)
+	if len(s.cur) == 0 {
+		select {
+		case bt, open := <-s.queue:
+			if !open {
+				return 0, io.ErrUnexpectedEOF // r.pos < size, yet the feed ended
+			}
+			s.cur = bt
+		case <-s.quit:
+			return 0, errLiveBroken
+		}
+	}
+	n := copy(b, s.cur)
+	s.cur = s.cur[n:]
 	s.mu.Lock()
 	s.consumed += int64(n)
 	s.mu.Unlock()
 	r.pos += int64(n)
-	if err == io.EOF && r.pos < s.size {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
+	return n, nil
 }
 
 func (r *liveReader) Close() error { return nil }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sync"
 	"testing"
 
 	"github.com/custodia-health/custodia/internal/db/dbtest"
@@ -129,9 +128,7 @@ func TestUploadBegunBeforeARestartIsCheckedAtComplete(t *testing.T) {
 // reader says so and the answer is marked as not the file's.
 func TestLiveSourceRefusesASecondPassPastTheHead(t *testing.T) {
 	data := bytes.Repeat([]byte("x"), liveHead+4096)
-	src := &liveSource{size: int64(len(data))}
-	src.cond = sync.NewCond(&src.mu)
-	src.pr, src.pw = io.Pipe()
+	src := newLiveSource(int64(len(data)))
 	go src.feed(data)
 	r1, _ := src.Open()
 	if _, err := io.ReadFull(r1, make([]byte, liveHead+100)); err != nil {
@@ -150,5 +147,5 @@ func TestLiveSourceRefusesASecondPassPastTheHead(t *testing.T) {
 	if _, ok, _ := lv.result(); ok {
 		t.Fatal("a disturbed live validation was trusted")
 	}
-	src.pr.Close()
+	src.stop(errLiveBroken)
 }
