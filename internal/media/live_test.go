@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/custodia-health/custodia/internal/db/dbtest"
 	"github.com/custodia-health/custodia/internal/media/mediatest"
@@ -148,4 +149,33 @@ func TestLiveSourceRefusesASecondPassPastTheHead(t *testing.T) {
 		t.Fatal("a disturbed live validation was trusted")
 	}
 	src.stop(errLiveBroken)
+}
+
+// TestAbandonedUploadsLeaveMemory: an upload left unfinished past its
+// expiry loses its live validation and staging entry at the next upload.
+func TestAbandonedUploadsLeaveMemory(t *testing.T) {
+	e := newTestEnv(t, dbtest.SQLite(t), t.TempDir())
+	ctx := context.Background()
+	now := time.Now()
+	e.store.Now = func() time.Time { return now }
+	data := mediatest.BinarySTL(3000)
+	size := int64(len(data))
+	a, _ := e.store.CreateUpload(ctx, newUpload(size, SlotMesh))
+	if _, err := e.store.PutChunk(ctx, a.ID, "user-1", ContentRange{0, 9999, size}, bytes.NewReader(data[:10000])); err != nil {
+		t.Fatal(err)
+	}
+	lv := e.store.staging.lookup(a.ID).live
+	now = now.Add(25 * time.Hour)
+	b, _ := e.store.CreateUpload(ctx, newUpload(size, SlotMesh))
+	if _, err := e.store.PutChunk(ctx, b.ID, "user-1", ContentRange{0, size - 1, size}, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if e.store.staging.lookup(a.ID) != nil {
+		t.Fatal("the abandoned upload is still staged")
+	}
+	select {
+	case <-lv.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the abandoned upload's validator is still running")
+	}
 }

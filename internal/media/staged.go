@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/custodia-health/custodia/internal/blob"
 	"github.com/custodia-health/custodia/internal/keys"
@@ -42,20 +43,33 @@ type staging struct {
 }
 
 type stagedUpload struct {
+	expires time.Time // the upload's expiry: an abandoned upload's entry is swept after it
 	mu      sync.Mutex
 	written map[string]bool // part objects this process wrote without fsync
 	live    *liveValidation // nil: no live validation (or it broke)
 }
 
-func (st *staging) upload(id string) *stagedUpload {
+func (st *staging) upload(id string, expires, now time.Time) *stagedUpload {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.uploads == nil {
 		st.uploads = map[string]*stagedUpload{}
 	}
+	// Sweep abandoned uploads, so their validators and buffers do not
+	// outlive them in memory.
+	for k, x := range st.uploads {
+		if k != id && now.After(x.expires) {
+			x.mu.Lock()
+			if x.live != nil {
+				x.live.src.stop(errLiveBroken)
+			}
+			x.mu.Unlock()
+			delete(st.uploads, k)
+		}
+	}
 	u := st.uploads[id]
 	if u == nil {
-		u = &stagedUpload{written: map[string]bool{}}
+		u = &stagedUpload{written: map[string]bool{}, expires: expires}
 		st.uploads[id] = u
 	}
 	return u
@@ -84,7 +98,7 @@ func (st *staging) forget(id string) {
 
 // putPart stores one chunk encrypted: staged (fsync in the background) if
 // the blob store can, durably otherwise.
-func (s *Store) putPart(ctx context.Context, uploadID, name string, key *keys.Key, r io.Reader) (int64, error) {
+func (s *Store) putPart(ctx context.Context, up Upload, name string, key *keys.Key, r io.Reader) (int64, error) {
 	ss, ok := s.Blobs.(stagingStore)
 	if !ok {
 		return blob.PutEncrypted(ctx, s.Blobs, name, key, r)
@@ -93,7 +107,7 @@ func (s *Store) putPart(ctx context.Context, uploadID, name string, key *keys.Ke
 	if err != nil {
 		return n, err
 	}
-	su := s.staging.upload(uploadID)
+	su := s.staging.upload(up.ID, up.ExpiresAt, s.now())
 	su.mu.Lock()
 	su.written[name] = true
 	su.mu.Unlock()
@@ -152,7 +166,7 @@ func (s *Store) liveFor(u Upload, start int64) *liveValidation {
 	if _, ok := s.Blobs.(stagingStore); !ok {
 		return nil
 	}
-	su := s.staging.upload(u.ID)
+	su := s.staging.upload(u.ID, u.ExpiresAt, s.now())
 	su.mu.Lock()
 	defer su.mu.Unlock()
 	if start == 0 {

@@ -204,7 +204,7 @@ func (s *Store) PutChunk(ctx context.Context, id, uploaderID string, rng Content
 	if lv != nil {
 		in = io.TeeReader(in, teeWriter{lv.src})
 	}
-	n, err := s.putPart(ctx, u.ID, name, key, in)
+	n, err := s.putPart(ctx, u, name, key, in)
 	if err != nil {
 		if lv != nil {
 			s.breakLive(u.ID, lv)
