@@ -179,3 +179,18 @@ func TestAbandonedUploadsLeaveMemory(t *testing.T) {
 		t.Fatal("the abandoned upload's validator is still running")
 	}
 }
+
+// TestBinarySTLRefusesExactlyTheNonFiniteCoordinates: the exponent-bits
+// test agrees with math.IsNaN/IsInf at the edges.
+func TestBinarySTLRefusesExactlyTheNonFiniteCoordinates(t *testing.T) {
+	for _, f := range []float32{0, float32(math.Copysign(0, -1)), 1, -1, math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0x7fc00001), math.Float32frombits(0xff800001)} {
+		stl := mediatest.BinarySTL(1)
+		binary.LittleEndian.PutUint32(stl[84+12+4:], math.Float32bits(f))
+		_, err := ValidateSTL(bytes.NewReader(stl), int64(len(stl)), Limits{})
+		finite := !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0)
+		if (err == nil) != finite {
+			t.Errorf("%v (bits %08x): err %v", f, math.Float32bits(f), err)
+		}
+	}
+}
