@@ -122,8 +122,13 @@ func (l *Local) Sync(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("blob: sync %s: %w", name, err)
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
-		return fmt.Errorf("blob: sync %s: directory: %w", name, err)
+	// The shard directories may be new too (PutNoSync does not fsync
+	// their parents): the leaf, its parent and the root.
+	leaf := filepath.Dir(p)
+	for _, d := range []string{leaf, filepath.Dir(leaf), l.dir} {
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("blob: sync %s: directory: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -168,7 +173,7 @@ func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool)
 		return 0, err
 	}
 	final := l.path(name)
-	if err = l.mkShards(filepath.Dir(final)); err != nil {
+	if err = l.mkShards(filepath.Dir(final), durable); err != nil {
 		return 0, fmt.Errorf("blob: put %s: %w", name, err)
 	}
 	if err = os.Rename(tmp, final); err != nil {
@@ -187,7 +192,7 @@ func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool)
 
 // mkShards creates the two shard directories of leaf if needed, fsyncing the
 // parent of each one it creates so the new entry survives a crash.
-func (l *Local) mkShards(leaf string) error {
+func (l *Local) mkShards(leaf string, durable bool) error {
 	for _, d := range []string{filepath.Dir(leaf), leaf} {
 		err := os.Mkdir(d, 0o700)
 		if errors.Is(err, fs.ErrExist) {
@@ -195,6 +200,9 @@ func (l *Local) mkShards(leaf string) error {
 		}
 		if err != nil {
 			return err
+		}
+		if !durable {
+			continue // Sync fsyncs the whole path
 		}
 		if err := syncDir(filepath.Dir(d)); err != nil {
 			return err
