@@ -91,6 +91,49 @@ type writerOnly struct{ io.Writer }
 // including ctx being cancelled (noticed between reads of r), the temporary
 // file is removed and nothing becomes visible under name.
 func (l *Local) Put(ctx context.Context, name string, r io.Reader) (n int64, err error) {
+	return l.put(ctx, name, r, true)
+}
+
+// PutNoSync stores r under name like Put but without fsyncing the file or
+// its directory: the object is visible at once but may be torn or missing
+// after a power cut until Sync(name) returns. It is for staged data that is
+// worth nothing until a later commit (the chunks of a restartable upload),
+// so the disk can write it back while the next bytes arrive.
+func (l *Local) PutNoSync(ctx context.Context, name string, r io.Reader) (int64, error) {
+	return l.put(ctx, name, r, false)
+}
+
+// Sync makes an object stored by PutNoSync durable: it fsyncs the file and
+// its directory.
+func (l *Local) Sync(ctx context.Context, name string) error {
+	if ValidName(name) != nil {
+		return invalidName("sync", name)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := l.path(name)
+	f, err := os.Open(p)
+	if err != nil {
+		return notFound("sync", name, err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("blob: sync %s: %w", name, err)
+	}
+	// The shard directories may be new too (PutNoSync does not fsync
+	// their parents): the leaf, its parent and the root.
+	leaf := filepath.Dir(p)
+	for _, d := range []string{leaf, filepath.Dir(leaf), l.dir} {
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("blob: sync %s: directory: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool) (n int64, err error) {
 	if ValidName(name) != nil {
 		return 0, invalidName("put", name)
 	}
@@ -117,8 +160,10 @@ func (l *Local) Put(ctx context.Context, name string, r io.Reader) (n int64, err
 	if err != nil {
 		return 0, fmt.Errorf("blob: put %s: %w", name, err)
 	}
-	if err = f.Sync(); err != nil {
-		return 0, fmt.Errorf("blob: put %s: sync: %w", name, err)
+	if durable {
+		if err = f.Sync(); err != nil {
+			return 0, fmt.Errorf("blob: put %s: sync: %w", name, err)
+		}
 	}
 	closed = true
 	if err = f.Close(); err != nil {
@@ -128,11 +173,14 @@ func (l *Local) Put(ctx context.Context, name string, r io.Reader) (n int64, err
 		return 0, err
 	}
 	final := l.path(name)
-	if err = l.mkShards(filepath.Dir(final)); err != nil {
+	if err = l.mkShards(filepath.Dir(final), durable); err != nil {
 		return 0, fmt.Errorf("blob: put %s: %w", name, err)
 	}
 	if err = os.Rename(tmp, final); err != nil {
 		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	if !durable {
+		return n, nil
 	}
 	if err = syncDir(filepath.Dir(final)); err != nil {
 		// The object is complete and visible but may not survive a power
@@ -144,7 +192,7 @@ func (l *Local) Put(ctx context.Context, name string, r io.Reader) (n int64, err
 
 // mkShards creates the two shard directories of leaf if needed, fsyncing the
 // parent of each one it creates so the new entry survives a crash.
-func (l *Local) mkShards(leaf string) error {
+func (l *Local) mkShards(leaf string, durable bool) error {
 	for _, d := range []string{filepath.Dir(leaf), leaf} {
 		err := os.Mkdir(d, 0o700)
 		if errors.Is(err, fs.ErrExist) {
@@ -152,6 +200,9 @@ func (l *Local) mkShards(leaf string) error {
 		}
 		if err != nil {
 			return err
+		}
+		if !durable {
+			continue // Sync fsyncs the whole path
 		}
 		if err := syncDir(filepath.Dir(d)); err != nil {
 			return err

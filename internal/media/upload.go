@@ -41,6 +41,8 @@ type Store struct {
 	// UploadTTL is how long an unfinished upload is kept (default 24 h).
 	UploadTTL time.Duration
 	Now       func() time.Time
+
+	staging staging // chunks written without fsync, per upload
 }
 
 // NewUpload is what a client declares when it opens an upload. The ids come
@@ -197,11 +199,24 @@ func (s *Store) PutChunk(ctx context.Context, id, uploaderID string, rng Content
 		return u, fmt.Errorf("put chunk: %w", err)
 	}
 	name := partName(u.ID, rng.Start)
-	n, err := blob.PutEncrypted(ctx, s.Blobs, name, key, io.LimitReader(body, rng.Len()+1))
+	var in io.Reader = io.LimitReader(body, rng.Len()+1)
+	lv := s.liveFor(u, rng.Start)
+	if lv != nil {
+		in = io.TeeReader(in, teeWriter{lv.src})
+	}
+	n, err := s.putPart(ctx, u, name, key, in)
 	if err != nil {
+		if lv != nil {
+			s.breakLive(u.ID, lv)
+		}
 		return u, fmt.Errorf("put chunk: %w", err)
 	}
-	cleanup := func() { _ = s.Blobs.Delete(context.WithoutCancel(ctx), name) }
+	cleanup := func() {
+		if lv != nil {
+			s.breakLive(u.ID, lv)
+		}
+		_ = s.Blobs.Delete(context.WithoutCancel(ctx), name)
+	}
 	if n != rng.Len() {
 		cleanup()
 		return u, ErrChunkLength
@@ -359,12 +374,25 @@ func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID 
 	if src.Size() != u.Size {
 		return File{}, Info{}, errPartsCorrupted
 	}
-	info, err := Validate(src, u.Slot, s.Limits)
+	// The chunks' fsyncs run while the file is validated, unless it was
+	// validated live as it arrived.
+	settled := make(chan error, 1)
+	go func() { settled <- s.settleParts(ctx, u.ID, key, ps) }()
+	info, live, err := s.liveResult(u.ID)
+	if live {
+		liveAnswers.Add(1)
+	} else {
+		info, err = Validate(src, u.Slot, s.Limits)
+	}
+	serr := <-settled
 	if err != nil {
 		if errors.Is(err, ErrRejected) {
 			s.discard(context.WithoutCancel(ctx), u.ID, ps)
 		}
 		return File{}, Info{}, err
+	}
+	if serr != nil {
+		return File{}, Info{}, serr
 	}
 	f := File{ID: newID(), WorkspaceID: u.WorkspaceID, PatientID: u.PatientID, CaseID: u.CaseID, UploaderID: u.UploaderID,
 		Kind: info.Kind, Size: info.Size, CreatedAt: s.now(), uploadID: u.ID}
@@ -433,6 +461,7 @@ func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID 
 		cleanup()
 		return File{}, Info{}, fmt.Errorf("commit file: %w", err)
 	}
+	s.staging.forget(u.ID)
 	return f, info, nil
 }
 
@@ -445,6 +474,7 @@ func nullable(s string) any {
 
 // discard deletes an upload's rows, then its objects.
 func (s *Store) discard(ctx context.Context, uploadID string, ps []part) {
+	s.staging.forget(uploadID)
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM media_upload_parts WHERE upload_id = $1`, uploadID); err != nil {
 			return err
@@ -502,20 +532,14 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 
 // File loads a file's row (no PHI), for the caller's access decision.
 func (s *Store) File(ctx context.Context, id string) (File, error) {
-	var f File
-	var kind string
-	var view, thumb sql.NullString
-	var created int64
-	err := s.DB.Read.QueryRowContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, created_at
-		FROM media_files WHERE id = $1`, id).
-		Scan(&f.ID, &f.WorkspaceID, &f.PatientID, &f.CaseID, &f.UploaderID, &f.uploadID, &kind, &f.Size, &view, &thumb, &created)
+	f, err := scanFile(s.DB.Read.QueryRowContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, created_at
+		FROM media_files WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return File{}, ErrNotFound
 	}
 	if err != nil {
 		return File{}, fmt.Errorf("load file: %w", err)
 	}
-	f.Kind, f.viewObject, f.thumbObject, f.CreatedAt = Kind(kind), view.String, thumb.String, time.UnixMicro(created)
 	return f, nil
 }
 
@@ -638,3 +662,41 @@ func DownloadName(f File) string {
 	}
 	return "file-" + f.ID[:min(12, len(f.ID))] + "." + ext
 }
+
+// CaseFiles loads the rows of a case's files (no PHI), newest first. The
+// caller has decided and audited the listing.
+func (s *Store) CaseFiles(ctx context.Context, caseID string) ([]File, error) {
+	rows, err := s.DB.Read.QueryContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, created_at
+		FROM media_files WHERE case_id = $1 ORDER BY created_at DESC, id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("list case files: %w", err)
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list case files: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list case files: %w", err)
+	}
+	return out, nil
+}
+
+func scanFile(row interface{ Scan(...any) error }) (File, error) {
+	var f File
+	var kind string
+	var view, thumb sql.NullString
+	var created int64
+	if err := row.Scan(&f.ID, &f.WorkspaceID, &f.PatientID, &f.CaseID, &f.UploaderID, &f.uploadID, &kind, &f.Size, &view, &thumb, &created); err != nil {
+		return File{}, err
+	}
+	f.Kind, f.viewObject, f.thumbObject, f.CreatedAt = Kind(kind), view.String, thumb.String, time.UnixMicro(created)
+	return f, nil
+}
+
+// HasThumbnail says whether the file has a thumbnail to show in a list.
+func (f File) HasThumbnail() bool { return f.thumbObject != "" }

@@ -26,6 +26,7 @@ type MediaService interface {
 	Frame(ctx context.Context, v media.Viewed, frame int, win *media.Window) ([]byte, error)
 	Thumbnail(ctx context.Context, v media.Viewed) ([]byte, error)
 	Original(ctx context.Context, v media.Viewed) (io.ReadCloser, error)
+	CaseFiles(ctx context.Context, p *access.Principal, caseID string) ([]media.CaseFile, error)
 }
 
 var _ MediaService = (*media.Service)(nil)

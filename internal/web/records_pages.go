@@ -334,6 +334,7 @@ type caseView struct {
 	Comment     string
 	CommentErrs map[string]string
 	CollabErrs  map[string]string
+	Files       caseFiles
 }
 
 func (s *Server) pageCase(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -357,6 +358,7 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, p *access.Prin
 			return
 		}
 	}
+	v.Files = s.loadCaseFiles(r.Context(), p, c.ID)
 	s.renderView(w, r, status, "case", View{Title: "Case", Data: v, Error: msg})
 }
 

@@ -9,6 +9,10 @@
 //     <button type="submit">Upload</button>
 //     <p class="upload-status" aria-live="polite"></p>
 //   </form>
+// With data-reload, the page reloads after a successful upload (so the
+// server-rendered file list shows the new file) and the form shows the
+// finished upload's status and full progress bar again after the reload;
+// only the kind, size and file id are kept in sessionStorage for that.
 (function () {
   'use strict';
   var DEFAULT_CHUNK = 8 << 20;
@@ -35,10 +39,26 @@
     return b.detail || ('the server answered ' + res.status);
   }
 
+  var DONE_KEY = 'custodia.upload.done';
+
+  function describe(body) {
+    return 'Uploaded: a ' + String(body.kind).toUpperCase() + ' file of ' + body.size + ' bytes.';
+  }
+
   function setup(form) {
     var input = form.querySelector('input[type=file]');
     var bar = form.querySelector('progress');
     var status = form.querySelector('.upload-status');
+    if (form.dataset.reload !== undefined) {
+      var done = null;
+      try { done = JSON.parse(sessionStorage.getItem(DONE_KEY) || 'null'); } catch (e) { done = null; }
+      sessionStorage.removeItem(DONE_KEY);
+      if (done && done.caseId === form.dataset.case) {
+        bar.max = done.size; bar.value = done.size;
+        status.textContent = describe(done);
+        form.dataset.fileId = done.id;
+      }
+    }
     form.addEventListener('submit', function (e) {
       e.preventDefault();
       var file = input.files[0];
@@ -57,8 +77,13 @@
       }).then(function (res) {
         if (res.status !== 201) { throw new Error(reason(res)); }
         bar.value = bar.max;
+        status.textContent = describe(res.body);
+        if (form.dataset.reload !== undefined) {
+          sessionStorage.setItem(DONE_KEY, JSON.stringify({ caseId: form.dataset.case, id: res.body.id, kind: res.body.kind, size: res.body.size }));
+          location.reload();
+          return;
+        }
         form.dataset.fileId = res.body.id;
-        status.textContent = 'Uploaded: a ' + res.body.kind.toUpperCase() + ' file of ' + res.body.size + ' bytes.';
       }).catch(function (err) {
         status.textContent = 'The upload failed: ' + err.message;
       });

@@ -1,0 +1,290 @@
+package main
+
+// Orthanc side by side: the same generated DICOM instances stored by
+// Orthanc (the Debian package, run as its own process on loopback) and by
+// Custodia's media service (decide, audit, encrypt, validate, index,
+// thumbnail, commit). Call orthancRows from run; it installs the Debian
+// package if /usr/sbin/Orthanc is missing and returns a note instead of
+// rows if that is not possible.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/audit"
+	"github.com/custodia-health/custodia/internal/blob"
+	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/keys"
+	"github.com/custodia-health/custodia/internal/media"
+	"github.com/custodia-health/custodia/internal/media/mediatest"
+)
+
+const orthancBin = "/usr/sbin/Orthanc"
+
+// orthancInstances generates n single-frame 256×256 16-bit instances with
+// fresh SOP Instance UIDs (Orthanc keys instances by them). The generator's
+// UID is replaced by one of the same length, so no lengths change.
+func orthancInstances(n int) ([][]byte, error) {
+	base := mediatest.DICOMGray16(256, 256, 1, 4000, 2000, 4000, "BENCH^Orthanc")
+	const old = "1.2.826.0.1.3680043.10.9.1.1" // the generator's SOP Instance UID (28 bytes)
+	if n > 89999 {
+		return nil, errors.New("orthanc bench: at most 89999 instances")
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		uid := fmt.Sprintf("1.2.826.0.1.3680043.10.%05d", 10000+i)
+		if len(uid) != len(old) {
+			return nil, errors.New("orthanc bench: UID length changed")
+		}
+		out[i] = bytes.ReplaceAll(base, []byte(old), []byte(uid))
+	}
+	return out, nil
+}
+
+// orthancRows stores the same instances in Orthanc and in Custodia with the
+// same number of concurrent clients and reports instances per second.
+func orthancRows(ctx context.Context, c config) ([]Result, error) {
+	n, clients := 400, 4
+	if c.quick {
+		n = 100
+	}
+	if _, err := os.Stat(orthancBin); err != nil {
+		install := exec.CommandContext(ctx, "apt-get", "install", "-y", "orthanc")
+		install.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := install.CombinedOutput(); err != nil {
+			return []Result{{Workload: "DICOM store vs Orthanc", Note: "Orthanc not installed: " + lastLine(out)}}, nil
+		}
+	}
+	inst, err := orthancInstances(n)
+	if err != nil {
+		return nil, err
+	}
+	size := len(inst[0])
+
+	orth, err := orthancStore(ctx, c, inst, clients)
+	if err != nil {
+		return nil, fmt.Errorf("orthanc: %w", err)
+	}
+	ours, err := custodiaStore(ctx, c, inst, clients)
+	if err != nil {
+		return nil, fmt.Errorf("custodia media store: %w", err)
+	}
+	return []Result{{
+		Workload:  fmt.Sprintf("DICOM store, %d instances of %d KiB, %d clients", n, size>>10, clients),
+		Ours:      fmt.Sprintf("%.0f instances/s", ours),
+		Reference: fmt.Sprintf("%.0f instances/s Orthanc (HTTP POST /instances)", orth),
+		Ratio:     ratio(ours, orth),
+		Note:      "ours: media.Service in process (decide, audit, encrypt, validate, index, thumbnail, commit); Orthanc over loopback HTTP",
+	}}, nil
+}
+
+func lastLine(b []byte) string {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	return string(lines[len(lines)-1])
+}
+
+// orthancStore runs Orthanc with a throwaway configuration and storage,
+// POSTs every instance, and stops it by its process id.
+func orthancStore(ctx context.Context, c config, inst [][]byte, clients int) (float64, error) {
+	dir := filepath.Join(c.work, "orthanc")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cfg := map[string]any{
+		"Name": "custodia-bench", "StorageDirectory": filepath.Join(dir, "storage"), "IndexDirectory": filepath.Join(dir, "index"),
+		"HttpPort": port, "HttpBindAddress": "127.0.0.1", "DicomServerEnabled": false, "RemoteAccessAllowed": false,
+		"AuthenticationEnabled": false, "Plugins": []string{}, "StorageCompression": false, "HttpDescribeErrors": true,
+	}
+	js, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, "orthanc.json")
+	if err := os.WriteFile(cfgPath, js, 0o600); err != nil {
+		return 0, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "orthanc.log"))
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(orthancBin, cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ready := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		if res, err := http.Get(base + "/system"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				ready = true
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !ready {
+		return 0, errors.New("the Orthanc process did not answer in 30 s; see orthanc.log in the work directory (-keep)")
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	rate, err := storeAll(ctx, inst, clients, func(b []byte) error {
+		res, err := client.Post(base+"/instances", "application/dicom", bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("POST /instances: %d %s", res.StatusCode, body)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// Every instance must be its own: a UID clash would make Orthanc skip
+	// the work and flatter it.
+	res, err := client.Get(base + "/statistics")
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	var st struct{ CountInstances int }
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		return 0, fmt.Errorf("read Orthanc statistics: %w", err)
+	}
+	if st.CountInstances != len(inst) {
+		return 0, fmt.Errorf("the Orthanc store holds %d instances, want %d", st.CountInstances, len(inst))
+	}
+	return rate, nil
+}
+
+// custodiaStore stores every instance through media.Service on a fresh
+// SQLite database, key ring, audit log and blob directory: one case on
+// which the bench clinician is on the care team.
+func custodiaStore(ctx context.Context, c config, inst [][]byte, clients int) (float64, error) {
+	dir := filepath.Join(c.work, "custodia-media")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, err
+	}
+	d, err := db.Open(ctx, "", dir)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	ms, err := keys.GenerateMasterString()
+	if err != nil {
+		return 0, err
+	}
+	m, err := keys.ParseMaster(ms)
+	if err != nil {
+		return 0, err
+	}
+	bs, err := blob.NewLocal(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return 0, err
+	}
+	_, sk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return 0, err
+	}
+	lg, err := audit.Open(ctx, d, sk, audit.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer lg.Close()
+	svc := &media.Service{
+		Store: &media.Store{DB: d, Keys: keys.NewKeyring(d, m), Blobs: bs},
+		Audit: lg,
+		CaseFacts: func(context.Context, *access.Principal, string) (string, access.Resource, error) {
+			return "bench-patient", access.Resource{WorkspaceID: "bench-ws", CareTeam: true}, nil
+		},
+	}
+	p := &access.Principal{UserID: "bench-clinician", SessionID: "bench", WorkspaceID: "bench-ws", Role: access.RoleClinician, ClientAddr: "127.0.0.1"}
+	return storeAll(ctx, inst, clients, func(b []byte) error {
+		u, err := svc.CreateUpload(ctx, p, "bench-case", int64(len(b)), media.SlotDICOM)
+		if err != nil {
+			return err
+		}
+		if _, err := svc.PutChunk(ctx, p, u.ID, media.ContentRange{Start: 0, End: int64(len(b) - 1), Total: int64(len(b))}, bytes.NewReader(b)); err != nil {
+			return err
+		}
+		_, _, err = svc.CompleteUpload(ctx, p, u.ID)
+		return err
+	})
+}
+
+// storeAll hands the instances to clients workers and returns instances
+// per second.
+func storeAll(ctx context.Context, inst [][]byte, clients int, store func([]byte) error) (float64, error) {
+	next := make(chan []byte)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				if err := store(b); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for _, b := range inst {
+		select {
+		case next <- b:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	took := time.Since(start)
+	if first != nil {
+		return 0, first
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return float64(len(inst)) / took.Seconds(), nil
+}

@@ -1,0 +1,239 @@
+package media
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// liveAnswers counts completions answered by live validation (tests check
+// which path ran).
+var liveAnswers atomic.Int64
+
+// Live validation: an upload whose chunks all arrive at this process, in
+// order, is validated as its bytes go by, on a goroutine of its own that
+// overlaps the encryption and the disk writes. Complete then has the answer
+// without reading the whole file back and decrypting it a second time. If
+// anything disturbs the stream (a failed or retried chunk, a restart, a
+// parser that opens the file twice past its head), the live result is
+// dropped and Complete validates from the stored parts as before, so the
+// answer is always the one a full validation gives.
+
+// liveHead is how much of the file's start is kept in memory: every parser
+// may reopen and reread this much (the sniffer reads the head, then the
+// parser starts over).
+const liveHead = 1 << 20
+
+var (
+	errLiveReopen = errors.New("media: live validation needs to reread the file")
+	errLiveBroken = errors.New("media: the live validation stream was interrupted")
+)
+
+// liveBatch is how many bytes the feeder gathers before handing them to
+// the validator, and liveQueue how many batches may wait: the writer runs
+// ahead of the validator by up to liveBatch*liveQueue bytes instead of
+// meeting it for every 64 KiB read (which, on a busy machine, cost a
+// scheduler round trip each).
+const (
+	liveBatch = 1 << 20
+	liveQueue = 8
+)
+
+// liveSource is a Source fed by PutChunk. Readers may reread the head as
+// often as they like; past the head, only one reader may go on, in order.
+type liveSource struct {
+	size int64
+
+	feedMu  sync.Mutex // one feeder at a time (concurrent chunks break the stream anyway)
+	pending []byte     // bytes past the head not yet queued
+	queue   chan []byte
+	quit    chan struct{} // closed by stop or when the validator is done
+	quitter sync.Once
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	head     []byte
+	fed      int64 // bytes fed so far
+	consumed int64 // bytes past the head read by the reader
+	closed   error // set when the feeder stops: io.EOF after the last byte, or why it broke
+	// disturbed: a reader got an error other than the end of the file, or
+	// the feed broke; the validator's answer is then not the file's.
+	disturbed bool
+
+	cur []byte // the reader's current batch
+}
+
+// liveValidation runs Validate over a liveSource.
+type liveValidation struct {
+	src  *liveSource
+	done chan struct{}
+	info Info
+	err  error
+}
+
+func newLiveSource(size int64) *liveSource {
+	src := &liveSource{size: size, queue: make(chan []byte, liveQueue), quit: make(chan struct{})}
+	src.cond = sync.NewCond(&src.mu)
+	return src
+}
+
+func startLive(size int64, slot Slot, lim Limits) *liveValidation {
+	src := newLiveSource(size)
+	lv := &liveValidation{src: src, done: make(chan struct{})}
+	go func() {
+		defer close(lv.done)
+		lv.info, lv.err = Validate(src, slot, lim)
+		// The feeder must never wait for a reader that has gone.
+		src.quitter.Do(func() { close(src.quit) })
+	}()
+	return lv
+}
+
+func (s *liveSource) Size() int64 { return s.size }
+
+func (s *liveSource) Open() (io.ReadCloser, error) { return &liveReader{s: s}, nil }
+
+// feed passes p (the next bytes of the file) to the validator. It never
+// fails: a validator that stopped reading just stops being fed.
+func (s *liveSource) feed(p []byte) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	s.mu.Lock()
+	if s.closed != nil {
+		s.mu.Unlock()
+		return
+	}
+	if room := liveHead - len(s.head); room > 0 {
+		k := min(room, len(p))
+		s.head = append(s.head, p[:k]...)
+		p = p[k:]
+		s.fed += int64(k)
+		s.cond.Broadcast()
+	}
+	s.fed += int64(len(p))
+	last := s.fed >= s.size
+	s.mu.Unlock()
+	s.pending = append(s.pending, p...)
+	if len(s.pending) >= liveBatch || (last && len(s.pending) > 0) {
+		b := s.pending
+		s.pending = make([]byte, 0, liveBatch)
+		select {
+		case s.queue <- b:
+		case <-s.quit:
+			return
+		}
+	}
+	if last {
+		s.mu.Lock()
+		if s.closed == nil {
+			s.closed = io.EOF
+			close(s.queue)
+		}
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	}
+}
+
+// stop ends the feed with err (errLiveBroken: the stream is no longer the
+// file's bytes).
+func (s *liveSource) stop(err error) {
+	s.mu.Lock()
+	if s.closed == nil || s.closed == io.EOF {
+		s.closed = err
+	}
+	s.disturbed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.quitter.Do(func() { close(s.quit) })
+}
+
+type liveReader struct {
+	s   *liveSource
+	pos int64
+}
+
+func (r *liveReader) Read(b []byte) (int, error) {
+	n, err := r.read(b)
+	if err != nil && err != io.EOF {
+		r.s.mu.Lock()
+		r.s.disturbed = true
+		r.s.mu.Unlock()
+	}
+	return n, err
+}
+
+func (r *liveReader) read(b []byte) (int, error) {
+	s := r.s
+	if r.pos >= s.size {
+		return 0, io.EOF
+	}
+	if r.pos < liveHead {
+		s.mu.Lock()
+		for int64(len(s.head)) <= r.pos && s.closed == nil {
+			s.cond.Wait()
+		}
+		if int64(len(s.head)) <= r.pos {
+			err := s.closed
+			s.mu.Unlock()
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		n := copy(b, s.head[r.pos:])
+		s.mu.Unlock()
+		r.pos += int64(n)
+		return n, nil
+	}
+	s.mu.Lock()
+	ok := r.pos == liveHead+s.consumed
+	s.mu.Unlock()
+	if !ok {
+		return 0, errLiveReopen
+	}
+	if len(s.cur) == 0 {
+		select {
+		case bt, open := <-s.queue:
+			if !open {
+				return 0, io.ErrUnexpectedEOF // r.pos < size, yet the feed ended
+			}
+			s.cur = bt
+		case <-s.quit:
+			return 0, errLiveBroken
+		}
+	}
+	n := copy(b, s.cur)
+	s.cur = s.cur[n:]
+	s.mu.Lock()
+	s.consumed += int64(n)
+	s.mu.Unlock()
+	r.pos += int64(n)
+	return n, nil
+}
+
+func (r *liveReader) Close() error { return nil }
+
+// result waits for the validator and returns its answer, or ok false if
+// the answer is not to be trusted (the stream broke, or the parser needed
+// to reread past the head): then the caller validates from the stored
+// parts. An undisturbed answer is the file's: the parser saw exactly the
+// file's bytes, in order, and nothing else.
+func (lv *liveValidation) result() (info Info, ok bool, err error) {
+	<-lv.done
+	lv.src.mu.Lock()
+	disturbed := lv.src.disturbed
+	lv.src.mu.Unlock()
+	if disturbed {
+		return Info{}, false, nil
+	}
+	return lv.info, true, lv.err
+}
+
+// teeWriter feeds what PutChunk reads to the live validation.
+type teeWriter struct{ s *liveSource }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	t.s.feed(p)
+	return len(p), nil
+}
