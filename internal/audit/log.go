@@ -88,7 +88,7 @@ type result struct {
 	err error
 }
 
-// insertChunk is the most rows one INSERT statement carries: 20 parameters
+// insertChunk is the most rows one INSERT statement carries: 21 parameters
 // a row stays well below SQLite's and PostgreSQL's parameter limits.
 const insertChunk = 100
 
@@ -328,18 +328,29 @@ func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err er
 	// slices of it (or of the old head), so the arguments stay valid.
 	hashes := make([]byte, HashSize*(len(batch)+1))
 	copy(hashes, l.headHash[:])
+	// The canonical encodings go into one buffer too, sliced only once it
+	// has stopped growing; each is stored in the entry column for Verify.
+	ends := make([]int, len(batch))
+	encs := l.enc[:0]
+	for i, p := range batch {
+		encs = encode(encs, l.head+int64(i)+1, p.micros, &p.ev)
+		ends[i] = len(encs)
+	}
+	l.enc = encs
 	seq := l.head
 	args := l.args[:0]
+	start := 0
 	for i, p := range batch {
 		seq++
 		prev := hashes[i*HashSize : (i+1)*HashSize]
 		sum := hashes[(i+1)*HashSize : (i+2)*HashSize]
-		l.enc = encode(l.enc[:0], seq, p.micros, &p.ev)
-		chainHash(h, prev, l.enc, sum[:0])
+		enc := encs[start:ends[i]:ends[i]]
+		start = ends[i]
+		chainHash(h, prev, enc, sum[:0])
 		e := &p.ev
 		args = append(args, seq, p.micros, e.ActorUserID, e.ActorTokenID, e.ActorRole, e.WorkspaceID, e.OnBehalfOf,
 			e.Action, e.ResourceType, e.ResourceID, e.PatientID, e.Purpose, e.Decision, e.Reason,
-			boolInt(e.BreakGlass), e.ClientAddr, e.RequestID, e.Outcome, prev, sum)
+			boolInt(e.BreakGlass), e.ClientAddr, e.RequestID, e.Outcome, prev, sum, enc)
 	}
 	last := hashes[len(batch)*HashSize:]
 	l.args = args
@@ -382,7 +393,7 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-const entryColumns = 20
+const entryColumns = 21
 
 // eventColumnList is an entry's columns without its hashes, in the order
 // Query scans them; entryColumnList adds the hashes for writing and Verify.
@@ -391,6 +402,10 @@ const eventColumnList = `seq, time, actor_user_id, actor_token_id, actor_role, w
 	break_glass, client_addr, request_id, outcome`
 
 const entryColumnList = eventColumnList + `, prev_hash, hash`
+
+// insertColumnList adds the canonical encoding (migration 0210), which
+// Verify and Query read instead of most columns.
+const insertColumnList = entryColumnList + `, entry`
 
 // insertStatement is a multi-row INSERT for n entries, prepared once per n
 // because parsing a statement this size costs as much as running it.
@@ -408,7 +423,7 @@ func (l *Log) insertStatement(ctx context.Context, n int) (*sql.Stmt, error) {
 
 func insertSQL(d db.Dialect, n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO audit_entries (" + entryColumnList + ") VALUES ")
+	b.WriteString("INSERT INTO audit_entries (" + insertColumnList + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')

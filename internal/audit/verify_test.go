@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +141,29 @@ func testVerifyNamesTheFirstTamperedEntry(t *testing.T) {
 		{"forged checkpoint signature", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
 			exec(t, d, `UPDATE audit_checkpoints SET signature = $1`, make([]byte, 64))
 		}, 20, "invalid signature"},
+		// Entries store their canonical encoding beside the columns
+		// (migration 0210); Verify hashes the encoding and checks that
+		// every column agrees with it.
+		{"edited encoding", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			e := event(7)
+			e.Outcome = "x"
+			exec(t, d, `UPDATE audit_entries SET entry = $1 WHERE seq = 8`, encode(nil, 8, 1, &e))
+		}, 8, "contents do not match its hash"},
+		{"edited filter column beside its encoding", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET workspace_id = 'ws-other' WHERE seq = 9`)
+		}, 9, "columns do not match"},
+		{"edited other column beside its encoding", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET reason = 'fine' WHERE seq = 10`)
+		}, 10, "columns do not match"},
+		{"field moved between columns", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			// The joined columns carry lengths, so moving bytes from one
+			// field to the next is seen.
+			exec(t, d, `UPDATE audit_entries SET purpose = purpose || substr(decision, 1, 1), decision = substr(decision, 2) WHERE seq = 11`)
+		}, 11, "columns do not match"},
+		{"encoding removed, columns edited", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			// Without an encoding an entry is checked column by column.
+			exec(t, d, `UPDATE audit_entries SET entry = NULL, outcome = 'x' WHERE seq = 13`)
+		}, 13, "contents do not match its hash"},
 		{"checkpoint by another key", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
 			other := newKey(t)
 			var head []byte
@@ -197,8 +221,9 @@ func rechain(t *testing.T, d *db.DB) {
 	h := sha256.New()
 	for _, r := range all {
 		var sum [HashSize]byte
-		chainHash(h, prev[:], encode(nil, r.seq, r.micros, &r.e), sum[:0])
-		exec(t, d, `UPDATE audit_entries SET prev_hash = $1, hash = $2 WHERE seq = $3`, prev[:], sum[:], r.seq)
+		enc := encode(nil, r.seq, r.micros, &r.e)
+		chainHash(h, prev[:], enc, sum[:0])
+		exec(t, d, `UPDATE audit_entries SET prev_hash = $1, hash = $2, entry = $3 WHERE seq = $4`, prev[:], sum[:], enc, r.seq)
 		prev = sum
 	}
 }
@@ -307,4 +332,45 @@ func TestCheckpointsAreWrittenWhileEntriesFlow(t *testing.T) {
 			t.Fatalf("report %+v, want %d checkpoints", rep, n+1)
 		}
 	})
+}
+
+// TestVerifyReadsEntriesWithAndWithoutEncoding covers a log written partly
+// before migration 0210 (no stored encoding) and partly after: both kinds
+// verify, in any order, and a change in either is found.
+func TestVerifyReadsEntriesWithAndWithoutEncoding(t *testing.T) {
+	for _, segs := range []int64{1, 4} {
+		t.Run(fmt.Sprintf("segments=%d", segs), func(t *testing.T) {
+			defer func(m, n int64) { minSegment, maxSegments = m, n }(minSegment, maxSegments)
+			minSegment, maxSegments = 3, segs
+			dbtest.Each(t, func(t *testing.T, d *db.DB) {
+				pub := filledLog(t, d, 20)
+				dropGuards(t, d)
+				exec(t, d, `UPDATE audit_entries SET entry = NULL WHERE seq <= 8 OR seq IN (12, 13, 20)`)
+				if rep := mustVerify(t, d, pub); !rep.OK() || rep.Entries != 20 || rep.Checkpoints != 1 {
+					t.Fatalf("mixed log: %+v", rep)
+				}
+				exec(t, d, `UPDATE audit_entries SET action = 'x' WHERE seq = 12`)
+				exec(t, d, `UPDATE audit_entries SET action = 'x' WHERE seq = 15`)
+				if rep := mustVerify(t, d, pub); rep.BrokenSeq != 12 || !strings.Contains(rep.Problem, "contents") {
+					t.Fatalf("got break at %d (%q), want 12", rep.BrokenSeq, rep.Problem)
+				}
+			})
+		})
+	}
+}
+
+func TestEncodingRoundTrips(t *testing.T) {
+	for i := range 20 {
+		e := event(i)
+		e.Time = time.UnixMicro(1_700_000_000_123_456 + int64(i)).UTC()
+		got, ok := entryFromEncoding(encode(nil, int64(i+1), microsOf(e.Time), &e))
+		if !ok || got.Seq != int64(i+1) || got.Event != e {
+			t.Fatalf("event %d: got %+v (%v), want %+v", i, got, ok, e)
+		}
+	}
+	for _, bad := range [][]byte{nil, {2}, append(appendHeader(nil, 1, 1, false), 0, 0, 0, 9)} {
+		if _, ok := entryFromEncoding(bad); ok {
+			t.Fatalf("decoded malformed %x", bad)
+		}
+	}
 }
