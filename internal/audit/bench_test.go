@@ -190,9 +190,7 @@ func bulkLoad(tb testing.TB, d *db.DB, k ed25519.PrivateKey, n, patients int) {
 					enc := encode(nil, seq, micros, &batch[i])
 					chainHash(h, prev, enc, sum[:0])
 					e := &batch[i]
-					args = append(args, seq, micros, e.ActorUserID, e.ActorTokenID, e.ActorRole, e.WorkspaceID, e.OnBehalfOf,
-						e.Action, e.ResourceType, e.ResourceID, e.PatientID, e.Purpose, e.Decision, e.Reason,
-						boolInt(e.BreakGlass), e.ClientAddr, e.RequestID, e.Outcome, prev, sum, enc)
+					args = append(args, seq, micros, e.ActorUserID, e.WorkspaceID, e.Action, e.PatientID, prev, sum, enc)
 				}
 				if _, err := tx.ExecContext(ctx, insertSQL(d.Dialect, len(batch)), args...); err != nil {
 					return err

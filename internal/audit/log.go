@@ -88,7 +88,7 @@ type result struct {
 	err error
 }
 
-// insertChunk is the most rows one INSERT statement carries: 21 parameters
+// insertChunk is the most rows one INSERT statement carries: 9 parameters
 // a row stays well below SQLite's and PostgreSQL's parameter limits.
 const insertChunk = 100
 
@@ -348,9 +348,7 @@ func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err er
 		start = ends[i]
 		chainHash(h, prev, enc, sum[:0])
 		e := &p.ev
-		args = append(args, seq, p.micros, e.ActorUserID, e.ActorTokenID, e.ActorRole, e.WorkspaceID, e.OnBehalfOf,
-			e.Action, e.ResourceType, e.ResourceID, e.PatientID, e.Purpose, e.Decision, e.Reason,
-			boolInt(e.BreakGlass), e.ClientAddr, e.RequestID, e.Outcome, prev, sum, enc)
+		args = append(args, seq, p.micros, e.ActorUserID, e.WorkspaceID, e.Action, e.PatientID, prev, sum, enc)
 	}
 	last := hashes[len(batch)*HashSize:]
 	l.args = args
@@ -393,7 +391,7 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-const entryColumns = 21
+const entryColumns = 9
 
 // eventColumnList is an entry's columns without its hashes, in the order
 // Query scans them; entryColumnList adds the hashes for writing and Verify.
@@ -403,9 +401,14 @@ const eventColumnList = `seq, time, actor_user_id, actor_token_id, actor_role, w
 
 const entryColumnList = eventColumnList + `, prev_hash, hash`
 
-// insertColumnList adds the canonical encoding (migration 0210), which
-// Verify and Query read instead of most columns.
-const insertColumnList = entryColumnList + `, entry`
+// insertColumnList is what the writer stores (migration 0210): the
+// canonical encoding, which holds the whole entry and is what its hash
+// covers, and beside it only the columns queries filter on. The other
+// event columns keep their defaults (” and 0) in such rows; Verify checks
+// that they do and that the filter columns agree with the encoding. Fewer
+// values a row make both the insert and Verify cheaper; rows written
+// before 0210 have every column and no encoding.
+const insertColumnList = `seq, time, actor_user_id, workspace_id, action, patient_id, prev_hash, hash, entry`
 
 // insertStatement is a multi-row INSERT for n entries, prepared once per n
 // because parsing a statement this size costs as much as running it.
