@@ -416,7 +416,7 @@ func (l *Log) insertStatement(ctx context.Context, n int) (*sql.Stmt, error) {
 	if st, ok := l.insertSQL[n]; ok {
 		return st, nil
 	}
-	st, err := l.d.Write.PrepareContext(ctx, insertSQL(l.d.Dialect, n))
+	st, err := l.d.Write.PrepareContext(ctx, insertSQL(l.d.Dialect, insertColumnList, entryColumns, n))
 	if err != nil {
 		return nil, fmt.Errorf("prepare audit insert: %w", err)
 	}
@@ -424,19 +424,20 @@ func (l *Log) insertStatement(ctx context.Context, n int) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func insertSQL(d db.Dialect, n int) string {
+// insertSQL is an INSERT of n rows of the named columns (cols of them).
+func insertSQL(d db.Dialect, columns string, cols, n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO audit_entries (" + insertColumnList + ") VALUES ")
+	b.WriteString("INSERT INTO audit_entries (" + columns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for j := range entryColumns {
+		for j := range cols {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(d.Param(i*entryColumns + j + 1))
+			b.WriteString(d.Param(i*cols + j + 1))
 		}
 		b.WriteByte(')')
 	}

@@ -150,7 +150,7 @@ func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) e
 	if sg.lo == 0 {
 		c.running = genesis[:]
 	}
-	for encoded := !columnsOnly; sg.broken == 0 && c.want <= sg.hi; encoded = !encoded {
+	for encoded := true; sg.broken == 0 && c.want <= sg.hi; encoded = !encoded {
 		read := c.checkColumns
 		if encoded {
 			read = c.checkEncoded
@@ -169,10 +169,6 @@ func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) e
 	sg.checkpoints = cps.checked
 	return nil
 }
-
-// columnsOnly makes Verify read every entry column by column, as before
-// migration 0210, so a benchmark can compare both paths in one run.
-var columnsOnly bool
 
 // chain is one segment's running check.
 type chain struct {
@@ -300,7 +296,7 @@ func (c *chain) checkColumns(ctx context.Context, d *db.DB) (other bool, err err
 		if err := rows.Scan(dest...); err != nil {
 			return false, fmt.Errorf("verify audit log: read entry %d: %w", c.want, err)
 		}
-		if encoded && !columnsOnly {
+		if encoded {
 			return c.stopAt(seq), nil
 		}
 		c.enc = appendHeader(c.enc[:0], seq, micros, breakGlass != 0)
