@@ -152,13 +152,19 @@ func (s *Service) loadRow(ctx context.Context, p *access.Principal, id string) (
 }
 
 // loadRowSQL reads a patient row with the principal's relationship facts.
+// Every parameter is written +$n: once ANALYZE has gathered statistics
+// (SQLite with STAT4), a bare parameter compared with an indexed column
+// makes SQLite re-plan the statement for each new value, parsing it again
+// on every read; the unary plus keeps the index use but not the re-plan.
+// PostgreSQL gets the bare parameters (it cannot type +$n), see
+// loadStatement.
 const loadRowSQL = `
 		SELECT p.id, p.workspace_id, p.created_by, p.version, p.created_at, p.updated_at, p.profile, p.summary,
-		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = $2 AND t.removed_at IS NULL),
-		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = $2 AND g.expires_at > $3),
+		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = +$2 AND t.removed_at IS NULL),
+		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = +$2 AND g.expires_at > +$3),
 		  EXISTS (SELECT 1 FROM case_collaborators c JOIN cases k ON k.id = c.case_id
-		          WHERE k.patient_id = p.id AND c.user_id = $2 AND c.removed_at IS NULL)
-		FROM patients p WHERE p.id = $1`
+		          WHERE k.patient_id = p.id AND c.user_id = +$2 AND c.removed_at IS NULL)
+		FROM patients p WHERE p.id = +$1`
 
 // loadStatement returns loadRowSQL prepared on the read pool (database/sql
 // prepares it again on each connection it lands on, once). A failed
@@ -172,7 +178,11 @@ func (s *Service) loadStatement(ctx context.Context) (*sql.Stmt, error) {
 	if st := s.loadStmt.Load(); st != nil {
 		return st, nil
 	}
-	st, err := s.db.Read.PrepareContext(ctx, loadRowSQL)
+	q := loadRowSQL
+	if s.db.Dialect.Name != "sqlite" {
+		q = strings.ReplaceAll(q, "+$", "$")
+	}
+	st, err := s.db.Read.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("load patient: prepare: %w", err)
 	}
