@@ -1,8 +1,10 @@
--- Each entry also stores its canonical encoding (the bytes its hash covers),
--- written by the log's one writer in the same INSERT as the columns. Verify
--- then reads this one blob plus the columns queries filter on (seq, time,
--- actor, workspace, patient, action) instead of all twenty columns, which
--- doubles its rate on SQLite where each column read has a fixed cost, and
--- Query returns the entry decoded from it. Entries written before this
--- migration have NULL here and are checked and read column by column.
+-- From here on each entry stores its canonical encoding (the bytes its hash
+-- covers) in entry, and beside it only the columns queries filter on (seq,
+-- time, actor_user_id, workspace_id, action, patient_id); the other event
+-- columns keep their defaults ('' and 0). Verify hashes the encoding and
+-- checks that the filter columns agree with it and the others are blank,
+-- reading five values a row instead of twenty (on SQLite each value read
+-- costs about as much as the hashing), and Query shows entries decoded from
+-- it. Entries written before this migration have every column and a NULL
+-- entry, and are checked and shown column by column.
 ALTER TABLE audit_entries ADD COLUMN entry BYTEA;
