@@ -62,6 +62,57 @@ func encode(b []byte, seq, micros int64, e *Event) []byte {
 	return b
 }
 
+// headerSize is the length of appendHeader's output.
+const headerSize = 1 + 8 + 8 + 1
+
+// Positions of the fields that queries filter on, in fields' order.
+const (
+	fieldActorUserID = 0
+	fieldWorkspaceID = 3
+	fieldAction      = 5
+	fieldPatientID   = 8
+)
+
+// decodeEntry splits a canonical encoding into its header and fields (the
+// fields alias enc). ok is false if enc is not a well-formed encoding of
+// this version.
+func decodeEntry(enc []byte) (seq, micros int64, breakGlass bool, f [15][]byte, ok bool) {
+	if len(enc) < headerSize || enc[0] != encodingVersion || enc[17] > 1 {
+		return 0, 0, false, f, false
+	}
+	seq = int64(binary.BigEndian.Uint64(enc[1:9]))
+	micros = int64(binary.BigEndian.Uint64(enc[9:17]))
+	breakGlass = enc[17] == 1
+	rest := enc[headerSize:]
+	for i := range f {
+		if len(rest) < 4 {
+			return 0, 0, false, f, false
+		}
+		n := binary.BigEndian.Uint32(rest)
+		rest = rest[4:]
+		if uint64(n) > uint64(len(rest)) {
+			return 0, 0, false, f, false
+		}
+		f[i], rest = rest[:n:n], rest[n:]
+	}
+	return seq, micros, breakGlass, f, len(rest) == 0
+}
+
+// entryFromEncoding rebuilds a stored entry from its canonical encoding.
+func entryFromEncoding(enc []byte) (Entry, bool) {
+	seq, micros, bg, f, ok := decodeEntry(enc)
+	if !ok {
+		return Entry{}, false
+	}
+	return Entry{Seq: seq, Event: Event{
+		Time:        time.UnixMicro(micros).UTC(),
+		ActorUserID: string(f[0]), ActorTokenID: string(f[1]), ActorRole: string(f[2]), WorkspaceID: string(f[3]),
+		OnBehalfOf: string(f[4]), Action: string(f[5]), ResourceType: string(f[6]), ResourceID: string(f[7]),
+		PatientID: string(f[8]), Purpose: string(f[9]), Decision: string(f[10]), Reason: string(f[11]),
+		BreakGlass: bg, ClientAddr: string(f[12]), RequestID: string(f[13]), Outcome: string(f[14]),
+	}}, true
+}
+
 // chainHash is SHA-256(prev || canonical encoding). h is reset and reused so
 // the verifier does not allocate per entry; out receives the sum.
 func chainHash(h hash.Hash, prev []byte, enc []byte, out []byte) []byte {

@@ -88,7 +88,7 @@ type result struct {
 	err error
 }
 
-// insertChunk is the most rows one INSERT statement carries: 20 parameters
+// insertChunk is the most rows one INSERT statement carries: 9 parameters
 // a row stays well below SQLite's and PostgreSQL's parameter limits.
 const insertChunk = 100
 
@@ -328,18 +328,27 @@ func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err er
 	// slices of it (or of the old head), so the arguments stay valid.
 	hashes := make([]byte, HashSize*(len(batch)+1))
 	copy(hashes, l.headHash[:])
+	// The canonical encodings go into one buffer too, sliced only once it
+	// has stopped growing; each is stored in the entry column for Verify.
+	ends := make([]int, len(batch))
+	encs := l.enc[:0]
+	for i, p := range batch {
+		encs = encode(encs, l.head+int64(i)+1, p.micros, &p.ev)
+		ends[i] = len(encs)
+	}
+	l.enc = encs
 	seq := l.head
 	args := l.args[:0]
+	start := 0
 	for i, p := range batch {
 		seq++
 		prev := hashes[i*HashSize : (i+1)*HashSize]
 		sum := hashes[(i+1)*HashSize : (i+2)*HashSize]
-		l.enc = encode(l.enc[:0], seq, p.micros, &p.ev)
-		chainHash(h, prev, l.enc, sum[:0])
+		enc := encs[start:ends[i]:ends[i]]
+		start = ends[i]
+		chainHash(h, prev, enc, sum[:0])
 		e := &p.ev
-		args = append(args, seq, p.micros, e.ActorUserID, e.ActorTokenID, e.ActorRole, e.WorkspaceID, e.OnBehalfOf,
-			e.Action, e.ResourceType, e.ResourceID, e.PatientID, e.Purpose, e.Decision, e.Reason,
-			boolInt(e.BreakGlass), e.ClientAddr, e.RequestID, e.Outcome, prev, sum)
+		args = append(args, seq, p.micros, e.ActorUserID, e.WorkspaceID, e.Action, e.PatientID, prev, sum, enc)
 	}
 	last := hashes[len(batch)*HashSize:]
 	l.args = args
@@ -354,6 +363,12 @@ func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err er
 	if err != nil {
 		return head, false, err
 	}
+	// On SQLite the INSERT trigger of migration 0200 (each row extends the
+	// chain by one) costs about 10-15% of append throughput: its two
+	// subqueries are primary-key seeks, but any trigger makes a multi-row
+	// INSERT keep a statement journal. It stays: Verify would find a
+	// replaced or skipped row only later, and the trigger refuses an
+	// INSERT OR REPLACE (which fires no DELETE trigger) when it happens.
 	err = l.d.Tx(ctx, func(tx *sql.Tx) error {
 		for i := 0; i < len(batch); i += insertChunk {
 			n := min(insertChunk, len(batch)-i)
@@ -382,7 +397,7 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-const entryColumns = 20
+const entryColumns = 9
 
 // eventColumnList is an entry's columns without its hashes, in the order
 // Query scans them; entryColumnList adds the hashes for writing and Verify.
@@ -392,13 +407,22 @@ const eventColumnList = `seq, time, actor_user_id, actor_token_id, actor_role, w
 
 const entryColumnList = eventColumnList + `, prev_hash, hash`
 
+// insertColumnList is what the writer stores (migration 0210): the
+// canonical encoding, which holds the whole entry and is what its hash
+// covers, and beside it only the columns queries filter on. The other
+// event columns keep their defaults (” and 0) in such rows; Verify checks
+// that they do and that the filter columns agree with the encoding. Fewer
+// values a row make both the insert and Verify cheaper; rows written
+// before 0210 have every column and no encoding.
+const insertColumnList = `seq, time, actor_user_id, workspace_id, action, patient_id, prev_hash, hash, entry`
+
 // insertStatement is a multi-row INSERT for n entries, prepared once per n
 // because parsing a statement this size costs as much as running it.
 func (l *Log) insertStatement(ctx context.Context, n int) (*sql.Stmt, error) {
 	if st, ok := l.insertSQL[n]; ok {
 		return st, nil
 	}
-	st, err := l.d.Write.PrepareContext(ctx, insertSQL(l.d.Dialect, n))
+	st, err := l.d.Write.PrepareContext(ctx, insertSQL(l.d.Dialect, insertColumnList, entryColumns, n))
 	if err != nil {
 		return nil, fmt.Errorf("prepare audit insert: %w", err)
 	}
@@ -406,19 +430,20 @@ func (l *Log) insertStatement(ctx context.Context, n int) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func insertSQL(d db.Dialect, n int) string {
+// insertSQL is an INSERT of n rows of the named columns (cols of them).
+func insertSQL(d db.Dialect, columns string, cols, n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO audit_entries (" + entryColumnList + ") VALUES ")
+	b.WriteString("INSERT INTO audit_entries (" + columns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for j := range entryColumns {
+		for j := range cols {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(d.Param(i*entryColumns + j + 1))
+			b.WriteString(d.Param(i*cols + j + 1))
 		}
 		b.WriteByte(')')
 	}

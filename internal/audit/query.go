@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -81,7 +82,7 @@ func (l *Log) Query(ctx context.Context, f Filter) (Page, error) {
 	if f.Cursor > 0 {
 		add("seq < ?", f.Cursor)
 	}
-	q := `SELECT ` + eventColumnList + ` FROM audit_entries`
+	q := `SELECT ` + eventColumnList + `, entry FROM audit_entries`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
@@ -94,16 +95,26 @@ func (l *Log) Query(ctx context.Context, f Filter) (Page, error) {
 	}
 	defer rows.Close()
 	var p Page
+	var enc sql.RawBytes
 	for rows.Next() {
 		var e Entry
 		var micros, breakGlass int64
 		if err := rows.Scan(&e.Seq, &micros, &e.ActorUserID, &e.ActorTokenID, &e.ActorRole, &e.WorkspaceID, &e.OnBehalfOf,
 			&e.Action, &e.ResourceType, &e.ResourceID, &e.PatientID, &e.Purpose, &e.Decision, &e.Reason,
-			&breakGlass, &e.ClientAddr, &e.RequestID, &e.Outcome); err != nil {
+			&breakGlass, &e.ClientAddr, &e.RequestID, &e.Outcome, &enc); err != nil {
 			return Page{}, fmt.Errorf("query audit entries: %w", err)
 		}
 		e.Time = time.UnixMicro(micros).UTC()
 		e.BreakGlass = breakGlass != 0
+		// Entries written since migration 0210 hold their contents in
+		// their encoding (the columns hold only what the filters use).
+		if enc != nil {
+			de, ok := entryFromEncoding(enc)
+			if !ok || de.Seq != e.Seq {
+				return Page{}, fmt.Errorf("query audit entries: entry %d has a malformed encoding", e.Seq)
+			}
+			e = de
+		}
 		p.Entries = append(p.Entries, e)
 	}
 	if err := rows.Err(); err != nil {

@@ -8,7 +8,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,90 +138,230 @@ type segment struct {
 
 // check verifies the entries and checkpoints in the segment, starting the
 // chain at genesis for the first segment and at the stored prev_hash of the
-// first entry otherwise.
+// first entry otherwise. Entries that carry their canonical encoding
+// (migration 0210) are read by checkEncoded; older ones, which have none,
+// by checkColumns. Each reads until the other kind starts, so a log
+// written before and after the migration is read in at most a few runs.
 func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) error {
 	cps, err := newCheckpointReader(ctx, d, sg.lo, sg.hi, pub)
 	if err != nil {
 		return err
 	}
 	defer cps.close()
-	rows, err := d.Read.QueryContext(ctx, `SELECT `+entryColumnList+` FROM audit_entries WHERE seq > $1 AND seq <= $2 ORDER BY seq`, sg.lo, sg.hi)
+	c := &chain{sg: sg, cps: cps, want: sg.lo + 1, h: sha256.New(), enc: make([]byte, 0, 512)}
+	if sg.lo == 0 {
+		c.running = genesis[:]
+	}
+	for encoded := true; sg.broken == 0 && c.want <= sg.hi; encoded = !encoded {
+		read := c.checkColumns
+		if encoded {
+			read = c.checkEncoded
+		}
+		other, err := read(ctx, d)
+		if err != nil {
+			return err
+		}
+		if !other {
+			break
+		}
+	}
+	if sg.broken == 0 && c.want <= sg.hi {
+		sg.broken, sg.problem = c.want, fmt.Sprintf("entries from %d to %d are missing", c.want, sg.hi)
+	}
+	sg.checkpoints = cps.checked
+	return nil
+}
+
+// chain is one segment's running check.
+type chain struct {
+	sg      *segment
+	cps     *checkpointReader
+	running []byte
+	runBuf  [HashSize]byte
+	sum     [HashSize]byte
+	want    int64 // the next seq expected
+	h       hash.Hash
+	enc     []byte
+}
+
+func (c *chain) fail(at int64, problem string) {
+	c.sg.broken, c.sg.problem = at, problem
+}
+
+// link checks that the entry seq with canonical encoding enc and the
+// stored hashes extends the chain, and any checkpoint at it. It returns
+// false when the log is broken here.
+func (c *chain) link(seq int64, enc, prevHash, storedHash []byte) (bool, error) {
+	if seq != c.want {
+		c.fail(c.want, fmt.Sprintf("entry %d is missing (the next entry is %d)", c.want, seq))
+		return false, nil
+	}
+	if c.running == nil {
+		c.sg.startPrev = append([]byte(nil), prevHash...)
+		c.running = c.sg.startPrev
+	}
+	if !bytes.Equal(prevHash, c.running) {
+		c.fail(seq, "its prev_hash does not match the hash of the entry before it")
+		return false, nil
+	}
+	chainHash(c.h, c.running, enc, c.sum[:0])
+	if !bytes.Equal(c.sum[:], storedHash) {
+		c.fail(seq, "its contents do not match its hash (the entry was changed)")
+		return false, nil
+	}
+	c.runBuf = c.sum
+	c.running = c.runBuf[:]
+	c.sg.entries++
+	c.sg.head = seq
+	c.sg.end = c.sum
+	c.want++
+	if c.cps.next >= 0 && c.cps.next < seq {
+		c.fail(c.cps.next, fmt.Sprintf("the checkpoint at seq %d names no entry", c.cps.next))
+		return false, nil
+	}
+	if seq == c.cps.next {
+		problem, err := c.cps.check(seq, c.running)
+		if err != nil {
+			return false, err
+		}
+		if problem != "" {
+			c.fail(seq, problem)
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// checkEncoded checks entries from c.want on that store their canonical
+// encoding: it hashes that one column and checks that the columns queries
+// filter on say the same and the others are blank, reading ten values a
+// row instead of twenty (on SQLite each value read costs about as much as
+// hashing the entry). It stops at the first entry without an encoding.
+func (c *chain) checkEncoded(ctx context.Context, d *db.DB) (other bool, err error) {
+	rows, err := d.Read.QueryContext(ctx, `SELECT seq, entry, `+packedColumns(d.Dialect)+`, prev_hash, hash
+		FROM audit_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq`, c.want, c.sg.hi)
 	if err != nil {
-		return fmt.Errorf("verify audit log: read entries: %w", err)
+		return false, fmt.Errorf("verify audit log: read entries: %w", err)
 	}
 	defer rows.Close()
+	var (
+		seq                               int64
+		enc, packed, prevHash, storedHash sql.RawBytes
+		want                              []byte
+	)
+	for rows.Next() {
+		if err := rows.Scan(&seq, &enc, &packed, &prevHash, &storedHash); err != nil {
+			return false, fmt.Errorf("verify audit log: read entry %d: %w", c.want, err)
+		}
+		if enc == nil {
+			return c.stopAt(seq), nil
+		}
+		if ok, err := c.link(seq, enc, prevHash, storedHash); !ok || err != nil {
+			return false, err
+		}
+		// The encoding is what was hashed; the columns must agree with it.
+		eseq, emicros, _, f, wellFormed := decodeEntry(enc)
+		if wellFormed {
+			want = appendPacked(want[:0], emicros, &f)
+		}
+		if !wellFormed || eseq != seq || !bytes.Equal(want, packed) {
+			c.fail(seq, "its columns do not match its recorded contents (the entry was changed)")
+			return false, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("verify audit log: read entries: %w", err)
+	}
+	return false, nil
+}
 
-	// Scan targets, encoding buffer and hasher are reused for every row, so
-	// the loop allocates nothing of its own.
+// checkColumns checks entries from c.want on that have no stored encoding
+// (written before migration 0210) by encoding their columns. It stops at
+// the first entry that has one.
+func (c *chain) checkColumns(ctx context.Context, d *db.DB) (other bool, err error) {
+	rows, err := d.Read.QueryContext(ctx, `SELECT `+entryColumnList+`, entry IS NOT NULL
+		FROM audit_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq`, c.want, c.sg.hi)
+	if err != nil {
+		return false, fmt.Errorf("verify audit log: read entries: %w", err)
+	}
+	defer rows.Close()
+	// Scan targets and the encoding buffer are reused for every row, so the
+	// loop allocates nothing of its own.
 	var (
 		seq, micros, breakGlass int64
 		text                    [15]sql.RawBytes
 		prevHash, storedHash    sql.RawBytes
-		running                 []byte
-		runBuf                  [HashSize]byte
-		sum                     [HashSize]byte
-		enc                     = make([]byte, 0, 512)
-		h                       = sha256.New()
+		encoded                 bool
 	)
-	if sg.lo == 0 {
-		running = genesis[:]
-	}
-	dest := scanTargets(&seq, &micros, &text, &breakGlass, &prevHash, &storedHash)
-	want := sg.lo + 1
-	fail := func(at int64, problem string) error {
-		sg.broken, sg.problem = at, problem
-		return nil
-	}
+	dest := append(scanTargets(&seq, &micros, &text, &breakGlass, &prevHash, &storedHash), &encoded)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("verify audit log: read entry %d: %w", want, err)
+			return false, fmt.Errorf("verify audit log: read entry %d: %w", c.want, err)
 		}
-		if seq != want {
-			return fail(want, fmt.Sprintf("entry %d is missing (the next entry is %d)", want, seq))
+		if encoded {
+			return c.stopAt(seq), nil
 		}
-		if running == nil {
-			sg.startPrev = append([]byte(nil), prevHash...)
-			running = sg.startPrev
-		}
-		if !bytes.Equal(prevHash, running) {
-			return fail(seq, "its prev_hash does not match the hash of the entry before it")
-		}
-		enc = appendHeader(enc[:0], seq, micros, breakGlass != 0)
+		c.enc = appendHeader(c.enc[:0], seq, micros, breakGlass != 0)
 		for i := range text {
-			enc = appendField(enc, text[i])
+			c.enc = appendField(c.enc, text[i])
 		}
-		chainHash(h, running, enc, sum[:0])
-		if !bytes.Equal(sum[:], storedHash) {
-			return fail(seq, "its contents do not match its hash (the entry was changed)")
-		}
-		runBuf = sum
-		running = runBuf[:]
-		sg.entries++
-		sg.head = seq
-		sg.end = sum
-		want++
-		if cps.next >= 0 && cps.next < seq {
-			return fail(cps.next, fmt.Sprintf("the checkpoint at seq %d names no entry", cps.next))
-		}
-		if seq == cps.next {
-			problem, err := cps.check(seq, running)
-			sg.checkpoints = cps.checked
-			if err != nil {
-				return err
-			}
-			if problem != "" {
-				return fail(seq, problem)
-			}
+		if ok, err := c.link(seq, c.enc, prevHash, storedHash); !ok || err != nil {
+			return false, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("verify audit log: read entries: %w", err)
+		return false, fmt.Errorf("verify audit log: read entries: %w", err)
 	}
-	if want <= sg.hi {
-		return fail(want, fmt.Sprintf("entries from %d to %d are missing", want, sg.hi))
+	return false, nil
+}
+
+// packedColumns is one value the database computes from the columns
+// queries filter on, so Verify reads one value for five: time, then each
+// text column as "<byte length>:<bytes>" (unambiguous), or NULL when any
+// column that only the encoding holds is not blank (see blankColumns).
+func packedColumns(d db.Dialect) string {
+	byteLen := "length(CAST(%s AS BLOB))"
+	if d.Name == "postgres" {
+		byteLen = "octet_length(%s)"
 	}
-	sg.checkpoints = cps.checked
-	return nil
+	var b strings.Builder
+	b.WriteString("CASE WHEN " + blankColumns + " THEN CAST(time AS TEXT)")
+	for _, c := range []string{"actor_user_id", "workspace_id", "action", "patient_id"} {
+		fmt.Fprintf(&b, " || ',' || "+byteLen+" || ':' || %s", c, c)
+	}
+	b.WriteString(" END")
+	return b.String()
+}
+
+// appendPacked appends what packedColumns yields for an entry with this
+// time and fields.
+func appendPacked(b []byte, micros int64, f *[15][]byte) []byte {
+	b = strconv.AppendInt(b, micros, 10)
+	for _, i := range [...]int{fieldActorUserID, fieldWorkspaceID, fieldAction, fieldPatientID} {
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(len(f[i])), 10)
+		b = append(b, ':')
+		b = append(b, f[i]...)
+	}
+	return b
+}
+
+// blankColumns is true when an entry's event columns that only its
+// encoding holds (see insertColumnList) keep their defaults: one value
+// the database computes instead of twelve read.
+const blankColumns = `(actor_token_id = '' AND actor_role = '' AND on_behalf_of = '' AND resource_type = ''
+	AND resource_id = '' AND purpose = '' AND decision = '' AND reason = '' AND break_glass = 0
+	AND client_addr = '' AND request_id = '' AND outcome = '')`
+
+// stopAt is called when a read meets entry seq, which the other kind of
+// read must check; it reports whether that read should run (false when
+// entries before seq are missing, which it records).
+func (c *chain) stopAt(seq int64) bool {
+	if seq != c.want {
+		c.fail(c.want, fmt.Sprintf("entry %d is missing (the next entry is %d)", c.want, seq))
+		return false
+	}
+	return true
 }
 
 // scanTargets lists the Scan destinations in entryColumnList order.

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func testVerifyNamesTheFirstTamperedEntry(t *testing.T) {
 			exec(t, d, `UPDATE audit_entries SET time = time + 1 WHERE seq = 3`)
 		}, 3, "contents"},
 		{"break-glass flag cleared", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
-			exec(t, d, `UPDATE audit_entries SET break_glass = 0 WHERE seq = 14`) // event(13) is break-glass
+			editEncoding(t, d, 14, func(e *Event) { e.BreakGlass = false }) // event(13) is break-glass
 		}, 14, "contents"},
 		{"deleted entry", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
 			exec(t, d, `DELETE FROM audit_entries WHERE seq = 9`)
@@ -140,6 +141,29 @@ func testVerifyNamesTheFirstTamperedEntry(t *testing.T) {
 		{"forged checkpoint signature", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
 			exec(t, d, `UPDATE audit_checkpoints SET signature = $1`, make([]byte, 64))
 		}, 20, "invalid signature"},
+		// Entries store their canonical encoding beside the columns
+		// (migration 0210); Verify hashes the encoding and checks that
+		// every column agrees with it.
+		{"edited encoding", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			e := event(7)
+			e.Outcome = "x"
+			exec(t, d, `UPDATE audit_entries SET entry = $1 WHERE seq = 8`, encode(nil, 8, 1, &e))
+		}, 8, "contents do not match its hash"},
+		{"edited filter column beside its encoding", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET workspace_id = 'ws-other' WHERE seq = 9`)
+		}, 9, "columns do not match"},
+		{"edited other column beside its encoding", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			exec(t, d, `UPDATE audit_entries SET reason = 'fine' WHERE seq = 10`)
+		}, 10, "columns do not match"},
+		{"encoding removed", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			// Without an encoding an entry is checked column by column,
+			// and the columns alone no longer hold it.
+			exec(t, d, `UPDATE audit_entries SET entry = NULL WHERE seq = 13`)
+		}, 13, "contents do not match its hash"},
+		{"encoding removed, columns filled in and edited", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
+			asWrittenBefore0210(t, d, `seq = 13`)
+			exec(t, d, `UPDATE audit_entries SET outcome = 'x' WHERE seq = 13`)
+		}, 13, "contents do not match its hash"},
 		{"checkpoint by another key", func(t *testing.T, d *db.DB, _ ed25519.PublicKey) {
 			other := newKey(t)
 			var head []byte
@@ -171,7 +195,7 @@ func testVerifyNamesTheFirstTamperedEntry(t *testing.T) {
 // contents, as a forger would.
 func rechain(t *testing.T, d *db.DB) {
 	t.Helper()
-	rows, err := d.Write.Query(`SELECT ` + eventColumnList + ` FROM audit_entries ORDER BY seq`)
+	rows, err := d.Write.Query(`SELECT ` + eventColumnList + `, entry FROM audit_entries ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,13 +207,24 @@ func rechain(t *testing.T, d *db.DB) {
 	for rows.Next() {
 		var r row
 		var bg int64
+		var enc []byte
 		e := &r.e
 		if err := rows.Scan(&r.seq, &r.micros, &e.ActorUserID, &e.ActorTokenID, &e.ActorRole, &e.WorkspaceID, &e.OnBehalfOf,
 			&e.Action, &e.ResourceType, &e.ResourceID, &e.PatientID, &e.Purpose, &e.Decision, &e.Reason,
-			&bg, &e.ClientAddr, &e.RequestID, &e.Outcome); err != nil {
+			&bg, &e.ClientAddr, &e.RequestID, &e.Outcome, &enc); err != nil {
 			t.Fatal(err)
 		}
 		e.BreakGlass = bg != 0
+		if enc != nil {
+			// The filter columns are the forger's edits; the rest is
+			// only in the encoding.
+			de, ok := entryFromEncoding(enc)
+			if !ok {
+				t.Fatalf("entry %d: malformed encoding", r.seq)
+			}
+			de.ActorUserID, de.WorkspaceID, de.Action, de.PatientID = e.ActorUserID, e.WorkspaceID, e.Action, e.PatientID
+			r.e = de.Event
+		}
 		all = append(all, r)
 	}
 	rows.Close()
@@ -197,8 +232,9 @@ func rechain(t *testing.T, d *db.DB) {
 	h := sha256.New()
 	for _, r := range all {
 		var sum [HashSize]byte
-		chainHash(h, prev[:], encode(nil, r.seq, r.micros, &r.e), sum[:0])
-		exec(t, d, `UPDATE audit_entries SET prev_hash = $1, hash = $2 WHERE seq = $3`, prev[:], sum[:], r.seq)
+		enc := encode(nil, r.seq, r.micros, &r.e)
+		chainHash(h, prev[:], enc, sum[:0])
+		exec(t, d, `UPDATE audit_entries SET prev_hash = $1, hash = $2, entry = $3 WHERE seq = $4`, prev[:], sum[:], enc, r.seq)
 		prev = sum
 	}
 }
@@ -307,4 +343,102 @@ func TestCheckpointsAreWrittenWhileEntriesFlow(t *testing.T) {
 			t.Fatalf("report %+v, want %d checkpoints", rep, n+1)
 		}
 	})
+}
+
+// TestVerifyReadsEntriesWithAndWithoutEncoding covers a log written partly
+// before migration 0210 (no stored encoding) and partly after: both kinds
+// verify, in any order, and a change in either is found.
+func TestVerifyReadsEntriesWithAndWithoutEncoding(t *testing.T) {
+	for _, segs := range []int64{1, 4} {
+		t.Run(fmt.Sprintf("segments=%d", segs), func(t *testing.T) {
+			defer func(m, n int64) { minSegment, maxSegments = m, n }(minSegment, maxSegments)
+			minSegment, maxSegments = 3, segs
+			dbtest.Each(t, func(t *testing.T, d *db.DB) {
+				pub := filledLog(t, d, 20)
+				dropGuards(t, d)
+				asWrittenBefore0210(t, d, `seq <= 8 OR seq IN (12, 13, 20)`)
+				if rep := mustVerify(t, d, pub); !rep.OK() || rep.Entries != 20 || rep.Checkpoints != 1 {
+					t.Fatalf("mixed log: %+v", rep)
+				}
+				// Query shows both kinds the same.
+				page, err := (&Log{d: d}).Query(context.Background(), Filter{Limit: 20})
+				if err != nil || len(page.Entries) != 20 {
+					t.Fatalf("query: %d entries, %v", len(page.Entries), err)
+				}
+				for _, en := range page.Entries {
+					want := event(int(en.Seq - 1))
+					want.Time = en.Time
+					if en.Event != want {
+						t.Fatalf("entry %d: got %+v, want %+v", en.Seq, en.Event, want)
+					}
+				}
+				exec(t, d, `UPDATE audit_entries SET action = 'x' WHERE seq = 12`)
+				exec(t, d, `UPDATE audit_entries SET action = 'x' WHERE seq = 15`)
+				if rep := mustVerify(t, d, pub); rep.BrokenSeq != 12 || !strings.Contains(rep.Problem, "contents") {
+					t.Fatalf("got break at %d (%q), want 12", rep.BrokenSeq, rep.Problem)
+				}
+			})
+		})
+	}
+}
+
+func TestEncodingRoundTrips(t *testing.T) {
+	for i := range 20 {
+		e := event(i)
+		e.Time = time.UnixMicro(1_700_000_000_123_456 + int64(i)).UTC()
+		got, ok := entryFromEncoding(encode(nil, int64(i+1), microsOf(e.Time), &e))
+		if !ok || got.Seq != int64(i+1) || got.Event != e {
+			t.Fatalf("event %d: got %+v (%v), want %+v", i, got, ok, e)
+		}
+	}
+	for _, bad := range [][]byte{nil, {2}, append(appendHeader(nil, 1, 1, false), 0, 0, 0, 9)} {
+		if _, ok := entryFromEncoding(bad); ok {
+			t.Fatalf("decoded malformed %x", bad)
+		}
+	}
+}
+
+// asWrittenBefore0210 rewrites the entries matching cond as the writer
+// stored them before migration 0210: every column, no encoding.
+func asWrittenBefore0210(t *testing.T, d *db.DB, cond string) {
+	t.Helper()
+	for _, en := range encodedEntries(t, d, cond) {
+		e := &en.Event
+		exec(t, d, `UPDATE audit_entries SET actor_token_id = $1, actor_role = $2, on_behalf_of = $3, resource_type = $4,
+			resource_id = $5, purpose = $6, decision = $7, reason = $8, break_glass = $9, client_addr = $10,
+			request_id = $11, outcome = $12, entry = NULL WHERE seq = $13`,
+			e.ActorTokenID, e.ActorRole, e.OnBehalfOf, e.ResourceType, e.ResourceID, e.Purpose, e.Decision, e.Reason,
+			boolInt(e.BreakGlass), e.ClientAddr, e.RequestID, e.Outcome, en.Seq)
+	}
+}
+
+// editEncoding changes entry seq's stored encoding, as a forger would.
+func editEncoding(t *testing.T, d *db.DB, seq int64, edit func(*Event)) {
+	t.Helper()
+	for _, en := range encodedEntries(t, d, fmt.Sprintf("seq = %d", seq)) {
+		edit(&en.Event)
+		exec(t, d, `UPDATE audit_entries SET entry = $1 WHERE seq = $2`, encode(nil, en.Seq, microsOf(en.Time), &en.Event), en.Seq)
+	}
+}
+
+func encodedEntries(t *testing.T, d *db.DB, cond string) []Entry {
+	t.Helper()
+	rows, err := d.Write.Query(`SELECT entry FROM audit_entries WHERE ` + cond + ` ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Entry
+	for rows.Next() {
+		var enc []byte
+		if err := rows.Scan(&enc); err != nil {
+			t.Fatal(err)
+		}
+		en, ok := entryFromEncoding(enc)
+		if !ok {
+			t.Fatalf("malformed encoding %x", enc)
+		}
+		out = append(out, en)
+	}
+	rows.Close()
+	return out
 }

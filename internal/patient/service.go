@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
@@ -59,6 +61,12 @@ type Service struct {
 	notifier BreakGlassNotifier
 	inviter  PortalInviter
 	log      *slog.Logger
+
+	// loadStmt is loadRow's query, prepared once on first use: on SQLite
+	// parsing its three EXISTS subqueries cost more than running them, and
+	// was most of an audited read's time (issue 4's read-vs-plain-SQL ratio).
+	loadMu   sync.Mutex
+	loadStmt atomic.Pointer[sql.Stmt]
 }
 
 // New returns a Service.
@@ -127,13 +135,11 @@ func (s *Service) loadRow(ctx context.Context, p *access.Principal, id string) (
 		user = p.UserID
 	}
 	var r row
-	err := s.db.Read.QueryRowContext(ctx, `
-		SELECT p.id, p.workspace_id, p.created_by, p.version, p.created_at, p.updated_at, p.profile, p.summary,
-		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = $2 AND t.removed_at IS NULL),
-		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = $2 AND g.expires_at > $3),
-		  EXISTS (SELECT 1 FROM case_collaborators c JOIN cases k ON k.id = c.case_id
-		          WHERE k.patient_id = p.id AND c.user_id = $2 AND c.removed_at IS NULL)
-		FROM patients p WHERE p.id = $1`, id, user, s.now().UnixMicro()).
+	st, err := s.loadStatement(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = st.QueryRowContext(ctx, id, user, s.now().UnixMicro()).
 		Scan(&r.id, &r.workspaceID, &r.createdBy, &r.version, &r.createdAt, &r.updatedAt, &r.profile, &r.summary,
 			&r.careTeam, &r.glass, &r.collab)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -143,6 +149,45 @@ func (s *Service) loadRow(ctx context.Context, p *access.Principal, id string) (
 		return nil, fmt.Errorf("load patient: %w", err)
 	}
 	return &r, nil
+}
+
+// loadRowSQL reads a patient row with the principal's relationship facts.
+// Every parameter is written +$n: once ANALYZE has gathered statistics
+// (SQLite with STAT4), a bare parameter compared with an indexed column
+// makes SQLite re-plan the statement for each new value, parsing it again
+// on every read; the unary plus keeps the index use but not the re-plan.
+// PostgreSQL gets the bare parameters (it cannot type +$n), see
+// loadStatement.
+const loadRowSQL = `
+		SELECT p.id, p.workspace_id, p.created_by, p.version, p.created_at, p.updated_at, p.profile, p.summary,
+		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = +$2 AND t.removed_at IS NULL),
+		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = +$2 AND g.expires_at > +$3),
+		  EXISTS (SELECT 1 FROM case_collaborators c JOIN cases k ON k.id = c.case_id
+		          WHERE k.patient_id = p.id AND c.user_id = +$2 AND c.removed_at IS NULL)
+		FROM patients p WHERE p.id = +$1`
+
+// loadStatement returns loadRowSQL prepared on the read pool (database/sql
+// prepares it again on each connection it lands on, once). A failed
+// prepare is retried on the next call.
+func (s *Service) loadStatement(ctx context.Context) (*sql.Stmt, error) {
+	if st := s.loadStmt.Load(); st != nil {
+		return st, nil
+	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if st := s.loadStmt.Load(); st != nil {
+		return st, nil
+	}
+	q := loadRowSQL
+	if s.db.Dialect.Name != "sqlite" {
+		q = strings.ReplaceAll(q, "+$", "$")
+	}
+	st, err := s.db.Read.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("load patient: prepare: %w", err)
+	}
+	s.loadStmt.Store(st)
+	return st, nil
 }
 
 func (r *row) resource() access.Resource {
