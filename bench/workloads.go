@@ -95,10 +95,9 @@ func signIn(ctx context.Context, base string) (*api, error) {
 	return a, nil
 }
 
-// orthancHook is the DICOM-ingest comparison with Orthanc. It is nil unless
-// the build tag `orthanc` is given (bench/orthanc_hook.go), which wires in
-// orthancRows from bench/orthanc.go once that file is merged.
-var orthancHook func(ctx context.Context, c config) ([]Result, error)
+// orthancHook is the DICOM-ingest comparison with Orthanc (bench/orthanc.go),
+// a variable so that a run can leave it out.
+var orthancHook = orthancRows
 
 func serverRows(ctx context.Context, c config, s *server, ref *refs) ([]Result, error) {
 	d, nPatients, nCases, nDICOM, fileSize := 8*time.Second, 5000, 200, 1000, int64(500<<20)
@@ -225,8 +224,6 @@ func serverRows(ctx context.Context, c config, s *server, ref *refs) ([]Result, 
 		for _, r := range or {
 			add(r)
 		}
-	} else {
-		add(Result{Workload: "Orthanc DICOM ingest (peer)", Note: "not wired in this build: merge bench/orthanc.go and build with -tags orthanc"})
 	}
 
 	// wrk, from a third process, as a cross-check of the Go load generator.
