@@ -234,14 +234,7 @@ func custodiaStore(ctx context.Context, c config, inst [][]byte, clients int) (f
 	}
 	p := &access.Principal{UserID: "bench-clinician", SessionID: "bench", WorkspaceID: "bench-ws", Role: access.RoleClinician, ClientAddr: "127.0.0.1"}
 	return storeAll(ctx, inst, clients, func(b []byte) error {
-		u, err := svc.CreateUpload(ctx, p, "bench-case", int64(len(b)), media.SlotDICOM)
-		if err != nil {
-			return err
-		}
-		if _, err := svc.PutChunk(ctx, p, u.ID, media.ContentRange{Start: 0, End: int64(len(b) - 1), Total: int64(len(b))}, bytes.NewReader(b)); err != nil {
-			return err
-		}
-		_, _, err = svc.CompleteUpload(ctx, p, u.ID)
+		_, _, err := svc.UploadSmall(ctx, p, "bench-case", media.SlotDICOM, bytes.NewReader(b), int64(len(b)))
 		return err
 	})
 }
