@@ -42,7 +42,8 @@ type Store struct {
 	UploadTTL time.Duration
 	Now       func() time.Time
 
-	staging staging // chunks written without fsync, per upload
+	staging staging   // chunks written without fsync, per upload
+	commits committer // file rows committed together (groupcommit.go)
 }
 
 // NewUpload is what a client declares when it opens an upload. The ids come
@@ -460,7 +461,7 @@ func (s *Store) commitFile(ctx context.Context, u Upload, key *keys.Key, src Sou
 		cleanup()
 		return File{}, fmt.Errorf("seal file info: %w", err)
 	}
-	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.commitFileTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO media_files
 			(id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, info, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -552,16 +553,8 @@ func (s *Store) PutSmall(ctx context.Context, receipt func() (audit.Receipt, err
 		drop()
 		return File{}, Info{}, err
 	}
-	rec, err := receipt()
-	if err == nil && !rec.Covers(n.PatientID) {
-		err = ErrNoReceipt
-	}
-	if err != nil {
-		lv.src.stop(errLiveBroken)
-		<-lv.done
-		drop()
-		return File{}, Info{}, err
-	}
+	// The object's fsync runs while the audit entry is made durable and
+	// the validation finishes.
 	settled := make(chan error, 1)
 	go func() {
 		if !staged {
@@ -570,6 +563,17 @@ func (s *Store) PutSmall(ctx context.Context, receipt func() (audit.Receipt, err
 		}
 		settled <- ss.Sync(ctx, name)
 	}()
+	rec, err := receipt()
+	if err == nil && !rec.Covers(n.PatientID) {
+		err = ErrNoReceipt
+	}
+	if err != nil {
+		lv.src.stop(errLiveBroken)
+		<-lv.done
+		<-settled
+		drop()
+		return File{}, Info{}, err
+	}
 	info, ok, err := lv.result()
 	if ok {
 		liveAnswers.Add(1)
