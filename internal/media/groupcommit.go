@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"database/sql"
+	"runtime"
 	"sync"
 )
 
@@ -51,6 +52,9 @@ func (s *Store) commitFileTx(ctx context.Context, fn func(ctx context.Context, t
 // batches after its own.
 func (s *Store) commitBatches() {
 	g := &s.commits
+	// Files about to be committed get a moment to join (as the audit log
+	// does): batches of one would cost a sync each.
+	runtime.Gosched()
 	g.mu.Lock()
 	batch := g.pending
 	g.pending = nil
@@ -78,6 +82,7 @@ func (s *Store) commitBatch(batch []*fileCommit) {
 	if len(live) == 0 {
 		return
 	}
+	s.prepareFileStatements(context.WithoutCancel(live[0].ctx))
 	if len(live) > 1 {
 		// The batch's transaction is not any one caller's: it runs to the
 		// end even if a caller gives up meanwhile, and then that caller's
@@ -101,4 +106,56 @@ func (s *Store) commitBatch(batch []*fileCommit) {
 	for _, c := range live {
 		c.done <- s.DB.Tx(c.ctx, func(tx *sql.Tx) error { return c.run(c.ctx, tx) })
 	}
+}
+
+// Statements of a file commit, prepared once outside any transaction: on
+// SQLite a transaction holds the only write connection, and preparing
+// inside it kept the audit log's commits waiting longer.
+const (
+	insertFileSQL = `INSERT INTO media_files
+			(id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, info, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	insertFilePartSQL = `INSERT INTO media_file_parts (file_id, offset_bytes, length, object) VALUES ($1, $2, $3, $4)`
+)
+
+type fileStatements struct {
+	mu         sync.Mutex
+	file, part *sql.Stmt
+}
+
+// prepareFileStatements prepares the statements if they are not yet; it
+// runs before the transaction. A failure leaves them nil, and exec
+// prepares inside the transaction as before.
+func (s *Store) prepareFileStatements(ctx context.Context) {
+	fs := &s.statements
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, x := range []struct {
+		p **sql.Stmt
+		q string
+	}{{&fs.file, insertFileSQL}, {&fs.part, insertFilePartSQL}} {
+		if *x.p == nil {
+			if st, err := s.DB.Write.PrepareContext(ctx, x.q); err == nil {
+				*x.p = st
+			}
+		}
+	}
+}
+
+// exec runs q (one of the file statements) in tx.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) error {
+	fs := &s.statements
+	fs.mu.Lock()
+	st := fs.file
+	if q == insertFilePartSQL {
+		st = fs.part
+	}
+	fs.mu.Unlock()
+	var err error
+	if st != nil {
+		_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, q, args...)
+	}
+	return err
 }

@@ -42,8 +42,9 @@ type Store struct {
 	UploadTTL time.Duration
 	Now       func() time.Time
 
-	staging staging   // chunks written without fsync, per upload
-	commits committer // file rows committed together (groupcommit.go)
+	staging    staging        // chunks written without fsync, per upload
+	commits    committer      // file rows committed together (groupcommit.go)
+	statements fileStatements // their prepared statements
 }
 
 // NewUpload is what a client declares when it opens an upload. The ids come
@@ -462,17 +463,13 @@ func (s *Store) commitFile(ctx context.Context, u Upload, key *keys.Key, src Sou
 		return File{}, fmt.Errorf("seal file info: %w", err)
 	}
 	err = s.commitFileTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO media_files
-			(id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, info, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			f.ID, f.WorkspaceID, f.PatientID, f.CaseID, f.UploaderID, u.ID, string(f.Kind), f.Size,
+		err := s.exec(ctx, tx, insertFileSQL, f.ID, f.WorkspaceID, f.PatientID, f.CaseID, f.UploaderID, u.ID, string(f.Kind), f.Size,
 			nullable(f.viewObject), nullable(f.thumbObject), sealed, f.CreatedAt.UnixMicro())
 		if err != nil {
 			return err
 		}
 		for _, p := range ps {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO media_file_parts (file_id, offset_bytes, length, object) VALUES ($1, $2, $3, $4)`,
-				f.ID, p.offset, p.length, p.object); err != nil {
+			if err := s.exec(ctx, tx, insertFilePartSQL, f.ID, p.offset, p.length, p.object); err != nil {
 				return err
 			}
 		}
