@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -32,6 +33,7 @@ import (
 	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/media"
 	"github.com/custodia-health/custodia/internal/media/mediatest"
+	"github.com/custodia-health/custodia/internal/web"
 )
 
 const orthancBin = "/usr/sbin/Orthanc"
@@ -80,16 +82,28 @@ func orthancRows(ctx context.Context, c config) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("orthanc: %w", err)
 	}
-	ours, err := custodiaStore(ctx, c, inst, clients)
+	ours, err := custodiaStore(ctx, c, inst, clients, false)
 	if err != nil {
 		return nil, fmt.Errorf("custodia media store: %w", err)
 	}
+	oursHTTP, err := custodiaStore(ctx, c, inst, clients, true)
+	if err != nil {
+		return nil, fmt.Errorf("custodia media store over HTTP: %w", err)
+	}
+	work := fmt.Sprintf("%d instances of %d KiB, %d clients", n, size>>10, clients)
+	ref := fmt.Sprintf("%.0f instances/s Orthanc (HTTP POST /instances)", orth)
 	return []Result{{
-		Workload:  fmt.Sprintf("DICOM store, %d instances of %d KiB, %d clients", n, size>>10, clients),
+		Workload:  "DICOM store, " + work,
 		Ours:      fmt.Sprintf("%.0f instances/s", ours),
-		Reference: fmt.Sprintf("%.0f instances/s Orthanc (HTTP POST /instances)", orth),
+		Reference: ref,
 		Ratio:     ratio(ours, orth),
-		Note:      "ours: media.Service in process (decide, audit, encrypt, validate, index, thumbnail, commit); Orthanc over loopback HTTP",
+		Note:      "ours: media.Service.UploadSmall in process (decide, audit, encrypt, validate, index, commit; DICOM thumbnails on first view); Orthanc over loopback HTTP",
+	}, {
+		Workload:  "DICOM store over HTTP, " + work,
+		Ours:      fmt.Sprintf("%.0f instances/s", oursHTTP),
+		Reference: ref,
+		Ratio:     ratio(oursHTTP, orth),
+		Note:      "ours: POST /api/v1/cases/{id}/files over loopback HTTP to an in-process server (principal injected: no sign-in or token check)",
 	}}, nil
 }
 
@@ -194,8 +208,11 @@ func orthancStore(ctx context.Context, c config, inst [][]byte, clients int) (fl
 // custodiaStore stores every instance through media.Service on a fresh
 // SQLite database, key ring, audit log and blob directory: one case on
 // which the bench clinician is on the care team.
-func custodiaStore(ctx context.Context, c config, inst [][]byte, clients int) (float64, error) {
+func custodiaStore(ctx context.Context, c config, inst [][]byte, clients int, overHTTP bool) (float64, error) {
 	dir := filepath.Join(c.work, "custodia-media")
+	if overHTTP {
+		dir += "-http"
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, err
 	}
@@ -233,16 +250,38 @@ func custodiaStore(ctx context.Context, c config, inst [][]byte, clients int) (f
 		},
 	}
 	p := &access.Principal{UserID: "bench-clinician", SessionID: "bench", WorkspaceID: "bench-ws", Role: access.RoleClinician, ClientAddr: "127.0.0.1"}
+	if !overHTTP {
+		return storeAll(ctx, inst, clients, func(b []byte) error {
+			_, _, err := svc.UploadSmall(ctx, p, "bench-case", media.SlotDICOM, bytes.NewReader(b), int64(len(b)))
+			return err
+		})
+	}
+	ws, err := web.New(web.Deps{DB: d, Log: slog.New(slog.DiscardHandler), Version: "bench", Media: svc})
+	if err != nil {
+		return 0, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
+	})}
+	go hs.Serve(ln)
+	defer hs.Close()
+	url := "http://" + ln.Addr().String() + "/api/v1/cases/bench-case/files?slot=dicom"
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	return storeAll(ctx, inst, clients, func(b []byte) error {
-		u, err := svc.CreateUpload(ctx, p, "bench-case", int64(len(b)), media.SlotDICOM)
+		res, err := client.Post(url, "application/dicom", bytes.NewReader(b))
 		if err != nil {
 			return err
 		}
-		if _, err := svc.PutChunk(ctx, p, u.ID, media.ContentRange{Start: 0, End: int64(len(b) - 1), Total: int64(len(b))}, bytes.NewReader(b)); err != nil {
-			return err
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			return fmt.Errorf("POST files: %d %s", res.StatusCode, body)
 		}
-		_, _, err = svc.CompleteUpload(ctx, p, u.ID)
-		return err
+		return nil
 	})
 }
 

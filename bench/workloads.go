@@ -386,8 +386,8 @@ func uploadRows(ctx context.Context, s *server, a *api, caseID string, size int6
 }
 
 // dicomRows uploads a synthetic study of n instances (256×256, 16-bit), one
-// upload (open, one PUT, complete) per instance, from 4 clients with the API
-// token.
+// request (POST /api/v1/cases/{id}/files) per instance, from 4 clients with
+// the API token.
 func dicomRows(ctx context.Context, s *server, a *api, g *gen, caseID string, p fakePatient, n int) ([]Result, error) {
 	study, series := g.studyUIDs()
 	files := make([][]byte, n)
@@ -400,7 +400,7 @@ func dicomRows(ctx context.Context, s *server, a *api, g *gen, caseID string, p 
 	var once sync.Once
 	start := time.Now()
 	r := load(ctx, 4, 3*time.Minute, n, func(cl *http.Client, i int) error {
-		err := uploadOne(cl, s.url, a.bearer, caseID, "dicom", files[i])
+		err := uploadWhole(cl, s.url, a.bearer, caseID, "dicom", files[i])
 		if err != nil {
 			once.Do(func() { firstErr = err })
 		}
@@ -410,35 +410,31 @@ func dicomRows(ctx context.Context, s *server, a *api, g *gen, caseID string, p 
 	if r.requests == 0 && firstErr != nil {
 		return nil, firstErr
 	}
-	msg := note(fmt.Sprintf("%d instances of %d KiB, 3 requests each", r.requests, total/n>>10), errNote(r))
+	msg := note(fmt.Sprintf("%d instances of %d KiB, one request each", r.requests, total/n>>10), errNote(r))
 	if firstErr != nil {
 		msg += " (first: " + oneLine(firstErr) + ")"
 	}
-	return []Result{{Workload: "DICOM study ingest (upload API, API token), 4 clients",
+	return []Result{{Workload: "DICOM study ingest (one-request file API, API token), 4 clients",
 		Ours:      fmt.Sprintf("%.1f instances/s (p50 %s, p99 %s)", float64(r.requests)/took.Seconds(), round(r.p50), round(r.p99)),
 		Reference: "Orthanc: see its row", Note: msg}}, nil
 }
 
-func uploadOne(cl *http.Client, base string, hdr http.Header, caseID, slot string, data []byte) error {
-	var u struct{ ID string }
-	if err := call(cl, "POST", base+"/api/v1/uploads", hdr, map[string]any{"case_id": caseID, "size": len(data), "slot": slot}, http.StatusCreated, &u); err != nil {
-		return err
-	}
-	req, _ := http.NewRequest("PUT", base+"/api/v1/uploads/"+u.ID, bytes.NewReader(data))
+// uploadWhole sends a small file in one request.
+func uploadWhole(cl *http.Client, base string, hdr http.Header, caseID, slot string, data []byte) error {
+	req, _ := http.NewRequest("POST", base+"/api/v1/cases/"+caseID+"/files?slot="+slot, bytes.NewReader(data))
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	req.Header.Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", len(data)-1, len(data)))
 	res, err := cl.Do(req)
 	if err != nil {
 		return err
 	}
 	msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 	res.Body.Close()
-	if res.StatusCode != 200 {
-		return fmt.Errorf("PUT: %s: %s", res.Status, msg)
+	if res.StatusCode != http.StatusCreated {
+		return fmt.Errorf("POST files: %s: %s", res.Status, msg)
 	}
-	return call(cl, "POST", base+"/api/v1/uploads/"+u.ID+"/complete", hdr, nil, http.StatusCreated, nil)
+	return nil
 }
 
 // wrkRow runs wrk (if installed) against GET /healthz for a few seconds.

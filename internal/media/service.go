@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
@@ -111,6 +112,47 @@ func (s *Service) CompleteUpload(ctx context.Context, p *access.Principal, id st
 		return File{}, Info{}, err
 	}
 	return s.Store.Complete(ctx, rec, id, p.UserID)
+}
+
+// UploadSmall stores a whole file of size bytes, read from r, to a case in
+// one call, if p may upload files to it: decided and audited once
+// (file.upload on the case), then encrypted, validated and committed by
+// Store.PutSmall. size must be at most MaxSmallUpload. An allowed upload's
+// audit entry is appended while the bytes are encrypted and written;
+// nothing is committed, decrypted or acknowledged before it is durable.
+func (s *Service) UploadSmall(ctx context.Context, p *access.Principal, caseID string, slot Slot, r io.Reader, size int64) (File, Info, error) {
+	patientID, res, err := s.CaseFacts(ctx, p, caseID)
+	if err != nil {
+		return File{}, Info{}, err
+	}
+	res.Kind, res.PatientID = access.KindFile, patientID
+	if d := access.Decide(p, access.FileUpload, res); !d.Allow {
+		_, err := s.authorize(ctx, p, access.FileUpload, res, "case", caseID)
+		return File{}, Info{}, err
+	}
+	type answer struct {
+		rec audit.Receipt
+		err error
+	}
+	audited := make(chan answer, 1)
+	go func() {
+		rec, err := s.authorize(ctx, p, access.FileUpload, res, "case", caseID)
+		audited <- answer{rec, err}
+	}()
+	var once sync.Once
+	var got answer
+	receipt := func() (audit.Receipt, error) {
+		once.Do(func() { got = <-audited })
+		return got.rec, got.err
+	}
+	f, info, err := s.Store.PutSmall(ctx, receipt, NewUpload{WorkspaceID: res.WorkspaceID, PatientID: patientID, CaseID: caseID,
+		UploaderID: p.UserID, Size: size, Slot: slot}, r)
+	// Nothing is answered, not even a refusal, before the entry is
+	// durable; if it could not be written, that is the answer.
+	if _, aerr := receipt(); aerr != nil {
+		return File{}, Info{}, aerr
+	}
+	return f, info, err
 }
 
 // Viewed is a file opened for viewing: the row and the receipt that lets

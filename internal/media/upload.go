@@ -42,7 +42,9 @@ type Store struct {
 	UploadTTL time.Duration
 	Now       func() time.Time
 
-	staging staging // chunks written without fsync, per upload
+	staging    staging        // chunks written without fsync, per upload
+	commits    committer      // file rows committed together (groupcommit.go)
+	statements fileStatements // their prepared statements
 }
 
 // NewUpload is what a client declares when it opens an upload. The ids come
@@ -394,6 +396,19 @@ func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID 
 	if serr != nil {
 		return File{}, Info{}, serr
 	}
+	f, err := s.commitFile(ctx, u, key, src, info, ps, true)
+	if err != nil {
+		return File{}, Info{}, err
+	}
+	s.staging.forget(u.ID)
+	return f, info, nil
+}
+
+// commitFile stores the renditions of a validated file (a stripped viewing
+// copy for photographs; thumbnails are rendered on first request) and
+// commits its row and parts in one transaction, deleting the upload
+// session's rows if fromSession. Any failure deletes the renditions it made.
+func (s *Store) commitFile(ctx context.Context, u Upload, key *keys.Key, src Source, info Info, ps []part, fromSession bool) (File, error) {
 	f := File{ID: newID(), WorkspaceID: u.WorkspaceID, PatientID: u.PatientID, CaseID: u.CaseID, UploaderID: u.UploaderID,
 		Kind: info.Kind, Size: info.Size, CreatedAt: s.now(), uploadID: u.ID}
 	var made []string
@@ -414,42 +429,52 @@ func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID 
 		_, err := blob.PutEncrypted(ctx, s.Blobs, f.viewObject, key, pr)
 		pr.CloseWithError(io.ErrClosedPipe)
 		if err != nil {
-			return File{}, Info{}, fmt.Errorf("store viewing copy: %w", err)
+			return File{}, fmt.Errorf("store viewing copy: %w", err)
 		}
 		made = append(made, f.viewObject)
 	}
-	if thumb, err := Thumbnail(info.Kind, src, info.DICOM); err == nil {
-		f.thumbObject = "media/f/" + f.ID + "/thumb"
-		if _, err := blob.PutEncrypted(ctx, s.Blobs, f.thumbObject, key, bytes.NewReader(thumb)); err != nil {
-			cleanup()
-			return File{}, Info{}, fmt.Errorf("store thumbnail: %w", err)
+	switch {
+	case info.Kind == KindDICOM:
+		// A DICOM thumbnail costs a frame's decode and windowing; most
+		// instances of a series are never shown as one, so it is rendered
+		// on its first request (Thumbnail) and kept. The name is set now,
+		// for viewable files only, so lists know which files have one.
+		if info.DICOM != nil && info.DICOM.Viewable {
+			f.thumbObject = "media/f/" + f.ID + "/thumb"
 		}
-		made = append(made, f.thumbObject)
+	default:
+		if thumb, err := Thumbnail(info.Kind, src, info.DICOM); err == nil {
+			f.thumbObject = "media/f/" + f.ID + "/thumb"
+			if _, err := blob.PutEncrypted(ctx, s.Blobs, f.thumbObject, key, bytes.NewReader(thumb)); err != nil {
+				cleanup()
+				return File{}, fmt.Errorf("store thumbnail: %w", err)
+			}
+			made = append(made, f.thumbObject)
+		}
 	}
 	js, err := json.Marshal(sealedInfo{Info: info})
 	if err != nil {
 		cleanup()
-		return File{}, Info{}, fmt.Errorf("encode file info: %w", err)
+		return File{}, fmt.Errorf("encode file info: %w", err)
 	}
 	sealed, err := keys.SealField(key, js, keys.FieldAD{Table: "media_files", RowID: f.ID, Column: "info"})
 	if err != nil {
 		cleanup()
-		return File{}, Info{}, fmt.Errorf("seal file info: %w", err)
+		return File{}, fmt.Errorf("seal file info: %w", err)
 	}
-	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO media_files
-			(id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, info, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			f.ID, f.WorkspaceID, f.PatientID, f.CaseID, f.UploaderID, u.ID, string(f.Kind), f.Size,
+	err = s.commitFileTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := s.exec(ctx, tx, insertFileSQL, f.ID, f.WorkspaceID, f.PatientID, f.CaseID, f.UploaderID, u.ID, string(f.Kind), f.Size,
 			nullable(f.viewObject), nullable(f.thumbObject), sealed, f.CreatedAt.UnixMicro())
 		if err != nil {
 			return err
 		}
 		for _, p := range ps {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO media_file_parts (file_id, offset_bytes, length, object) VALUES ($1, $2, $3, $4)`,
-				f.ID, p.offset, p.length, p.object); err != nil {
+			if err := s.exec(ctx, tx, insertFilePartSQL, f.ID, p.offset, p.length, p.object); err != nil {
 				return err
 			}
+		}
+		if !fromSession {
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM media_upload_parts WHERE upload_id = $1`, u.ID); err != nil {
 			return err
@@ -459,9 +484,112 @@ func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID 
 	})
 	if err != nil {
 		cleanup()
-		return File{}, Info{}, fmt.Errorf("commit file: %w", err)
+		return File{}, fmt.Errorf("commit file: %w", err)
 	}
-	s.staging.forget(u.ID)
+	return f, nil
+}
+
+// MaxSmallUpload is the largest file PutSmall takes; larger files go
+// through a restartable upload session.
+const MaxSmallUpload = 64 << 20
+
+// PutSmall stores a whole file sent in one request: the file of n.Size
+// bytes read from r is encrypted with the patient's key into one object
+// while it is validated as it goes by, and the file row is committed in one
+// transaction, with no upload session. rec must be the audit receipt of the
+// "file.upload" entry for n.PatientID, which receipt returns: PutSmall
+// encrypts and writes the incoming bytes while the entry is being made
+// durable, and waits for it before it decrypts anything or commits; a
+// failed or foreign receipt discards the object. A rejected or short file,
+// or any failure, leaves no row and no object (the object is written
+// without fsync and made durable before the row is committed; after a
+// crash before the commit it is an orphan no row names).
+func (s *Store) PutSmall(ctx context.Context, receipt func() (audit.Receipt, error), n NewUpload, r io.Reader) (File, Info, error) {
+	lim := s.Limits.orDefault()
+	if n.Size <= 0 || n.Size > lim.MaxFileSize || n.Size > MaxSmallUpload {
+		return File{}, Info{}, ErrSize
+	}
+	if n.WorkspaceID == "" || n.PatientID == "" || n.CaseID == "" || n.UploaderID == "" {
+		return File{}, Info{}, errors.New("store file: workspace, patient, case and uploader ids are required")
+	}
+	switch n.Slot {
+	case SlotAny, SlotMesh, SlotDICOM, SlotImage:
+	default:
+		return File{}, Info{}, errors.New("store file: unknown slot")
+	}
+	key, err := s.Keys.PatientKey(ctx, n.WorkspaceID, n.PatientID)
+	if err != nil {
+		return File{}, Info{}, fmt.Errorf("store file: %w", err)
+	}
+	u := Upload{ID: newID(), WorkspaceID: n.WorkspaceID, PatientID: n.PatientID, CaseID: n.CaseID, UploaderID: n.UploaderID,
+		Slot: n.Slot, Size: n.Size}
+	name := partName(u.ID, 0)
+	ss, staged := s.Blobs.(stagingStore)
+	lv := startLive(n.Size, n.Slot, s.Limits)
+	in := io.TeeReader(io.LimitReader(r, n.Size+1), teeWriter{lv.src})
+	var got int64
+	if staged {
+		got, err = blob.PutEncrypted(ctx, noSyncPuts{ss}, name, key, in)
+	} else {
+		got, err = blob.PutEncrypted(ctx, s.Blobs, name, key, in)
+	}
+	if err != nil {
+		lv.src.stop(errLiveBroken)
+		return File{}, Info{}, fmt.Errorf("store file: %w", err)
+	}
+	drop := func() { _ = s.Blobs.Delete(context.WithoutCancel(ctx), name) }
+	if got != n.Size {
+		lv.src.stop(errLiveBroken)
+		drop()
+		return File{}, Info{}, ErrChunkLength
+	}
+	ps := []part{{offset: 0, length: got, object: name}}
+	src, err := newPartsSource(ctx, s.Blobs, key, u.ID, ps)
+	if err != nil {
+		lv.src.stop(errLiveBroken)
+		drop()
+		return File{}, Info{}, err
+	}
+	// The object's fsync runs while the audit entry is made durable and
+	// the validation finishes.
+	settled := make(chan error, 1)
+	go func() {
+		if !staged {
+			settled <- nil
+			return
+		}
+		settled <- ss.Sync(ctx, name)
+	}()
+	rec, err := receipt()
+	if err == nil && !rec.Covers(n.PatientID) {
+		err = ErrNoReceipt
+	}
+	if err != nil {
+		lv.src.stop(errLiveBroken)
+		<-lv.done
+		<-settled
+		drop()
+		return File{}, Info{}, err
+	}
+	info, ok, err := lv.result()
+	if ok {
+		liveAnswers.Add(1)
+	} else {
+		info, err = Validate(src, n.Slot, s.Limits)
+	}
+	serr := <-settled
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		drop()
+		return File{}, Info{}, err
+	}
+	f, err := s.commitFile(ctx, u, key, src, info, ps, false)
+	if err != nil {
+		drop()
+		return File{}, Info{}, err
+	}
 	return f, info, nil
 }
 
@@ -618,11 +746,36 @@ func (s *Store) Thumbnail(ctx context.Context, rec audit.Receipt, f File) ([]byt
 		return nil, err
 	}
 	rc, err := blob.OpenEncrypted(ctx, s.Blobs, f.thumbObject, k)
+	if errors.Is(err, blob.ErrNotFound) && f.Kind == KindDICOM {
+		return s.renderThumbnail(ctx, rec, f, k)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
 	return io.ReadAll(io.LimitReader(rc, 4<<20))
+}
+
+// renderThumbnail renders a DICOM file's thumbnail on its first request
+// and keeps it, encrypted, under the name its row holds. Two first requests
+// at once both render; the later put replaces the earlier, same, bytes.
+func (s *Store) renderThumbnail(ctx context.Context, rec audit.Receipt, f File, k *keys.Key) ([]byte, error) {
+	info, err := s.Info(ctx, rec, f)
+	if err != nil {
+		return nil, err
+	}
+	src, err := s.Source(ctx, rec, f)
+	if err != nil {
+		return nil, err
+	}
+	thumb, err := Thumbnail(f.Kind, src, info.DICOM)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := blob.PutEncrypted(ctx, s.Blobs, f.thumbObject, k, bytes.NewReader(thumb)); err != nil {
+		return nil, fmt.Errorf("store thumbnail: %w", err)
+	}
+	return thumb, nil
 }
 
 // RenderFrame renders one DICOM frame of f as PNG bytes.

@@ -19,6 +19,7 @@ type MediaService interface {
 	UploadStatus(ctx context.Context, p *access.Principal, id string) (media.Upload, error)
 	PutChunk(ctx context.Context, p *access.Principal, id string, rng media.ContentRange, body io.Reader) (media.Upload, error)
 	CompleteUpload(ctx context.Context, p *access.Principal, id string) (media.File, media.Info, error)
+	UploadSmall(ctx context.Context, p *access.Principal, caseID string, slot media.Slot, r io.Reader, size int64) (media.File, media.Info, error)
 	OpenFile(ctx context.Context, p *access.Principal, fileID string, a access.Action) (media.Viewed, error)
 	Info(ctx context.Context, v media.Viewed) (media.Info, error)
 	ModelBytes(ctx context.Context, v media.Viewed) (io.ReadCloser, error)
@@ -35,6 +36,7 @@ func init() { routeSets = append(routeSets, (*Server).routesMedia) }
 
 func (s *Server) routesMedia(mux Mux) {
 	mux.HandleFunc("POST /api/v1/uploads", s.mediaHandler(s.createUpload))
+	mux.HandleFunc("POST /api/v1/cases/{id}/files", s.mediaHandler(s.uploadFile))
 	mux.HandleFunc("GET /api/v1/uploads/{id}", s.mediaHandler(s.uploadStatus))
 	mux.HandleFunc("PUT /api/v1/uploads/{id}", s.mediaHandler(s.putChunk))
 	mux.HandleFunc("POST /api/v1/uploads/{id}/complete", s.mediaHandler(s.completeUpload))
@@ -132,6 +134,40 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, p *access.
 	}
 	w.Header().Set("Location", "/api/v1/uploads/"+u.ID)
 	WriteJSON(w, http.StatusCreated, u)
+}
+
+// uploadFile stores a whole file sent as the raw request body in one
+// request (for files up to media.MaxSmallUpload, such as the instances of
+// a DICOM study): its kind is sniffed from the bytes, never taken from
+// Content-Type or a name.
+func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	slot := media.Slot(r.URL.Query().Get("slot"))
+	if slot == "any" {
+		slot = media.SlotAny
+	}
+	fields := map[string]string{}
+	switch slot {
+	case media.SlotAny, media.SlotMesh, media.SlotDICOM, media.SlotImage:
+	default:
+		fields["slot"] = "must be one of any, mesh, dicom, image"
+	}
+	switch {
+	case r.ContentLength < 0:
+		fields["Content-Length"] = "is required (send the file as the body, not chunked)"
+	case r.ContentLength == 0 || r.ContentLength > media.MaxSmallUpload:
+		fields["Content-Length"] = "must be between 1 byte and " + strconv.Itoa(media.MaxSmallUpload>>20) + " MiB; use /api/v1/uploads for larger files"
+	}
+	if len(fields) > 0 {
+		WriteValidation(w, r, "The file was refused.", fields)
+		return
+	}
+	f, info, err := s.media.UploadSmall(r.Context(), p, r.PathValue("id"), slot, r.Body, r.ContentLength)
+	if err != nil {
+		writeMediaError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/files/"+f.ID+"/meta")
+	WriteJSON(w, http.StatusCreated, summarize(f, info))
 }
 
 func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, p *access.Principal) {
