@@ -24,8 +24,9 @@ const tmpDir = ".tmp"
 // directories 0700. The directory must belong to one process at a time:
 // NewLocal deletes every staged file it finds.
 type Local struct {
-	dir string
-	tmp string
+	dir   string
+	tmp   string
+	group groupSync // shared filesystem syncs for SyncShared
 }
 
 // NewLocal opens (creating if needed) a store in dir and removes temporary

@@ -558,6 +558,14 @@ func (s *Store) PutSmall(ctx context.Context, receipt func() (audit.Receipt, err
 			settled <- nil
 			return
 		}
+		// Files arriving together share one filesystem sync where the
+		// store offers it (blob.Local.SyncShared).
+		if sh, ok := ss.(interface {
+			SyncShared(ctx context.Context, name string) error
+		}); ok {
+			settled <- sh.SyncShared(ctx, name)
+			return
+		}
 		settled <- ss.Sync(ctx, name)
 	}()
 	rec, err := receipt()
