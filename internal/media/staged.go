@@ -136,8 +136,22 @@ func (s *Store) settleParts(ctx context.Context, uploadID string, key *keys.Key,
 		}
 		su.mu.Unlock()
 	}
+	shared, canShare := ss.(interface {
+		SyncShared(ctx context.Context, name string) error
+	})
+	synced := false
 	for _, p := range ps {
 		if written[p.object] {
+			if canShare {
+				// One filesystem sync covers every chunk this process wrote.
+				if !synced {
+					if err := shared.SyncShared(ctx, p.object); err != nil {
+						return fmt.Errorf("sync upload parts: %w", err)
+					}
+					synced = true
+				}
+				continue
+			}
 			if err := ss.Sync(ctx, p.object); err != nil {
 				return fmt.Errorf("sync upload part: %w", err)
 			}
