@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -189,6 +190,9 @@ func (s *Service) link(path, token string) string {
 	return s.cfg.BaseURL + path + "?token=" + token
 }
 
+// emailLike matches anything shaped like an email address.
+var emailLike = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+`)
+
 // background runs fn after the request has been answered: mail delivery, and
 // work whose duration would reveal whether an account exists.
 func (s *Service) background(fn func(ctx context.Context) error) {
@@ -198,7 +202,9 @@ func (s *Service) background(fn func(ctx context.Context) error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := fn(ctx); err != nil {
-			s.log.Error("identity background task failed", "err", err.Error())
+			// Mail servers quote the recipient in their errors; a patient's
+			// address must not reach the log.
+			s.log.Error("identity background task failed", "err", emailLike.ReplaceAllString(err.Error(), "<address>"))
 		}
 	}()
 }
