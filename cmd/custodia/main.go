@@ -117,6 +117,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.Close()
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	defer stopJanitor() // runs before a.Close, which waits for it
+	a.StartJanitor(janitorCtx)
 	if cfg.Demo {
 		if err := a.LoadDemo(ctx); err != nil {
 			return fmt.Errorf("load demo data: %w", err)

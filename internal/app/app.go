@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/blob"
@@ -48,7 +49,9 @@ type App struct {
 	Rehab    *rehab.Service    // remote rehabilitation
 	Consent  *consent.Service  // consent per purpose
 	Captures *capture.Service  // patients' own 3D captures and their doctors
-	Handler  http.Handler
+
+	janitor sync.WaitGroup // housekeeping started by StartJanitor
+	Handler http.Handler
 }
 
 // New opens the data directory, the database (applying migrations) and the
@@ -160,6 +163,7 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 // accountings, and retention here is "forever" until an operator archives
 // the database.
 func (a *App) Close() error {
+	a.janitor.Wait()
 	if a.Identity != nil {
 		a.Identity.Wait()
 	}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,11 +14,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/app"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/media"
 	"github.com/custodia-health/custodia/internal/patient"
 )
 
@@ -186,4 +189,36 @@ func TestBreakGlassNeedsThePasswordAndAlertsThePrivacyOfficer(t *testing.T) {
 	if !found {
 		t.Fatalf("no alert mailed to the privacy officer among %d messages", len(mail))
 	}
+}
+
+func TestJanitorDiscardsExpiredUploads(t *testing.T) {
+	a, _ := newDemoApp(t)
+	ctx := context.Background()
+	var ws, doc, caseID string
+	if err := a.DB.Read.QueryRow(`SELECT w.id, m.user_id FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+		WHERE w.name = $1 AND m.role = 'clinician'`, app.DemoWorkspaceName).Scan(&ws, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DB.Read.QueryRow(`SELECT id FROM cases ORDER BY created_at LIMIT 1`).Scan(&caseID); err != nil {
+		t.Fatal(err)
+	}
+	p := &access.Principal{UserID: doc, WorkspaceID: ws, Role: access.RoleClinician}
+	u, err := a.Media.CreateUpload(ctx, p, caseID, 1000, media.SlotMesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Media.Store.Now = func() time.Time { return time.Now().Add(72 * time.Hour) }
+	jctx, stop := context.WithCancel(ctx)
+	a.StartJanitor(jctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := a.Media.Store.Upload(ctx, u.ID, doc); errors.Is(err, media.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired upload was not discarded")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
 }
