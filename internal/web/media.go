@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/media"
@@ -37,6 +38,7 @@ func init() { routeSets = append(routeSets, (*Server).routesMedia) }
 func (s *Server) routesMedia(mux Mux) {
 	mux.HandleFunc("POST /api/v1/uploads", s.mediaHandler(s.createUpload))
 	mux.HandleFunc("POST /api/v1/cases/{id}/files", s.mediaHandler(s.uploadFile))
+	mux.HandleFunc("GET /api/v1/cases/{id}/files", s.mediaHandler(s.caseFiles))
 	mux.HandleFunc("GET /api/v1/uploads/{id}", s.mediaHandler(s.uploadStatus))
 	mux.HandleFunc("PUT /api/v1/uploads/{id}", s.mediaHandler(s.putChunk))
 	mux.HandleFunc("POST /api/v1/uploads/{id}/complete", s.mediaHandler(s.completeUpload))
@@ -366,4 +368,35 @@ func (s *Server) fileDownload(w http.ResponseWriter, r *http.Request, p *access.
 	h.Set("Content-Length", strconv.FormatInt(v.File.Size, 10))
 	h.Set("Cache-Control", "no-store")
 	_, _ = io.Copy(w, rc)
+}
+
+// caseFileJSON is one file in a case's list: ids, kind, size and dates, no
+// PHI, and the links the caller may follow.
+type caseFileJSON struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Size       int64     `json:"size"`
+	UploaderID string    `json:"uploader_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	View       string    `json:"view"`
+	Download   string    `json:"download,omitempty"`
+}
+
+// caseFiles lists a case's files (one audited file.list entry).
+func (s *Server) caseFiles(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	fs, err := s.media.CaseFiles(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		writeMediaError(w, r, err)
+		return
+	}
+	out := make([]caseFileJSON, 0, len(fs))
+	for _, f := range fs {
+		j := caseFileJSON{ID: f.ID, Kind: string(f.Kind), Size: f.Size, UploaderID: f.UploaderID, CreatedAt: f.CreatedAt.UTC(),
+			View: "/api/v1/files/" + f.ID + "/view"}
+		if f.Downloadable {
+			j.Download = "/api/v1/files/" + f.ID + "/download"
+		}
+		out = append(out, j)
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"files": out})
 }

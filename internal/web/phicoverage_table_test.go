@@ -257,6 +257,8 @@ var coverage = []coveredRoute{
 			Status: 200, Unaudited: whyUploadChunk}),
 	phi("POST /api/v1/uploads/{id}/complete",
 		c(asOther, "POST", "/api/v1/uploads/{upload}/complete", nil, 404).unaudited(whyUploadSession), c(asDoc, "POST", "/api/v1/uploads/{upload}/complete", nil, 201, "file.upload allow")),
+	phi("GET /api/v1/cases/{id}/files", c(asDoc, "GET", "/api/v1/cases/{case}/files", nil, 200, "file.list allow"),
+		c(asOther, "GET", "/api/v1/cases/{case}/files", nil, 404, "file.list deny")),
 	phi("GET /api/v1/files/{id}/meta", c(asDoc, "GET", "/api/v1/files/{file}/meta", nil, 200, "file.view allow"), c(asOther, "GET", "/api/v1/files/{file}/meta", nil, 404, "file.view deny")),
 	phi("GET /api/v1/files/{id}/view", c(asDoc, "GET", "/api/v1/files/{file}/view", nil, 200, "file.view allow"), c(asOther, "GET", "/api/v1/files/{file}/view", nil, 404, "file.view deny")),
 	phi("GET /api/v1/files/{id}/render", c(asDoc, "GET", "/api/v1/files/{dicom}/render", nil, 200, "file.view allow"), c(asOther, "GET", "/api/v1/files/{dicom}/render", nil, 404, "file.view deny")),
