@@ -17,17 +17,32 @@ import (
 
 func init() { routeSets = append(routeSets, (*Server).routesConsent) }
 
+// withConsent runs h for a signed-in principal once the consent service is
+// there; consentReady and consentPrincipal answer every other case.
+func (s *Server) withConsent(h func(http.ResponseWriter, *http.Request, *access.Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.consentReady(w, r) {
+			return
+		}
+		p, ok := s.consentPrincipal(w, r)
+		if !ok {
+			return
+		}
+		h(w, r, p)
+	}
+}
+
 // routesConsent registers consent per purpose: the patient's consent page,
 // staff recording a signed paper form, and the JSON API.
 func (s *Server) routesConsent(mux Mux) {
 	mux.HandleFunc("GET /api/v1/consent/purposes", s.apiConsentPurposes)
-	mux.HandleFunc("GET /api/v1/patients/{id}/consents", s.apiConsents)
-	mux.HandleFunc("POST /api/v1/patients/{id}/consents", s.apiRecordConsent)
-	mux.HandleFunc("GET /patients/{id}/consents", s.consentPage)
-	mux.HandleFunc("POST /patients/{id}/consents", s.consentPost)
-	mux.HandleFunc("GET /patients/{id}/consents/paper", s.paperConsentPage)
-	mux.HandleFunc("POST /patients/{id}/consents/paper", s.paperConsentPost)
-	mux.HandleFunc("GET /patients/{id}/consents/{event}/form", s.consentForm)
+	mux.HandleFunc("GET /api/v1/patients/{id}/consents", s.withConsent(s.apiConsents))
+	mux.HandleFunc("POST /api/v1/patients/{id}/consents", s.withConsent(s.apiRecordConsent))
+	mux.HandleFunc("GET /patients/{id}/consents", s.withConsent(s.consentPage))
+	mux.HandleFunc("POST /patients/{id}/consents", s.withConsent(s.consentPost))
+	mux.HandleFunc("GET /patients/{id}/consents/paper", s.withConsent(s.paperConsentPage))
+	mux.HandleFunc("POST /patients/{id}/consents/paper", s.withConsent(s.paperConsentPost))
+	mux.HandleFunc("GET /patients/{id}/consents/{event}/form", s.withConsent(s.consentForm))
 }
 
 // consentPrincipal returns the signed-in principal, or answers 401 (API) or
@@ -186,14 +201,7 @@ type standingJSON struct {
 	Since    *time.Time `json:"since,omitempty"`
 }
 
-func (s *Server) apiConsents(w http.ResponseWriter, r *http.Request) {
-	if !s.consentReady(w, r) {
-		return
-	}
-	p, ok := s.consentPrincipal(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) apiConsents(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	o, err := s.consent.Overview(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.consentAPIError(w, r, err)
@@ -233,14 +241,7 @@ type recordConsentJSON struct {
 	Note     string `json:"note"`
 }
 
-func (s *Server) apiRecordConsent(w http.ResponseWriter, r *http.Request) {
-	if !s.consentReady(w, r) {
-		return
-	}
-	p, ok := s.consentPrincipal(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) apiRecordConsent(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	var in recordConsentJSON
 	if !DecodeJSON(w, r, &in) {
 		return
@@ -383,14 +384,7 @@ var consentFlash = map[string]string{
 	"paper":    "The signed form was stored and the consent recorded.",
 }
 
-func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
-	if !s.consentReady(w, r) {
-		return
-	}
-	p, ok := s.consentPrincipal(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	o, err := s.consent.Overview(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.consentPageError(w, r, err)
@@ -400,14 +394,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 		Flash: consentFlash[r.URL.Query().Get("saved")]})
 }
 
-func (s *Server) consentPost(w http.ResponseWriter, r *http.Request) {
-	if !s.consentReady(w, r) {
-		return
-	}
-	p, ok := s.consentPrincipal(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) consentPost(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		s.renderError(w, r, http.StatusBadRequest, "The form could not be read. Go back and try again.")
@@ -462,14 +449,7 @@ type paperPageData struct {
 	MaxMiB    int
 }
 
-func (s *Server) paperConsentPage(w http.ResponseWriter, r *http.Request) {
-	if !s.consentReady(w, r) {
-		return
-	}
-	p, ok := s.consentPrincipal(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) paperConsentPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	// The read of the patient's consents is what proves the recorder may
 	// act on this patient; it is audited.
 	if _, err := s.consent.Overview(r.Context(), p, r.PathValue("id")); err != nil {
@@ -498,14 +478,7 @@ func sniffForm(head []byte) (string, bool) {
 // the file last (the form is laid out that way), so the file goes straight
 // into the encrypting blob writer and never touches disk in plaintext (no
 // ParseMultipartForm temp files).
-func (s *Server) paperConsentPost(w http.ResponseWriter, r *http.Request) {
-	if !s.consentReady(w, r) {
-		return
-	}
-	p, ok := s.consentPrincipal(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) paperConsentPost(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	id := r.PathValue("id")
 	r.Body = http.MaxBytesReader(w, r.Body, consent.MaxFormBytes+(1<<20))
 	data := paperPageData{PatientID: id, Purposes: consent.Purposes(), Fields: map[string]string{}, Values: map[string]string{},
@@ -591,14 +564,7 @@ func (s *Server) paperChange(patientID string, v map[string]string) consent.Chan
 		Note: strings.TrimSpace(v["note"])}
 }
 
-func (s *Server) consentForm(w http.ResponseWriter, r *http.Request) {
-	if !s.consentReady(w, r) {
-		return
-	}
-	p, ok := s.consentPrincipal(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) consentForm(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	rc, typ, err := s.consent.Form(r.Context(), p, r.PathValue("id"), r.PathValue("event"))
 	if err != nil {
 		s.consentPageError(w, r, err)
