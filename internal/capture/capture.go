@@ -16,14 +16,14 @@ package capture
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/custodia-health/custodia/internal/ids"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
@@ -88,11 +88,7 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func newID() string { return ids.New() }
 
 // authorize decides a on r for p, appends the decision to the audit log
 // under auditAction and returns a receipt only for an allowed, durably

@@ -34,11 +34,11 @@ package consent
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/custodia-health/custodia/internal/ids"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
@@ -152,11 +152,7 @@ func New(d *db.DB, a audit.Appender, k *keys.Keyring, b blob.Store, s Subjects) 
 // SetClock replaces the clock, for tests.
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
-func newID(prefix string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
+func newID(prefix string) string { return prefix + ids.New() }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 

@@ -3,14 +3,14 @@ package keys
 import (
 	"container/list"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/custodia-health/custodia/internal/ids"
 
 	"github.com/custodia-health/custodia/internal/db"
 )
@@ -398,11 +398,7 @@ func (k *Keyring) loadOrCreate(ctx context.Context, kind, owner, parent string,
 }
 
 // newID returns a random 128-bit key id in hex.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
-}
+func newID() string { return ids.New() }
 
 // wrapAD binds a wrapped key to its id and owner, so a wrapped key copied to
 // another row or owner does not unwrap.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custodia-health/custodia/internal/ids"
+
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/blob"
 	"github.com/custodia-health/custodia/internal/db"
@@ -109,11 +111,7 @@ func (s *Store) now() time.Time {
 	return time.Now()
 }
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func newID() string { return ids.New() }
 
 // CreateUpload opens an upload session.
 func (s *Store) CreateUpload(ctx context.Context, n NewUpload) (Upload, error) {

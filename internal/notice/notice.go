@@ -10,15 +10,15 @@ package notice
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/custodia-health/custodia/internal/ids"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
@@ -84,11 +84,7 @@ func New(d *db.DB, a audit.Appender) *Service {
 // SetClock replaces the clock, for tests.
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
-func newID(prefix string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
+func newID(prefix string) string { return prefix + ids.New() }
 
 const versionColumns = `id, workspace_id, version, material, title, body, summary, published_at, published_by`
 

@@ -7,7 +7,6 @@ package patient
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/custodia-health/custodia/internal/ids"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
@@ -93,13 +94,7 @@ func (s *Service) Keys() *keys.Keyring { return s.keys }
 
 // NewID returns a random 128-bit id in hex: ids go into URLs and logs, so
 // they must carry no meaning.
-func NewID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("read random id: " + err.Error())
-	}
-	return hex.EncodeToString(b[:])
-}
+func NewID() string { return ids.New() }
 
 // Patient is a patient record as one principal may see it. For a summary
 // read only Summary is filled and Limited is true.
