@@ -124,6 +124,16 @@ func (b breakGlassAlerts) BreakGlassOpened(ctx context.Context, a patient.BreakG
 type rehabPortal struct{ a *App }
 
 func (r rehabPortal) InvitePatient(ctx context.Context, p *access.Principal, workspaceID, patientID, email string) error {
+	if r.a.Identity == nil {
+		return rehab.ErrNoPortal
+	}
+	// The records decide and audit the invitation first, like the patient
+	// page's own (identity refuses a patient invitation without that
+	// receipt); only then is the birth date read to send minors elsewhere.
+	rc, err := r.a.Patients.AuthorizePortalInvite(ctx, p, patientID)
+	if err != nil {
+		return err
+	}
 	minor, err := patient.Subjects{S: r.a.Patients}.IsMinor(ctx, patientID, time.Now())
 	if err != nil {
 		return err
@@ -131,14 +141,6 @@ func (r rehabPortal) InvitePatient(ctx context.Context, p *access.Principal, wor
 	if minor {
 		return rehab.ErrPortalMinor
 	}
-	// The records decide and audit the invitation like the patient page's
-	// own; identity refuses a patient invitation without that receipt.
-	rc, err := r.a.Patients.AuthorizePortalInvite(ctx, p, patientID)
-	if err != nil {
-		return err
-	}
-	_, err = r.a.Identity.Invite(ctx, p, workspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: email, Role: access.RolePatient,
-		PatientID: patientID, Receipt: rc},
-		identity.Meta{ClientAddr: p.ClientAddr, RequestID: p.RequestID})
-	return err
+	return portalInviter{r.a.Identity}.InvitePatient(ctx, p, patient.PortalInvitation{WorkspaceID: workspaceID, PatientID: patientID,
+		Email: email, Relationship: "self", Receipt: rc})
 }

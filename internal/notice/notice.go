@@ -241,7 +241,7 @@ func (s *Service) History(ctx context.Context, workspaceID string) ([]Version, e
 // latestMaterial returns the newest material version number of a scope, or
 // 0 if none was ever published; cached for ttl.
 func (s *Service) latestMaterial(ctx context.Context, scope string) (int, error) {
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	e, ok := s.material[scope]
 	s.mu.Unlock()

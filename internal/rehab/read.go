@@ -536,6 +536,9 @@ func (s *Service) InviteToPortal(ctx context.Context, p *access.Principal, patie
 		return err
 	}
 	if err := s.portal.InvitePatient(ctx, p, g.workspaceID, patientID, email); err != nil {
+		// The entry above said the invitation was under way; record that it
+		// did not happen.
+		_, _ = s.append(ctx, p, access.RehabPlan, g, "portal_invitation", "", "failure")
 		return fmt.Errorf("invite patient to portal: %w", err)
 	}
 	return nil

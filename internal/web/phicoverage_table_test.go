@@ -278,11 +278,11 @@ var coverage = []coveredRoute{
 	phi("GET /api/v1/patients/{id}/rehab/programme", c(asDoc, "GET", "/api/v1/patients/{patient}/rehab/programme", nil, 200, "rehab.read allow"), c(asOther, "GET", "/api/v1/patients/{patient}/rehab/programme", nil, 404, "rehab.read deny")),
 	phi("GET /patients/{id}/rehab", c(asDoc, "GET", "/patients/{patient}/rehab", nil, 200, "rehab.read allow"), c(asOther, "GET", "/patients/{patient}/rehab", nil, 404, "rehab.read deny")),
 	phi("GET /patients/{id}/rehab/progress.csv", c(asDoc, "GET", "/patients/{patient}/rehab/progress.csv", nil, 200, "rehab.read allow"), c(asOther, "GET", "/patients/{patient}/rehab/progress.csv", nil, 404, "rehab.read deny")),
-	// A therapist invites the adult patient: rehab decides, the records check
-	// the age and decide the invitation (its receipt goes to identity).
+	// A therapist invites the adult patient: rehab decides, the records decide
+	// the invitation, then check the age (the receipt goes to identity).
 	phi("POST /patients/{id}/rehab/invite",
 		c(asDoc, "POST", "/patients/{patient}/rehab/invite", coverForm("email", "anna.rehab@example.org"), 303,
-			"rehab.plan allow", "patient.age_check allow", "patient.portal_invite allow", "auth.invitation.send"),
+			"rehab.plan allow", "patient.portal_invite allow", "patient.age_check allow", "auth.invitation.send"),
 		c(asOther, "POST", "/patients/{patient}/rehab/invite", coverForm("email", "x@example.org"), 404, "rehab.plan deny")),
 	phi("GET /my/progress", c(asPatient, "GET", "/my/progress", nil, 200, "rehab.read allow")),
 	phi("GET /my/progress.csv", c(asPatient, "GET", "/my/progress.csv", nil, 200, "rehab.read allow")),

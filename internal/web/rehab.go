@@ -431,8 +431,6 @@ func (s *Server) postRehabInvite(w http.ResponseWriter, r *http.Request) {
 		s.showRehab(w, r, r.PathValue("id"), false, inviteForm{Email: email, Error: "Enter an email address, like name@example.org."}, "")
 	case errors.Is(err, rehab.ErrPortalMinor):
 		s.showRehab(w, r, r.PathValue("id"), false, inviteForm{Email: email, Error: "This patient is under 18: their parent or guardian gets portal access instead. Add them as a representative on the patient page and invite them from there."}, "")
-	case errors.Is(err, rehab.ErrPortalMinor):
-		s.showRehab(w, r, r.PathValue("id"), false, inviteForm{Email: email, Error: "This patient is under 18: their parent or guardian gets portal access instead. Add them as a representative on the patient page and invite them from there."}, "")
 	case errors.Is(err, rehab.ErrNoPortal):
 		s.showRehab(w, r, r.PathValue("id"), false, inviteForm{Email: email, Error: "Portal invitations are not available on this server yet; nothing was sent."}, "")
 	default:
@@ -477,18 +475,9 @@ func (s *Server) writeRehabCSV(w http.ResponseWriter, r *http.Request, patientID
 	_ = cw.Write([]string{"period_start", "period", "exercise_type", "side", "exercises", "mean_performance", "mean_duration_seconds", "highest_level"})
 	for _, sr := range p.Series {
 		for _, pt := range sr.Points {
-			_ = cw.Write([]string{pt.Start.Format("2006-01-02"), string(p.Grain), csvSafe(sr.Type), string(sr.Side), strconv.Itoa(pt.Count),
+			_ = cw.Write([]string{pt.Start.Format("2006-01-02"), string(p.Grain), cell(sr.Type), string(sr.Side), strconv.Itoa(pt.Count),
 				num(pt.Performance), num(pt.DurationSeconds), strconv.Itoa(pt.Level)})
 		}
 	}
 	cw.Flush()
-}
-
-// csvSafe stops a spreadsheet from running a cell that starts like a
-// formula (device-supplied names could).
-func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }
