@@ -85,11 +85,7 @@ func (x Subjects) IsMinor(ctx context.Context, patientID string, at time.Time) (
 	if err := Open(rc, r.id, k, r.summary, tablePatients, r.id, colSummary, &sum); err != nil {
 		return false, err
 	}
-	born, err := time.Parse("2006-01-02", sum.BirthDate)
-	if err != nil {
-		// No usable birth date: treat as a minor, the cautious answer, so a
-		// representative must decide.
-		return true, nil
-	}
-	return at.Before(born.AddDate(18, 0, 0)), nil
+	// An unusable birth date gives age -1: a minor, the cautious answer, so
+	// a representative must decide.
+	return sum.Age(at) < AdultAge, nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
@@ -525,5 +526,9 @@ func (s *Server) pageMatrix(w http.ResponseWriter, r *http.Request, p *access.Pr
 		}
 	}
 	s.renderView(w, r, http.StatusOK, "access_matrix", View{Title: "Who may do what", Data: map[string]any{
-		"Actions": access.Actions, "Rows": access.Matrix(), "Members": members, "MembersWired": listed}})
+		"Actions": access.Actions, "Rows": policyMatrix(), "Members": members, "MembersWired": listed}})
 }
+
+// policyMatrix is the policy evaluated for every role and relationship; it
+// never changes while the server runs, so it is built once.
+var policyMatrix = sync.OnceValue(access.Matrix)
