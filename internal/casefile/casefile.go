@@ -371,12 +371,16 @@ func (s *Service) Update(ctx context.Context, p *access.Principal, id string, ve
 	if err != nil {
 		return nil, fmt.Errorf("patient key: %w", err)
 	}
+	chk := caseCheck(access.CaseUpdate, "", r)
+	if version != r.version {
+		// The allow entry is written; say the edit did not happen, and
+		// decrypt nothing for it.
+		s.gate.Failed(ctx, p, chk, d)
+		return nil, patient.ErrConflict
+	}
 	cs := r.toCase(d)
 	if err := patient.Open(rc, r.patientID, k, r.body, tableCases, r.id, "body", &cs.Body); err != nil {
 		return nil, err
-	}
-	if version != r.version {
-		return nil, patient.ErrConflict
 	}
 	if in.Title != nil {
 		cs.Title = strings.TrimSpace(*in.Title)
@@ -391,6 +395,7 @@ func (s *Service) Update(ctx context.Context, p *access.Principal, id string, ve
 		cs.Status = *in.Status
 	}
 	if err := validate(cs.Body, cs.Status); err != nil {
+		s.gate.Failed(ctx, p, chk, d)
 		return nil, err
 	}
 	cs.Version = r.version + 1
