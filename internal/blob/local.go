@@ -184,8 +184,9 @@ func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool)
 		return n, nil
 	}
 	if err = syncDir(filepath.Dir(final)); err != nil {
-		// The object is complete and visible but may not survive a power
-		// cut; report it so the caller does not record it as stored.
+		// The object may not survive a power cut: take it away and report
+		// the failure, so nothing is recorded as stored and nothing is left.
+		_ = os.Remove(final)
 		return 0, fmt.Errorf("blob: put %s: sync directory: %w", name, err)
 	}
 	return n, nil

@@ -184,9 +184,14 @@ func (s *Service) appendEvent(ctx context.Context, rec audit.Receipt, p *access.
 	if ev != "connect" {
 		id = newID()
 	}
+	// The pair's events are ordered by a sequence the database assigns, not
+	// by the wall clock: a clock stepped back must not let a revoke sort
+	// before the connect it ends.
 	_, err := s.DB.Write.ExecContext(ctx, `INSERT INTO capture_connection_events
-		(id, seq, workspace_id, patient_id, clinician_id, event, connection_id, recorded_by, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		id, time.Now().UnixNano(), p.WorkspaceID, p.PatientID, clinicianID, ev, connID, p.UserID, at.UnixMicro())
+		(id, seq, workspace_id, patient_id, clinician_id, event, connection_id, recorded_by, at)
+		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM capture_connection_events WHERE patient_id = $3 AND clinician_id = $4),
+		$2, $3, $4, $5, $6, $7, $8)`,
+		id, p.WorkspaceID, p.PatientID, clinicianID, ev, connID, p.UserID, at.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("record connection %s: %w", ev, err)
 	}
