@@ -412,10 +412,12 @@ func (s *Service) Attach(ctx context.Context, p *access.Principal, id, caseID st
 		}
 		cr.Kind, cr.PatientID = access.KindFile, casePatient
 		d = access.Decide(p, access.FileUpload, cr)
-		if d.Allow && casePatient != c.PatientID {
-			return media.File{}, ErrWrongPatient
-		}
-		if d.Allow && cr.WorkspaceID != c.WorkspaceID {
+		if d.Allow && (casePatient != c.PatientID || cr.WorkspaceID != c.WorkspaceID) {
+			// Refused like any other attempt: the audit log shows it.
+			refused := access.Decision{Reason: "case_of_another_patient", Visible: true}
+			if _, err := s.record(ctx, p, refused, "capture.attach", r, "capture", c.ID); errors.Is(err, ErrAuditUnavailable) {
+				return media.File{}, err
+			}
 			return media.File{}, ErrWrongPatient
 		}
 	}
