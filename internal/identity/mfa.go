@@ -77,6 +77,14 @@ func (s *Service) BeginTOTP(ctx context.Context, uid string) (*Enrolment, error)
 // the recovery codes with RecoveryCodeCount new ones (returned once, shown
 // once), and rotates the session, which becomes full if it was enrolling.
 func (s *Service) ConfirmTOTP(ctx context.Context, sess *Session, code string, m Meta) (codes []string, token string, err error) {
+	// An authenticator already in use is replaced only after it is turned
+	// off with a current code, so a stolen session cannot move MFA to an
+	// app of its own.
+	if u, err := s.User(ctx, sess.UserID); err != nil {
+		return nil, "", err
+	} else if u.MFAEnabled {
+		return nil, "", invalid("code", "mfa_on", "Two-step verification is already on. Turn it off with a current code first to set up a new app.")
+	}
 	var pending []byte
 	if err := s.db.Read.QueryRowContext(ctx, `SELECT totp_pending FROM users WHERE id = $1`, sess.UserID).Scan(&pending); err != nil {
 		return nil, "", fmt.Errorf("read TOTP secret: %w", err)
@@ -117,13 +125,25 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess *Session, code string, m
 }
 
 // RegenerateRecoveryCodes replaces the recovery codes; the old ones stop working.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, uid string, m Meta) ([]string, error) {
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, uid, code string, m Meta) ([]string, error) {
 	u, err := s.User(ctx, uid)
 	if err != nil {
 		return nil, err
 	}
 	if !u.MFAEnabled {
 		return nil, invalid("", "mfa_off", "Turn on two-step verification first.")
+	}
+	// New codes need proof of the second factor, not just a session.
+	if err := s.checkThrottle(ctx, u.Email, m.ClientAddr); err != nil {
+		return nil, err
+	}
+	method, err := s.checkSecondFactor(ctx, uid, code)
+	if err != nil {
+		return nil, err
+	}
+	if method == "" {
+		_ = s.noteFailure(ctx, u.Email, m.ClientAddr)
+		return nil, invalid("recovery_code", "mfa_code_wrong", "That code is not right, or was already used.")
 	}
 	codes, hashes := newRecoveryCodes()
 	if err := s.db.Tx(ctx, func(tx *sql.Tx) error { return replaceRecoveryCodes(ctx, tx, uid, hashes, micros(s.now())) }); err != nil {
@@ -140,11 +160,19 @@ func (s *Service) DisableMFA(ctx context.Context, uid, code string, m Meta) erro
 	} else if req {
 		return invalid("code", "mfa_required", "Your role in a workspace requires two-step verification, so it cannot be turned off.")
 	}
+	u, err := s.User(ctx, uid)
+	if err != nil {
+		return err
+	}
+	if err := s.checkThrottle(ctx, u.Email, m.ClientAddr); err != nil {
+		return err
+	}
 	method, err := s.checkSecondFactor(ctx, uid, code)
 	if err != nil {
 		return err
 	}
 	if method == "" {
+		_ = s.noteFailure(ctx, u.Email, m.ClientAddr)
 		return invalid("code", "mfa_code_wrong", "That code is not right, or was already used.")
 	}
 	if _, err := s.db.Write.ExecContext(ctx, `UPDATE users SET totp_sealed = NULL, totp_pending = NULL, mfa_enabled_at = NULL WHERE id = $1`, uid); err != nil {

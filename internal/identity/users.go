@@ -286,6 +286,10 @@ func (s *Service) ResetPassword(ctx context.Context, tok, password string, m Met
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, now, uid); err != nil {
 			return fmt.Errorf("reset password: revoke sessions: %w", err)
 		}
+		// A token made by whoever held the account must stop working too.
+		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, now, uid); err != nil {
+			return fmt.Errorf("reset password: revoke tokens: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -301,11 +305,16 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, ne
 	if err != nil {
 		return "", fmt.Errorf("read user: %w", err)
 	}
+	// Guesses from a signed-in session count like sign-in failures.
+	if err := s.checkThrottle(ctx, u.Email, m.ClientAddr); err != nil {
+		return "", err
+	}
 	ok, _, err := s.hasher.verify(normalizePassword(current), hash)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
+		_ = s.noteFailure(ctx, u.Email, m.ClientAddr)
 		_ = s.record(ctx, m, audit.Event{ActorUserID: u.ID, Action: "auth.password.change", ResourceID: u.ID, Outcome: "failure", Reason: "wrong_password"})
 		return "", invalid("current", "wrong_password", "The current password is not right.")
 	}
@@ -324,6 +333,9 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, ne
 	}
 	if _, err := s.db.Write.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL`, now, u.ID, sess.ID); err != nil {
 		return "", fmt.Errorf("change password: revoke sessions: %w", err)
+	}
+	if _, err := s.db.Write.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, now, u.ID); err != nil {
+		return "", fmt.Errorf("change password: revoke tokens: %w", err)
 	}
 	tok, err := s.rotate(ctx, sess.ID, sess.Stage, sess.WorkspaceID)
 	if err != nil {

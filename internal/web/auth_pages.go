@@ -384,7 +384,7 @@ func (s *Server) mfaDisablePost(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) recoveryCodesPost(w http.ResponseWriter, r *http.Request) {
 	p, _ := access.PrincipalFrom(r.Context())
-	codes, err := s.identity.RegenerateRecoveryCodes(r.Context(), p.UserID, meta(r))
+	codes, err := s.identity.RegenerateRecoveryCodes(r.Context(), p.UserID, r.PostFormValue("recovery_code"), meta(r))
 	if err != nil {
 		s.account(w, r, 0, nil, err)
 		return
