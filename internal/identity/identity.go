@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -190,9 +189,6 @@ func (s *Service) link(path, token string) string {
 	return s.cfg.BaseURL + path + "?token=" + token
 }
 
-// emailLike matches anything shaped like an email address.
-var emailLike = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+`)
-
 // background runs fn after the request has been answered: mail delivery, and
 // work whose duration would reveal whether an account exists.
 func (s *Service) background(fn func(ctx context.Context) error) {
@@ -204,7 +200,7 @@ func (s *Service) background(fn func(ctx context.Context) error) {
 		if err := fn(ctx); err != nil {
 			// Mail servers quote the recipient in their errors; a patient's
 			// address must not reach the log.
-			s.log.Error("identity background task failed", "err", emailLike.ReplaceAllString(err.Error(), "<address>"))
+			s.log.Error("identity background task failed", "err", mail.RedactAddresses(err.Error()))
 		}
 	}()
 }

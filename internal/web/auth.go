@@ -10,6 +10,7 @@ import (
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/mail"
 )
 
 // SessionCookie names the browser session cookie. It holds an opaque random
@@ -206,7 +207,7 @@ func statusOf(k identity.Kind) int {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e, ok := identity.AsError(err)
 	if !ok {
-		s.log.Error("identity request failed", "request_id", RequestID(r.Context()), "route", r.Pattern, "err", err.Error())
+		s.log.Error("identity request failed", "request_id", RequestID(r.Context()), "route", r.Pattern, "err", mail.RedactAddresses(err.Error()))
 		if wantsHTML(r) {
 			s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again; if it keeps happening, quote the request id to support.")
 			return
