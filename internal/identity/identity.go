@@ -19,6 +19,7 @@ import (
 
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/db"
+	"github.com/custodia-health/custodia/internal/ids"
 	"github.com/custodia-health/custodia/internal/mail"
 )
 
@@ -151,7 +152,7 @@ func randomToken(n int) string {
 }
 
 // newID returns a random 128-bit id.
-func newID() string { return randomToken(16) }
+func newID() string { return ids.New() }
 
 // hashToken is how every bearer secret is stored: SHA-256 is enough because
 // the secrets carry 256 random bits, unlike passwords.
