@@ -154,6 +154,15 @@ func TestCollaboratorSeesTheCaseAndSummaryOnly(t *testing.T) {
 		if _, err := w.e.Cases.Get(ctx, colleague, w.caseA.ID); !errors.Is(err, patient.ErrNotFound) {
 			t.Fatalf("after removal: %v", err)
 		}
+		// Removing someone who is not (any longer) a collaborator is refused
+		// and the log says the allowed removal did not happen.
+		if err := w.e.Cases.RemoveCollaborator(ctx, w.doc, w.caseA.ID, "surgeon9"); !errors.Is(err, patient.ErrInvalid) {
+			t.Fatalf("remove twice: %v", err)
+		}
+		es := w.e.Entries(t)
+		if en := es[len(es)-1]; en.Action != "case.collaborator_remove" || en.ResourceID != w.caseA.ID || en.Decision != "allow" || en.Outcome != "failure" {
+			t.Fatalf("refused removal audited as %+v", en.Event)
+		}
 	})
 }
 
