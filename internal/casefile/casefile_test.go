@@ -256,3 +256,29 @@ func TestBreakGlassOpensCasesAndMarksEveryEntry(t *testing.T) {
 		t.Fatalf("entry %+v", en.Event)
 	}
 }
+
+func TestListForTakesOnlyAStandingLoadedForTheSamePrincipal(t *testing.T) {
+	w := setup(t, dbtest.SQLite(t))
+	rec, err := w.e.Patients.ViewRecord(ctx, w.doc, w.anna.ID)
+	if err != nil || len(rec.CareTeam) != 1 || rec.Patient.Limited {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	got, err := w.e.Cases.ListFor(ctx, w.doc, rec.Standing)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("cases %+v %v", got, err)
+	}
+	es := w.e.Entries(t)
+	if en := es[len(es)-1]; en.Action != "case.list" || en.Decision != "allow" || en.PatientID != w.anna.ID {
+		t.Fatalf("list audited as %+v", en.Event)
+	}
+	n := len(es)
+	if _, err := w.e.Cases.ListFor(ctx, pt.Clinician("ws1", "doc2"), rec.Standing); err == nil {
+		t.Fatal("a standing loaded for doc1 listed cases for doc2")
+	}
+	if _, err := w.e.Cases.ListFor(ctx, w.doc, patient.Standing{}); err == nil {
+		t.Fatal("an empty standing listed cases")
+	}
+	if len(w.e.Entries(t)) != n {
+		t.Fatal("a refused ListFor released an entry")
+	}
+}

@@ -503,3 +503,27 @@ func TestCanaryNeverReachesDiskOrLogs(t *testing.T) {
 		t.Fatalf("canary in logs (or no logs captured: %d bytes)", len(logs))
 	}
 }
+
+// The patient page reads the profile, the care team and the cases: three
+// audited reads, but the patient row itself is loaded once.
+func TestPatientPageLoadsThePatientRowOnce(t *testing.T) {
+	d, tr := dbtest.TracedSQLite(t)
+	f := newRecordsFixture(t, d, t.TempDir())
+	before := len(f.env.Entries(t))
+	tr.Reset()
+	status, body := f.do(t, "doc1", "GET", "/patients/"+f.anna.ID, nil)
+	if status != http.StatusOK || !strings.Contains(body, "Rhinoplasty") {
+		t.Fatalf("patient page %d", status)
+	}
+	loads := tr.Count(func(q string) bool { return strings.Contains(q, "FROM patients p WHERE p.id") })
+	if loads != 1 {
+		t.Errorf("the patient row was loaded %d times for one page", loads)
+	}
+	var got []string
+	for _, e := range f.env.Entries(t)[before:] {
+		got = append(got, e.Action+" "+e.Decision)
+	}
+	if want := []string{"patient.read allow", "careteam.read allow", "case.list allow"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("audit entries %q, want %q", got, want)
+	}
+}
