@@ -12,7 +12,7 @@ import (
 	"github.com/custodia-health/custodia/internal/db"
 )
 
-// Trace records the statements run on a database's read pool, so a test can
+// Trace records the statements run on a database, so a test can
 // show how many times a page or a service reads a table. It observes real
 // SQLite; nothing is faked.
 type Trace struct {
@@ -46,7 +46,7 @@ func (t *Trace) add(q string) {
 	t.mu.Unlock()
 }
 
-// TracedSQLite is SQLite(tb) whose read pool records each statement it runs
+// TracedSQLite is SQLite(tb) whose pools record each statement they run
 // (prepared statements at each execution) in the returned Trace.
 func TracedSQLite(tb testing.TB) (*db.DB, *Trace) {
 	tb.Helper()
@@ -57,15 +57,21 @@ func TracedSQLite(tb testing.TB) (*db.DB, *Trace) {
 	}
 	drv := probe.Driver()
 	probe.Close()
-	// The read pool's settings as db.Open makes them.
-	dsn := "file:" + (&url.URL{Path: d.Path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)&_time_format=sqlite"
+	// The pools' settings as db.Open makes them.
+	base := "file:" + (&url.URL{Path: d.Path}).EscapedPath() +
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_time_format=sqlite"
 	tr := &Trace{}
-	old := d.Read
-	d.Read = sql.OpenDB(tracingConnector{drv: drv, dsn: dsn, tr: tr})
+	oldR, oldW := d.Read, d.Write
+	d.Write = sql.OpenDB(tracingConnector{drv: drv, dsn: base + "&_txlock=immediate", tr: tr})
+	d.Write.SetMaxOpenConns(1)
+	d.Write.SetMaxIdleConns(1)
+	d.Read = sql.OpenDB(tracingConnector{drv: drv, dsn: base + "&_pragma=query_only(1)", tr: tr})
 	d.Read.SetMaxOpenConns(4)
-	old.Close()
-	tb.Cleanup(func() { d.Read.Close() })
+	oldR.Close()
+	oldW.Close()
+	r, w := d.Read, d.Write
+	tb.Cleanup(func() { r.Close(); w.Close() })
 	return d, tr
 }
 
