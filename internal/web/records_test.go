@@ -336,17 +336,23 @@ func TestEveryRecordsRouteAuditsTheAccessBeforeAnswering(t *testing.T) {
 				}
 				continue
 			}
-			found := false
+			found, failed := false, false
 			for _, e := range es {
 				if e.Action == r.action && e.Decision == r.decision && e.ActorUserID == f.as[r.as].UserID && e.RequestID != "" {
-					found = true
+					found = found || e.Outcome == "success" || e.Outcome == "denied"
+					failed = failed || e.Outcome == "failure"
 				}
-				if e.Decision == "deny" && e.Outcome != "denied" || e.Decision == "allow" && e.Outcome != "success" {
+				// An allowed action that then fails (a 422 after the
+				// decision) is followed by a second entry saying so.
+				if e.Decision == "deny" && e.Outcome != "denied" || e.Decision == "allow" && e.Outcome != "success" && !(e.Outcome == "failure" && r.wantStatus >= 400) {
 					t.Fatalf("%s: entry %+v", r.pattern, e.Event)
 				}
 			}
 			if !found {
 				t.Fatalf("%s %s as %s: no %s/%s entry among %d", r.method, r.path, r.as, r.action, r.decision, len(es))
+			}
+			if r.decision == "allow" && r.wantStatus == http.StatusUnprocessableEntity && !failed {
+				t.Fatalf("%s %s as %s: refused with 422 after an allowed %s, but no failure entry", r.method, r.path, r.as, r.action)
 			}
 		}
 	})
