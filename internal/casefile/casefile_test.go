@@ -26,7 +26,7 @@ type world struct {
 	caseBen      *casefile.Case
 }
 
-func setup(t *testing.T, d *db.DB) *world {
+func setup(t testing.TB, d *db.DB) *world {
 	t.Helper()
 	w := &world{e: pt.New(t, d), doc: pt.Clinician("ws1", "doc1")}
 	var err error
