@@ -18,6 +18,7 @@ import (
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/app"
+	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/media"
@@ -221,4 +222,56 @@ func TestJanitorDiscardsExpiredUploads(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
+}
+
+// The demo case comes with a synthetic DICOM series and a 3D model, uploaded
+// through media's audited path as the demo clinician, once: a second load
+// adds nothing, and the viewers can show them.
+func TestDemoCaseHoldsADICOMSeriesAndAModelOnce(t *testing.T) {
+	a, ts := newDemoApp(t)
+	ctx := context.Background()
+	if err := a.LoadDemo(ctx); err != nil {
+		t.Fatalf("second load: %v", err)
+	}
+	var ws, doc, caseID string
+	if err := a.DB.Read.QueryRow(`SELECT w.id, m.user_id FROM workspaces w JOIN memberships m ON m.workspace_id = w.id
+		WHERE w.name = $1 AND m.role = 'clinician'`, app.DemoWorkspaceName).Scan(&ws, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DB.Read.QueryRow(`SELECT case_id FROM media_files GROUP BY case_id`).Scan(&caseID); err != nil {
+		t.Fatalf("the demo files are not on one case: %v", err)
+	}
+	p := &access.Principal{UserID: doc, WorkspaceID: ws, Role: access.RoleClinician}
+	files, err := a.Media.CaseFiles(ctx, p, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[media.Kind]int{}
+	var dicom string
+	for _, f := range files {
+		kinds[f.Kind]++
+		if f.UploaderID != doc {
+			t.Errorf("file %s uploaded by %s, not the demo clinician", f.ID, f.UploaderID)
+		}
+		if f.Kind == media.KindDICOM && dicom == "" {
+			dicom = f.ID
+		}
+	}
+	if kinds[media.KindDICOM] != app.DemoSeriesLength || kinds[media.KindSTL] != 1 || len(files) != app.DemoSeriesLength+1 {
+		t.Fatalf("demo case files after two loads: %v", kinds)
+	}
+	pg, err := a.Audit.Query(ctx, audit.Filter{ActorUserID: doc, Action: "file.upload", Limit: 100})
+	if err != nil || len(pg.Entries) != app.DemoSeriesLength+1 {
+		t.Fatalf("file.upload entries: %d %v", len(pg.Entries), err)
+	}
+	c := signIn(t, ts, "clinician@demo.custodia.example")
+	res, err := c.Get(ts.URL + "/api/v1/files/" + dicom + "/render")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "image/") || len(body) == 0 {
+		t.Fatalf("render a demo slice: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
 }

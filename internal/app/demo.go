@@ -1,12 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/casefile"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/media"
+	"github.com/custodia-health/custodia/internal/media/sample"
 	"github.com/custodia-health/custodia/internal/patient"
 )
 
@@ -26,10 +29,11 @@ var DemoAccounts = []identity.DemoMember{
 }
 
 // LoadDemo fills the store with fictional demo data: a workspace named
-// DemoWorkspaceName with one account per role (DemoAccounts), and patients
-// with cases created by the clinician. It is idempotent: a second run finds
-// the accounts and the demo patients (by their MRN's blind index) and adds
-// nothing.
+// DemoWorkspaceName with one account per role (DemoAccounts), patients
+// with cases created by the clinician, and on the first patient's first
+// case a synthetic DICOM series and STL model (LoadDemoMedia). It is
+// idempotent: a second run finds the accounts, the demo patients (by their
+// MRN's blind index) and the case's files, and adds nothing.
 func (a *App) LoadDemo(ctx context.Context) error {
 	if a.Identity == nil || a.Patients == nil {
 		return nil
@@ -38,8 +42,14 @@ func (a *App) LoadDemo(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := LoadDemoRecords(ctx, a.Patients, a.Cases, &access.Principal{UserID: ids[0], WorkspaceID: ws, Role: access.RoleClinician, RequestID: "demo-load"}); err != nil {
+	doc := &access.Principal{UserID: ids[0], WorkspaceID: ws, Role: access.RoleClinician, RequestID: "demo-load"}
+	if err := LoadDemoRecords(ctx, a.Patients, a.Cases, doc); err != nil {
 		return err
+	}
+	if a.Media != nil {
+		if err := LoadDemoMedia(ctx, a.Patients, a.Cases, a.Media, doc); err != nil {
+			return err
+		}
 	}
 	a.Log.Info("demo data loaded: sign in as clinician@demo.custodia.example (or admin@, privacy@, staff@) with the password \""+DemoPassword+"\"",
 		"workspace", ws)
@@ -70,6 +80,73 @@ func LoadDemoRecords(ctx context.Context, patients *patient.Service, cases *case
 			if _, err := cases.AddComment(ctx, p, cs.ID, casefile.KindComment, "Demo comment: plan reviewed with the patient.", ""); err != nil {
 				return fmt.Errorf("comment on demo case: %w", err)
 			}
+		}
+	}
+	return nil
+}
+
+// DemoSeriesLength is the number of slices in the demo case's DICOM series.
+const DemoSeriesLength = 8
+
+// LoadDemoMedia gives the first demo patient's first case a synthetic DICOM
+// series (DemoSeriesLength slices through a ball phantom) and a synthetic
+// STL model (a sphere), uploaded as clinician p through media's audited
+// upload like any clinician's files, so the DICOM and 3D viewers have
+// something to show. It uploads only what the case lacks (the series'
+// remaining slices, the model if there is none), so running it again adds
+// nothing and an interrupted run is completed.
+func LoadDemoMedia(ctx context.Context, patients *patient.Service, cases *casefile.Service, files *media.Service, p *access.Principal) error {
+	first := demoPatients[0]
+	pg, err := patients.Search(ctx, p, patient.Query{MRN: first.profile.MRN})
+	if err != nil {
+		return fmt.Errorf("look for demo patient: %w", err)
+	}
+	if len(pg.Patients) == 0 {
+		return fmt.Errorf("load demo files: the demo patient %s is missing", first.profile.MRN)
+	}
+	cs, err := cases.List(ctx, p, pg.Patients[0].ID)
+	if err != nil {
+		return fmt.Errorf("list demo cases: %w", err)
+	}
+	caseID := ""
+	for _, c := range cs {
+		if c.Title == first.cases[0][0] {
+			caseID = c.ID
+		}
+	}
+	if caseID == "" {
+		return fmt.Errorf("load demo files: the demo case %q is missing", first.cases[0][0])
+	}
+	have, err := files.CaseFiles(ctx, p, caseID)
+	if err != nil {
+		return fmt.Errorf("list demo case files: %w", err)
+	}
+	instances, models := 0, 0
+	for _, f := range have {
+		switch {
+		case f.Kind == media.KindDICOM:
+			instances++
+		case f.Kind.IsMesh():
+			models++
+		}
+	}
+	upload := func(slot media.Slot, b []byte) error {
+		if _, _, err := files.UploadSmall(ctx, p, caseID, slot, bytes.NewReader(b), int64(len(b))); err != nil {
+			return fmt.Errorf("upload demo file: %w", err)
+		}
+		return nil
+	}
+	// Uploaded in instance order, so the first ones present are the ones
+	// an interrupted run got through.
+	series := sample.SphereSeries(DemoSeriesLength, 64, first.profile.FamilyName+"^"+first.profile.GivenName)
+	for _, b := range series[min(instances, len(series)):] {
+		if err := upload(media.SlotDICOM, b); err != nil {
+			return err
+		}
+	}
+	if models == 0 {
+		if err := upload(media.SlotMesh, sample.SphereSTL(40, 16, 32)); err != nil {
+			return err
 		}
 	}
 	return nil

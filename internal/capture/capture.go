@@ -270,29 +270,37 @@ func (s *Service) List(ctx context.Context, p *access.Principal, patientID strin
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list captures: %w", err)
 	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	cases, err := s.attachedCases(ctx, patientID, ws)
+	if err != nil {
+		return nil, err
+	}
 	for i := range out {
-		if out[i].Cases, err = s.attachedCases(ctx, out[i].ID); err != nil {
-			return nil, err
-		}
+		out[i].Cases = cases[out[i].ID]
 	}
 	return out, nil
 }
 
-func (s *Service) attachedCases(ctx context.Context, captureID string) ([]string, error) {
-	rows, err := s.DB.Read.QueryContext(ctx, `SELECT case_id FROM capture_attachments WHERE capture_id = $1 ORDER BY attached_at`, captureID)
+// attachedCases maps each of the patient's captures to the cases it was
+// attached to, oldest attachment first, in one query.
+func (s *Service) attachedCases(ctx context.Context, patientID, ws string) (map[string][]string, error) {
+	rows, err := s.DB.Read.QueryContext(ctx, `SELECT a.capture_id, a.case_id FROM capture_attachments a JOIN captures c ON c.id = a.capture_id
+		WHERE c.patient_id = $1 AND c.workspace_id = $2 ORDER BY a.attached_at, a.case_id`, patientID, ws)
 	if err != nil {
 		return nil, fmt.Errorf("list attachments: %w", err)
 	}
 	defer rows.Close()
-	var ids []string
+	out := map[string][]string{}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var capture, caseID string
+		if err := rows.Scan(&capture, &caseID); err != nil {
 			return nil, fmt.Errorf("list attachments: %w", err)
 		}
-		ids = append(ids, id)
+		out[capture] = append(out[capture], caseID)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
 
 // patientWorkspace is the workspace a patient's captures live in: the
@@ -425,29 +433,16 @@ func (s *Service) Attach(ctx context.Context, p *access.Principal, id, caseID st
 	if err != nil {
 		return media.File{}, err
 	}
+	// Attached before: the case already holds the copy (case files are
+	// append-only), so it is not copied again.
+	if f, ok, err := s.attached(ctx, c.ID, caseID); err != nil || ok {
+		return f, err
+	}
 	src, err := s.source(ctx, rec, c)
 	if err != nil {
 		return media.File{}, err
 	}
-	// The copy goes through media's own upload path, so the case file is
-	// validated, encrypted and indexed exactly like any other.
-	u, err := s.Files.CreateUpload(ctx, media.NewUpload{WorkspaceID: c.WorkspaceID, PatientID: c.PatientID, CaseID: caseID,
-		UploaderID: c.UploaderID, Size: c.Size, Slot: media.SlotMesh})
-	if err != nil {
-		return media.File{}, fmt.Errorf("attach capture: %w", err)
-	}
-	rc, err := src.Open()
-	if err != nil {
-		_ = s.Files.Abort(context.WithoutCancel(ctx), u.ID, c.UploaderID)
-		return media.File{}, fmt.Errorf("attach capture: %w", err)
-	}
-	_, err = s.Files.PutChunk(ctx, u.ID, c.UploaderID, media.ContentRange{Start: 0, End: c.Size - 1, Total: c.Size}, rc)
-	rc.Close()
-	if err != nil {
-		_ = s.Files.Abort(context.WithoutCancel(ctx), u.ID, c.UploaderID)
-		return media.File{}, fmt.Errorf("attach capture: %w", err)
-	}
-	f, _, err := s.Files.Complete(ctx, rec, u.ID, c.UploaderID)
+	f, err := s.copyToCase(ctx, rec, c, caseID, src)
 	if err != nil {
 		return media.File{}, fmt.Errorf("attach capture: %w", err)
 	}
@@ -458,6 +453,56 @@ func (s *Service) Attach(ctx context.Context, p *access.Principal, id, caseID st
 		return f, fmt.Errorf("record attachment: %w", err)
 	}
 	return f, nil
+}
+
+// attached returns the case file a earlier attachment of the capture to the
+// case made, if there is one and it still exists.
+func (s *Service) attached(ctx context.Context, captureID, caseID string) (media.File, bool, error) {
+	var fileID string
+	err := s.DB.Read.QueryRowContext(ctx, `SELECT file_id FROM capture_attachments WHERE capture_id = $1 AND case_id = $2`, captureID, caseID).Scan(&fileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return media.File{}, false, nil
+	}
+	if err != nil {
+		return media.File{}, false, fmt.Errorf("attach capture: %w", err)
+	}
+	f, err := s.Files.File(ctx, fileID)
+	if errors.Is(err, media.ErrNotFound) {
+		return media.File{}, false, nil
+	}
+	if err != nil {
+		return media.File{}, false, fmt.Errorf("attach capture: %w", err)
+	}
+	return f, true, nil
+}
+
+// copyToCase copies the capture's bytes into the case through media's own
+// store, so the case file is validated, encrypted and indexed exactly like
+// any other: in one write (PutSmall) when it is small enough, as one chunk
+// of an upload session otherwise.
+func (s *Service) copyToCase(ctx context.Context, rec audit.Receipt, c Capture, caseID string, src media.Source) (media.File, error) {
+	n := media.NewUpload{WorkspaceID: c.WorkspaceID, PatientID: c.PatientID, CaseID: caseID,
+		UploaderID: c.UploaderID, Size: c.Size, Slot: media.SlotMesh}
+	rc, err := src.Open()
+	if err != nil {
+		return media.File{}, err
+	}
+	defer rc.Close()
+	if c.Size <= media.MaxSmallUpload {
+		// The entry is already durable: the receipt is at hand.
+		f, _, err := s.Files.PutSmall(ctx, func() (audit.Receipt, error) { return rec, nil }, n, rc)
+		return f, err
+	}
+	u, err := s.Files.CreateUpload(ctx, n)
+	if err != nil {
+		return media.File{}, err
+	}
+	if _, err := s.Files.PutChunk(ctx, u.ID, c.UploaderID, media.ContentRange{Start: 0, End: c.Size - 1, Total: c.Size}, rc); err != nil {
+		_ = s.Files.Abort(context.WithoutCancel(ctx), u.ID, c.UploaderID)
+		return media.File{}, err
+	}
+	f, _, err := s.Files.Complete(ctx, rec, u.ID, c.UploaderID)
+	return f, err
 }
 
 // self returns p with the workspace of the patient's record filled in, for

@@ -274,3 +274,75 @@ func TestAnotherPatientCannotSeeOrUploadAsSomeoneElse(t *testing.T) {
 		}
 	})
 }
+
+// Attaching writes the case file in one shot (no upload session), attaching
+// the same capture to the same case again returns the copy already there,
+// and listing captures reads their attachments in one query.
+func TestAttachCopiesOnceInOneWriteAndListReadsAttachmentsTogether(t *testing.T) {
+	d, tr := dbtest.TracedSQLite(t)
+	ctx := context.Background()
+	f := NewFixture(t, d)
+	var caps []capture.Capture
+	for _, n := range []int{5, 7, 9} {
+		c, _, err := f.Svc.Upload(ctx, f.Patient, bytes.NewReader(mediatest.BinarySTL(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps = append(caps, c)
+	}
+	if _, err := f.Svc.Connect(ctx, f.Patient, "doc@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	objects := func() int {
+		n := 0
+		_ = filepath.WalkDir(filepath.Join(f.Dir, "blobs"), func(_ string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	tr.Reset()
+	first, err := f.Svc.Attach(ctx, f.Doctor, caps[0].ID, "case-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.Count(func(q string) bool { return strings.Contains(q, "media_uploads") }); n != 0 {
+		t.Errorf("attaching opened an upload session (%d statements on media_uploads)", n)
+	}
+	stored := objects()
+	again, err := f.Svc.Attach(ctx, f.Doctor, caps[0].ID, "case-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || objects() != stored {
+		t.Errorf("re-attaching made another copy: %s then %s, objects %d then %d", first.ID, again.ID, stored, objects())
+	}
+	files, err := f.Media.Store.CaseFiles(ctx, "case-1")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("case files after attaching twice: %d %v", len(files), err)
+	}
+	if _, err := f.Svc.Attach(ctx, f.Doctor, caps[1].ID, "case-1"); err != nil {
+		t.Fatal(err)
+	}
+	tr.Reset()
+	list, err := f.Svc.List(ctx, f.Doctor, f.Patient.PatientID)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("list %d %v", len(list), err)
+	}
+	if n := tr.Count(func(q string) bool { return strings.Contains(q, "FROM capture_attachments") }); n != 1 {
+		t.Errorf("listing 3 captures ran %d queries on attachments", n)
+	}
+	attached := map[string][]string{}
+	for _, c := range list {
+		attached[c.ID] = c.Cases
+	}
+	if len(attached[caps[0].ID]) != 1 || len(attached[caps[1].ID]) != 1 || len(attached[caps[2].ID]) != 0 {
+		t.Errorf("attachments %v", attached)
+	}
+	a := f.Audited(t)
+	if n := strings.Count(strings.Join(a, "|"), "capture.attach allow"); n != 3 {
+		t.Errorf("%d attach entries, want one per attempt: %v", n, a)
+	}
+}

@@ -26,7 +26,7 @@ type world struct {
 	caseBen      *casefile.Case
 }
 
-func setup(t *testing.T, d *db.DB) *world {
+func setup(t testing.TB, d *db.DB) *world {
 	t.Helper()
 	w := &world{e: pt.New(t, d), doc: pt.Clinician("ws1", "doc1")}
 	var err error
@@ -154,6 +154,15 @@ func TestCollaboratorSeesTheCaseAndSummaryOnly(t *testing.T) {
 		if _, err := w.e.Cases.Get(ctx, colleague, w.caseA.ID); !errors.Is(err, patient.ErrNotFound) {
 			t.Fatalf("after removal: %v", err)
 		}
+		// Removing someone who is not (any longer) a collaborator is refused
+		// and the log says the allowed removal did not happen.
+		if err := w.e.Cases.RemoveCollaborator(ctx, w.doc, w.caseA.ID, "surgeon9"); !errors.Is(err, patient.ErrInvalid) {
+			t.Fatalf("remove twice: %v", err)
+		}
+		es := w.e.Entries(t)
+		if en := es[len(es)-1]; en.Action != "case.collaborator_remove" || en.ResourceID != w.caseA.ID || en.Decision != "allow" || en.Outcome != "failure" {
+			t.Fatalf("refused removal audited as %+v", en.Event)
+		}
 	})
 }
 
@@ -245,5 +254,31 @@ func TestBreakGlassOpensCasesAndMarksEveryEntry(t *testing.T) {
 	es := w.e.Entries(t)
 	if en := es[len(es)-1]; !en.BreakGlass || en.Purpose != "break_glass" {
 		t.Fatalf("entry %+v", en.Event)
+	}
+}
+
+func TestListForTakesOnlyAStandingLoadedForTheSamePrincipal(t *testing.T) {
+	w := setup(t, dbtest.SQLite(t))
+	rec, err := w.e.Patients.ViewRecord(ctx, w.doc, w.anna.ID)
+	if err != nil || len(rec.CareTeam) != 1 || rec.Patient.Limited {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	got, err := w.e.Cases.ListFor(ctx, w.doc, rec.Standing)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("cases %+v %v", got, err)
+	}
+	es := w.e.Entries(t)
+	if en := es[len(es)-1]; en.Action != "case.list" || en.Decision != "allow" || en.PatientID != w.anna.ID {
+		t.Fatalf("list audited as %+v", en.Event)
+	}
+	n := len(es)
+	if _, err := w.e.Cases.ListFor(ctx, pt.Clinician("ws1", "doc2"), rec.Standing); err == nil {
+		t.Fatal("a standing loaded for doc1 listed cases for doc2")
+	}
+	if _, err := w.e.Cases.ListFor(ctx, w.doc, patient.Standing{}); err == nil {
+		t.Fatal("an empty standing listed cases")
+	}
+	if len(w.e.Entries(t)) != n {
+		t.Fatal("a refused ListFor released an entry")
 	}
 }

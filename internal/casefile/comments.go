@@ -248,7 +248,11 @@ func (s *Service) RemoveCollaborator(ctx context.Context, p *access.Principal, c
 		s.gate.Failed(ctx, p, caseCheck(access.CaseShare, "case.collaborator_remove", r), d)
 		return fmt.Errorf("remove collaborator: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		s.gate.Failed(ctx, p, caseCheck(access.CaseShare, "case.collaborator_remove", r), d)
+		if err != nil {
+			return fmt.Errorf("remove collaborator: %w", err)
+		}
 		return patient.Invalid("user_id", "is not a collaborator on this case")
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -349,16 +350,63 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, ne
 // Unknown ids are left out. Names of workforce members are not patients' PHI.
 func (s *Service) DisplayNames(ctx context.Context, ids []string) map[string]string {
 	out := make(map[string]string, len(ids))
-	for _, id := range ids {
-		if _, done := out[id]; done || id == "" {
-			continue
+	seen := make(map[string]bool, len(ids))
+	var batch []any
+	flush := func() {
+		if len(batch) == 0 {
+			return
 		}
-		var name string
-		if err := s.db.Read.QueryRowContext(ctx, `SELECT name FROM users WHERE id = $1`, id).Scan(&name); err == nil {
-			out[id] = name
+		ph := make([]string, len(batch))
+		for i := range batch {
+			ph[i] = "$" + strconv.Itoa(i+1)
+		}
+		// One query per batch: an IN list of $N parameters reads the same on
+		// both databases.
+		rows, err := s.db.Read.QueryContext(ctx, `SELECT id, name FROM users WHERE id IN (`+strings.Join(ph, ", ")+`)`, batch...)
+		batch = nil
+		if err != nil {
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, name string
+			if rows.Scan(&id, &name) == nil {
+				out[id] = name
+			}
 		}
 	}
+	for _, id := range ids {
+		if seen[id] || id == "" {
+			continue
+		}
+		seen[id] = true
+		if batch = append(batch, id); len(batch) == displayNameBatch {
+			flush()
+		}
+	}
+	flush()
 	return out
+}
+
+// displayNameBatch bounds the parameters of one DisplayNames query, well
+// under both databases' limits.
+const displayNameBatch = 500
+
+// SignedInAs returns, in one query, what the page header shows for user uid
+// in workspace ws: the user's name and, when uid is a member of ws, the
+// workspace's name ("" otherwise).
+func (s *Service) SignedInAs(ctx context.Context, uid, ws string) (name, workspace string, err error) {
+	var wsName sql.NullString
+	err = s.db.Read.QueryRowContext(ctx, `SELECT u.name,
+		  (SELECT w.name FROM memberships m JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = u.id AND m.workspace_id = $2)
+		FROM users u WHERE u.id = $1`, uid, ws).Scan(&name, &wsName)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", errNoUser
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("read user: %w", err)
+	}
+	return name, wsName.String, nil
 }
 
 // ClinicianByEmail finds the verified account using email that holds the

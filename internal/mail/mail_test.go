@@ -3,7 +3,15 @@ package mail_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"errors"
+	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -14,26 +22,62 @@ import (
 )
 
 // fakeRelay is a tiny SMTP server on 127.0.0.1 that accepts one message and
-// remembers what it was told.
+// remembers what it was told. With a TLS config it offers STARTTLS.
 type fakeRelay struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	auth string
-	from string
-	rcpt string
-	data string
-	done chan struct{}
+	ln       net.Listener
+	starttls *tls.Config
+	mu       sync.Mutex
+	auth     string
+	from     string
+	rcpt     string
+	data     string
+	secure   bool // the envelope arrived over TLS
+	commands []string
+	done     chan struct{}
 }
 
-func startRelay(t *testing.T) *fakeRelay {
+func startRelay(t *testing.T) *fakeRelay { return startRelayTLS(t, nil) }
+
+func startRelayTLS(t *testing.T, cfg *tls.Config) *fakeRelay {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &fakeRelay{ln: ln, done: make(chan struct{})}
+	r := &fakeRelay{ln: ln, starttls: cfg, done: make(chan struct{})}
 	t.Cleanup(func() { ln.Close() })
 	go r.serve()
 	return r
+}
+
+// relayCert makes a throwaway certificate for 127.0.0.1 and a client config
+// that trusts it.
+func relayCert(t *testing.T) (server, client *tls.Config) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "relay.test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}, MinVersion: tls.VersionTLS12}
+	client = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	return server, client
 }
 
 func (r *fakeRelay) serve() {
@@ -42,11 +86,12 @@ func (r *fakeRelay) serve() {
 	if err != nil {
 		return
 	}
-	defer c.Close()
+	defer func() { c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	say := func(s string) { _, _ = c.Write([]byte(s + "\r\n")) }
 	say("220 relay.test ESMTP")
+	secure := false
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -55,16 +100,33 @@ func (r *fakeRelay) serve() {
 		line = strings.TrimRight(line, "\r\n")
 		cmd := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
 		r.mu.Lock()
+		r.commands = append(r.commands, cmd)
 		switch cmd {
 		case "EHLO", "HELO":
 			say("250-relay.test")
+			if r.starttls != nil && !secure {
+				say("250-STARTTLS")
+			}
 			say("250 AUTH PLAIN")
+		case "STARTTLS":
+			if r.starttls == nil || secure {
+				say("502 unknown")
+				break
+			}
+			say("220 go ahead")
+			tc := tls.Server(c, r.starttls)
+			if err := tc.Handshake(); err != nil {
+				r.mu.Unlock()
+				return
+			}
+			c, br, secure = tc, bufio.NewReader(tc), true
 		case "AUTH":
 			b, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(line, "AUTH PLAIN "))
 			r.auth = string(b)
 			say("235 ok")
 		case "MAIL":
 			r.from = line
+			r.secure = secure
 			say("250 ok")
 		case "RCPT":
 			r.rcpt = line
@@ -161,5 +223,57 @@ func TestHeaderInjectionIsRefused(t *testing.T) {
 		if err := o.Send(context.Background(), m); err == nil {
 			t.Errorf("accepted %q", m.To+m.Subject)
 		}
+	}
+}
+
+func TestSMTPUpgradesToTLSWhenTheRelayOffersStartTLS(t *testing.T) {
+	srv, cli := relayCert(t)
+	r := startRelayTLS(t, srv)
+	s := &mail.SMTP{Addr: r.ln.Addr().String(), User: "custodia", Password: "relay-secret", From: "custodia@clinic.example", TLSConfig: cli, Timeout: 5 * time.Second}
+	if err := s.Send(context.Background(), mail.Message{To: "ada@clinic.example", Subject: "Hello", Text: "Hi\n"}); err != nil {
+		t.Fatal(err)
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.secure || !strings.Contains(r.data, "Hi") || r.auth != "\x00custodia\x00relay-secret" {
+		t.Fatalf("secure %v auth %q data %q", r.secure, r.auth, r.data)
+	}
+}
+
+func TestSMTPRefusesARemoteRelayWithoutStartTLS(t *testing.T) {
+	r := startRelay(t) // offers no STARTTLS
+	s := &mail.SMTP{Addr: r.ln.Addr().String(), User: "custodia", Password: "relay-secret", From: "custodia@clinic.example", Timeout: 5 * time.Second}
+	mail.ActAsRemoteRelay(s)
+	err := s.Send(context.Background(), mail.Message{To: "ada@clinic.example", Subject: "Hello", Text: "secret body\n"})
+	if !errors.Is(err, mail.ErrRelayWithoutTLS) {
+		t.Fatalf("err %v", err)
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.auth != "" || r.from != "" || r.rcpt != "" || r.data != "" {
+		t.Fatalf("sent to a plain remote relay: auth %q from %q rcpt %q data %q", r.auth, r.from, r.rcpt, r.data)
+	}
+	for _, c := range r.commands {
+		if c != "EHLO" && c != "HELO" && c != "QUIT" {
+			t.Errorf("command %s sent to a plain remote relay", c)
+		}
+	}
+}
+
+func TestSMTPStillUpgradesARemoteRelayThatOffersStartTLS(t *testing.T) {
+	srv, cli := relayCert(t)
+	r := startRelayTLS(t, srv)
+	s := &mail.SMTP{Addr: r.ln.Addr().String(), From: "custodia@clinic.example", TLSConfig: cli, Timeout: 5 * time.Second}
+	mail.ActAsRemoteRelay(s)
+	if err := s.Send(context.Background(), mail.Message{To: "ada@clinic.example", Subject: "Hello", Text: "Hi\n"}); err != nil {
+		t.Fatal(err)
+	}
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.secure || !strings.Contains(r.data, "Hi") {
+		t.Fatalf("secure %v data %q", r.secure, r.data)
 	}
 }

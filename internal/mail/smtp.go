@@ -11,9 +11,11 @@ import (
 )
 
 // SMTP delivers through a relay. It upgrades to TLS with STARTTLS whenever
-// the relay offers it, and authenticates (PLAIN) when User is set; Go's
-// PLAIN refuses to send a password over an unencrypted connection except to
-// localhost.
+// the relay offers it, and authenticates (PLAIN) when User is set. A relay
+// that is not on this machine's loopback interface must offer STARTTLS:
+// without it Send refuses before any envelope or message content is sent,
+// since mail carries links and names that must not cross a network in clear.
+// A loopback relay (a local MTA, development, tests) may stay plain.
 type SMTP struct {
 	Addr     string // host:port
 	User     string
@@ -23,6 +25,38 @@ type SMTP struct {
 	// certificate against the system roots under the relay's host name.
 	TLSConfig *tls.Config
 	Timeout   time.Duration // whole exchange; default 30s
+
+	// loopback decides whether the connected relay is on this machine;
+	// nil means isLoopbackRelay. Tests replace it to act as a remote relay.
+	loopback func(net.Addr) bool
+}
+
+// ErrRelayWithoutTLS is returned when a relay outside this machine does not
+// offer STARTTLS; nothing but EHLO and QUIT has been sent to it.
+var ErrRelayWithoutTLS = errors.New("send mail: the relay is not on this machine and offers no STARTTLS; refusing to send in clear")
+
+// isLoopbackRelay reports whether a connection's remote address is a
+// loopback address (127.0.0.0/8, ::1, or ::ffff:127.x). It looks at the
+// address actually connected to, not the configured host name, so a name
+// that resolves elsewhere does not pass as local.
+func isLoopbackRelay(remote net.Addr) bool {
+	var ip net.IP
+	switch a := remote.(type) {
+	case *net.TCPAddr:
+		if a == nil {
+			return false
+		}
+		ip = a.IP
+	case nil:
+		return false
+	default:
+		host, _, err := net.SplitHostPort(a.String())
+		if err != nil {
+			return false
+		}
+		ip = net.ParseIP(host)
+	}
+	return ip != nil && ip.IsLoopback()
 }
 
 // Send delivers m.
@@ -65,6 +99,15 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		}
 		if err := c.StartTLS(cfg); err != nil {
 			return fmt.Errorf("send mail: starttls: %w", err)
+		}
+	} else {
+		local := s.loopback
+		if local == nil {
+			local = isLoopbackRelay
+		}
+		if !local(conn.RemoteAddr()) {
+			_ = c.Quit()
+			return ErrRelayWithoutTLS
 		}
 	}
 	if s.User != "" {

@@ -209,6 +209,7 @@ func (s *Service) MarkReviewed(ctx context.Context, p *access.Principal, grantID
 		return err
 	}
 	if status == "reviewed" {
+		s.gate.Failed(ctx, p, c, d)
 		return Invalid("status", "this access has already been reviewed")
 	}
 	k, err := s.keys.PatientKey(ctx, ws, patientID)
@@ -219,11 +220,19 @@ func (s *Service) MarkReviewed(ctx context.Context, p *access.Principal, grantID
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Write.ExecContext(ctx, `UPDATE break_glass_reviews SET status = 'reviewed', reviewed_by = $1, reviewed_at = $2, notes = $3
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE break_glass_reviews SET status = 'reviewed', reviewed_by = $1, reviewed_at = $2, notes = $3
 		WHERE grant_id = $4 AND status = 'pending'`, p.UserID, s.now().UnixMicro(), sealed, grantID)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
 	if err != nil {
 		s.gate.Failed(ctx, p, c, d)
 		return fmt.Errorf("mark break-glass review done: %w", err)
+	}
+	if n == 0 { // another officer closed it since it was loaded
+		s.gate.Failed(ctx, p, c, d)
+		return Invalid("status", "this access has already been reviewed")
 	}
 	return nil
 }

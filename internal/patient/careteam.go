@@ -113,6 +113,7 @@ func (s *Service) RemoveFromCareTeam(ctx context.Context, p *access.Principal, p
 		return fmt.Errorf("remove from care team: %w", err)
 	}
 	if n == 0 {
+		s.gate.Failed(ctx, p, patientCheck(access.CareTeamManage, "careteam.remove", r), d)
 		return Invalid("user_id", "is not on this patient's care team")
 	}
 	return nil

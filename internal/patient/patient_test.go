@@ -31,6 +31,16 @@ func last(t *testing.T, e *pt.Env) audit.Entry {
 	return es[len(es)-1]
 }
 
+// wantFailed checks that the last audit entry records an allowed action by
+// actor on resource id that did not complete.
+func wantFailed(t *testing.T, e *pt.Env, action, id, actor string) {
+	t.Helper()
+	en := last(t, e)
+	if en.Action != action || en.ResourceID != id || en.ActorUserID != actor || en.Decision != "allow" || en.Outcome != "failure" {
+		t.Fatalf("refused %s audited as %+v", action, en.Event)
+	}
+}
+
 func TestCreatedPatientIsReadByItsCreatorAndAudited(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := pt.New(t, d)
@@ -234,6 +244,7 @@ func TestBreakGlassNeedsAReasonGrantsTimedAccessAndQueuesAReview(t *testing.T) {
 		if err := e.Patients.MarkReviewed(ctx, po, g.ID, "again"); !errors.Is(err, patient.ErrInvalid) {
 			t.Fatalf("second review: %v", err)
 		}
+		wantFailed(t, e, "breakglass.review", g.ID, "po1")
 		// The grant runs out.
 		later := patient.New(patient.Config{DB: d, Keys: e.Keys, Audit: e.Audit, Now: func() time.Time { return time.Now().Add(5 * time.Hour) }})
 		if _, err := later.Get(ctx, er, x.ID); !errors.Is(err, patient.ErrForbidden) {
@@ -392,6 +403,10 @@ func TestMinorGetsPortalAccessOnlyThroughARepresentative(t *testing.T) {
 		if _, err := e.Patients.InvitePortal(ctx, doc, x.ID); !errors.As(err, &inv) || inv.Fields["representative"] == "" {
 			t.Fatalf("minor without representative: %v", err)
 		}
+		wantFailed(t, e, "patient.portal_invite", x.ID, "doc1")
+		if len(e.Invites.Sent) != 0 {
+			t.Fatalf("invited %+v", e.Invites.Sent)
+		}
 		if _, err := e.Patients.AddRepresentative(ctx, doc, x.ID, patient.Representative{Relationship: "uncle", Name: "X", Email: "x@example.org"}); !errors.Is(err, patient.ErrInvalid) {
 			t.Fatalf("bad relationship: %v", err)
 		}
@@ -412,6 +427,11 @@ func TestMinorGetsPortalAccessOnlyThroughARepresentative(t *testing.T) {
 		if _, err := e.Patients.InvitePortal(ctx, pt.Clinician("ws1", "doc2"), y.ID); !errors.Is(err, patient.ErrForbidden) {
 			t.Fatalf("not on care team: %v", err)
 		}
+		z := create(t, e, doc, pt.Profile("Noel", "Mail")) // an adult with no email
+		if _, err := e.Patients.InvitePortal(ctx, doc, z.ID); !errors.As(err, &inv) || inv.Fields["email"] == "" {
+			t.Fatalf("adult without email: %v", err)
+		}
+		wantFailed(t, e, "patient.portal_invite", z.ID, "doc1")
 	})
 }
 
@@ -453,4 +473,5 @@ func TestCareTeamIsManagedByPolicy(t *testing.T) {
 	if err := e.Patients.RemoveFromCareTeam(ctx, admin, x.ID, "doc2"); !errors.Is(err, patient.ErrInvalid) {
 		t.Fatalf("remove twice: %v", err)
 	}
+	wantFailed(t, e, "careteam.remove", x.ID, "adm")
 }

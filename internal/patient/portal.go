@@ -156,38 +156,44 @@ func (s *Service) AuthorizePortalInvite(ctx context.Context, p *access.Principal
 // a linked personal representative, so each representative is invited and
 // the minor is not. A minor without a representative is refused.
 func (s *Service) InvitePortal(ctx context.Context, p *access.Principal, patientID string) ([]PortalInvitation, error) {
-	r, rc, _, err := s.pass(ctx, p, patientID, access.PatientUpdate, "patient.portal_invite")
+	r, rc, d, err := s.pass(ctx, p, patientID, access.PatientUpdate, "patient.portal_invite")
 	if err != nil {
+		return nil, err
+	}
+	// The entry above says an invitation was allowed; any way out below
+	// without one sent is recorded as a failure.
+	fail := func(err error) ([]PortalInvitation, error) {
+		s.gate.Failed(ctx, p, patientCheck(access.PatientUpdate, "patient.portal_invite", r), d)
 		return nil, err
 	}
 	pt, err := s.open(ctx, r, rc, access.Decision{}, false)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	var invs []PortalInvitation
 	if pt.Summary.Age(s.now()) < AdultAge {
 		reps, err := s.representatives(ctx, rc, r)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		if len(reps) == 0 {
-			return nil, Invalid("representative", "a patient under 18 gets portal access only through a parent or guardian: link a personal representative first")
+			return fail(Invalid("representative", "a patient under 18 gets portal access only through a parent or guardian: link a personal representative first"))
 		}
 		for _, rep := range reps {
 			invs = append(invs, PortalInvitation{WorkspaceID: r.workspaceID, PatientID: r.id, Email: rep.Email, Relationship: "representative", InvitedBy: p.UserID, Receipt: rc})
 		}
 	} else {
 		if pt.Profile.Email == "" {
-			return nil, Invalid("email", "the patient's profile has no email address to invite")
+			return fail(Invalid("email", "the patient's profile has no email address to invite"))
 		}
 		invs = append(invs, PortalInvitation{WorkspaceID: r.workspaceID, PatientID: r.id, Email: pt.Profile.Email, Relationship: "self", InvitedBy: p.UserID, Receipt: rc})
 	}
 	if s.inviter == nil {
-		return nil, fmt.Errorf("invite to patient portal: %w (identity's mailer is not wired in)", ErrNotConfigured)
+		return fail(fmt.Errorf("invite to patient portal: %w (identity's mailer is not wired in)", ErrNotConfigured))
 	}
 	for _, inv := range invs {
 		if err := s.inviter.InvitePatient(ctx, p, inv); err != nil {
-			return nil, fmt.Errorf("invite to patient portal: %w", err)
+			return fail(fmt.Errorf("invite to patient portal: %w", err))
 		}
 	}
 	return invs, nil

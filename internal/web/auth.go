@@ -272,15 +272,8 @@ func (s *Server) navFor(r *http.Request) *Nav {
 		return n
 	}
 	n.SignedIn, n.Pending, n.UserID = true, false, p.UserID
-	if u, err := s.identity.User(r.Context(), p.UserID); err == nil {
-		n.Name = u.Name
-	}
-	if ws, err := s.identity.Workspaces(r.Context(), p.UserID); err == nil {
-		for _, w := range ws {
-			if w.ID == p.WorkspaceID {
-				n.Workspace = w.Name
-			}
-		}
+	if name, ws, err := s.identity.SignedInAs(r.Context(), p.UserID, p.WorkspaceID); err == nil {
+		n.Name, n.Workspace = name, ws
 	}
 	n.Admin = p.Role == access.RoleAdmin
 	n.CanInvite = p.Role == access.RoleAdmin || p.Role == access.RoleClinician

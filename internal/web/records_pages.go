@@ -237,18 +237,16 @@ func (s *Server) pagePatient(w http.ResponseWriter, r *http.Request, p *access.P
 
 func (s *Server) showPatient(w http.ResponseWriter, r *http.Request, p *access.Principal, status int, v patientView, flash, msg string) {
 	ctx := r.Context()
-	x, err := s.records.Patients.View(ctx, p, r.PathValue("id"))
+	// One load of the patient row; the profile, the care team and the
+	// cases are still three audited reads.
+	rec, err := s.records.Patients.ViewRecord(ctx, p, r.PathValue("id"))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	v.Patient, v.ReasonCodes = x, patient.ReasonCodes
-	if !x.Limited {
-		if v.CareTeam, err = s.records.Patients.CareTeam(ctx, p, x.ID); err != nil {
-			s.pageError(w, r, err)
-			return
-		}
-		v.Cases, err = s.records.Cases.List(ctx, p, x.ID)
+	v.Patient, v.CareTeam, v.ReasonCodes = rec.Patient, rec.CareTeam, patient.ReasonCodes
+	if !rec.Patient.Limited {
+		v.Cases, err = s.records.Cases.ListFor(ctx, p, rec.Standing)
 		switch {
 		case err == nil:
 			v.CanCases = true

@@ -336,17 +336,23 @@ func TestEveryRecordsRouteAuditsTheAccessBeforeAnswering(t *testing.T) {
 				}
 				continue
 			}
-			found := false
+			found, failed := false, false
 			for _, e := range es {
 				if e.Action == r.action && e.Decision == r.decision && e.ActorUserID == f.as[r.as].UserID && e.RequestID != "" {
-					found = true
+					found = found || e.Outcome == "success" || e.Outcome == "denied"
+					failed = failed || e.Outcome == "failure"
 				}
-				if e.Decision == "deny" && e.Outcome != "denied" || e.Decision == "allow" && e.Outcome != "success" {
+				// An allowed action that then fails (a 422 after the
+				// decision) is followed by a second entry saying so.
+				if e.Decision == "deny" && e.Outcome != "denied" || e.Decision == "allow" && e.Outcome != "success" && !(e.Outcome == "failure" && r.wantStatus >= 400) {
 					t.Fatalf("%s: entry %+v", r.pattern, e.Event)
 				}
 			}
 			if !found {
 				t.Fatalf("%s %s as %s: no %s/%s entry among %d", r.method, r.path, r.as, r.action, r.decision, len(es))
+			}
+			if r.decision == "allow" && r.wantStatus == http.StatusUnprocessableEntity && !failed {
+				t.Fatalf("%s %s as %s: refused with 422 after an allowed %s, but no failure entry", r.method, r.path, r.as, r.action)
 			}
 		}
 	})
@@ -501,5 +507,29 @@ func TestCanaryNeverReachesDiskOrLogs(t *testing.T) {
 	logs := []byte(f.logs.String())
 	if len(logs) == 0 || bytes.Contains(logs, []byte(canary)) || bytes.Contains(logs, []byte(strings.ToLower(canary))) {
 		t.Fatalf("canary in logs (or no logs captured: %d bytes)", len(logs))
+	}
+}
+
+// The patient page reads the profile, the care team and the cases: three
+// audited reads, but the patient row itself is loaded once.
+func TestPatientPageLoadsThePatientRowOnce(t *testing.T) {
+	d, tr := dbtest.TracedSQLite(t)
+	f := newRecordsFixture(t, d, t.TempDir())
+	before := len(f.env.Entries(t))
+	tr.Reset()
+	status, body := f.do(t, "doc1", "GET", "/patients/"+f.anna.ID, nil)
+	if status != http.StatusOK || !strings.Contains(body, "Rhinoplasty") {
+		t.Fatalf("patient page %d", status)
+	}
+	loads := tr.Count(func(q string) bool { return strings.Contains(q, "FROM patients p WHERE p.id") })
+	if loads != 1 {
+		t.Errorf("the patient row was loaded %d times for one page", loads)
+	}
+	var got []string
+	for _, e := range f.env.Entries(t)[before:] {
+		got = append(got, e.Action+" "+e.Decision)
+	}
+	if want := []string{"patient.read allow", "careteam.read allow", "case.list allow"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("audit entries %q, want %q", got, want)
 	}
 }
