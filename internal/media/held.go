@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/blob"
@@ -147,6 +148,7 @@ type AuditedCommit func(fn func(ctx context.Context, tx *sql.Tx) error) (rec aud
 // returned (or the audit log's, if the entry could not be written), and no
 // row or object is left.
 func (s *Store) PutSmallAudited(ctx context.Context, commit AuditedCommit, n NewUpload, r io.Reader) (File, Info, error) {
+	start := time.Now()
 	entryOnly := func(err error) (File, Info, error) {
 		if _, _, aerr := commit(nil); aerr != nil {
 			return File{}, Info{}, aerr
@@ -190,7 +192,9 @@ func (s *Store) PutSmallAudited(ctx context.Context, commit AuditedCommit, n New
 	// The statements are prepared outside the log's transaction, which
 	// holds SQLite's only write connection.
 	s.prepareFileStatements(context.WithoutCancel(ctx))
+	s.gather.enter(time.Since(start))
 	_, fnErr, err := commit(pf.insert)
+	s.gather.leave()
 	if err == nil && fnErr != nil {
 		err = fmt.Errorf("commit file: %w", fnErr)
 	}

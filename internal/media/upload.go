@@ -47,6 +47,7 @@ type Store struct {
 	staging    staging        // chunks written without fsync, per upload
 	commits    committer      // file rows committed together (groupcommit.go)
 	statements fileStatements // their prepared statements
+	gather     gatherer       // small files gathered into one commit (gather.go)
 }
 
 // NewUpload is what a client declares when it opens an upload. The ids come
