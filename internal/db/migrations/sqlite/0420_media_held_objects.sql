@@ -8,3 +8,7 @@ CREATE TABLE media_held_objects (
     object         TEXT NOT NULL,
     data           BLOB NOT NULL
 );
+
+-- The janitor finds the file of an upload id (objects under media/u/ that
+-- no session and no file owns are orphans of a crash).
+CREATE INDEX media_files_upload ON media_files (upload_id);
