@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/custodia-health/custodia/internal/db"
 )
 
 // AppendWith records e like Append and runs fn in the transaction that
@@ -45,6 +47,10 @@ func (l *Log) AppendWith(ctx context.Context, e Event, fn func(ctx context.Conte
 	// The writer set p.with.err before it sent on p.done.
 	return res.r, p.with.err, nil
 }
+
+// Shares says whether the log writes to d, so that a caller's statements
+// for AppendWith belong in its transactions.
+func (l *Log) Shares(d *db.DB) bool { return l.d == d }
 
 // withCommit is an AppendWith caller's statements and their outcome in
 // the last attempt to commit its batch.

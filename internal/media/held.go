@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/custodia-health/custodia/internal/audit"
@@ -202,8 +203,13 @@ func (s *Store) PutSmallAudited(ctx context.Context, commit AuditedCommit, n New
 		pf.cleanup()
 		return File{}, Info{}, err
 	}
+	committedWithEntry.Add(1)
 	return pf.f, info, nil
 }
+
+// committedWithEntry counts files committed in their audit entry's
+// transaction (tests check which path ran).
+var committedWithEntry atomic.Int64
 
 // readWhole reads exactly size bytes from r: ErrChunkLength if r holds
 // fewer or more.

@@ -20,9 +20,13 @@ func TestSmallFileHeldInTheDatabaseViewsAndDownloads(t *testing.T) {
 		const canary = "HELD^Canary"
 		dcm := mediatest.DICOMGray16(64, 64, 2, 4000, 2000, 4000, canary)
 		ctx := context.Background()
+		withEntry := committedWithEntry.Load()
 		f, _, err := svc.UploadSmall(ctx, uploader, "case-1", SlotDICOM, bytes.NewReader(dcm), int64(len(dcm)))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if committedWithEntry.Load() != withEntry+1 {
+			t.Fatal("the file was not committed in its audit entry's transaction")
 		}
 		if n := countRows(t, d, "media_held_objects"); n != 1 {
 			t.Fatalf("%d held objects, want 1", n)

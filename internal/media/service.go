@@ -10,6 +10,7 @@ import (
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
+	"github.com/custodia-health/custodia/internal/db"
 )
 
 // Service puts the access policy and the audit log in front of Store: every
@@ -69,9 +70,10 @@ func auditEvent(p *access.Principal, d access.Decision, auditAction string, r ac
 }
 
 // appenderWith is an audit log that can commit statements together with
-// an entry (audit.Log does).
+// an entry (audit.Log does), if it writes to the same database.
 type appenderWith interface {
 	AppendWith(ctx context.Context, e audit.Event, fn func(ctx context.Context, tx *sql.Tx) error) (audit.Receipt, error, error)
+	Shares(d *db.DB) bool
 }
 
 func (s *Service) fileResource(ctx context.Context, p *access.Principal, f File) (access.Resource, error) {
@@ -147,7 +149,7 @@ func (s *Service) UploadSmall(ctx context.Context, p *access.Principal, caseID s
 		return File{}, Info{}, err
 	}
 	n := NewUpload{WorkspaceID: res.WorkspaceID, PatientID: patientID, CaseID: caseID, UploaderID: p.UserID, Size: size, Slot: slot}
-	if aw, ok := s.Audit.(appenderWith); ok && size > 0 && size <= MaxHeldObject {
+	if aw, ok := s.Audit.(appenderWith); ok && aw.Shares(s.Store.DB) && size > 0 && size <= MaxHeldObject {
 		// A small file is committed in the same transaction as its
 		// audit entry: one commit instead of two in a row.
 		ev := auditEvent(p, d, string(access.FileUpload), res, "case", caseID)
