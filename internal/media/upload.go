@@ -544,7 +544,9 @@ const MaxSmallUpload = 64 << 20
 // failed or foreign receipt discards the object. A rejected or short file,
 // or any failure, leaves no row and no object (the object is written
 // without fsync and made durable before the row is committed; after a
-// crash before the commit it is an orphan no row names).
+// crash before the commit it is an orphan no row names, which
+// SweepOrphans deletes). A file of at most MaxHeldObject bytes is kept in
+// the database instead (held.go) and leaves no orphan.
 func (s *Store) PutSmall(ctx context.Context, receipt func() (audit.Receipt, error), n NewUpload, r io.Reader) (File, Info, error) {
 	lim := s.Limits.orDefault()
 	if n.Size <= 0 || n.Size > lim.MaxFileSize || n.Size > MaxSmallUpload {
