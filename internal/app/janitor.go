@@ -11,7 +11,8 @@ const JanitorInterval = 15 * time.Minute
 
 // StartJanitor runs housekeeping until ctx ends: it discards expired,
 // never-completed uploads (their encrypted chunks and rows), so abandoned
-// transfers do not keep patients' data on disk. Only `serve` starts it;
+// transfers do not keep patients' data on disk, and deletes upload objects
+// that a crash left with no session or file (media.Store.SweepOrphans). Only `serve` starts it;
 // Close waits for it.
 func (a *App) StartJanitor(ctx context.Context) {
 	if a.Media == nil {
@@ -44,5 +45,15 @@ func (a *App) sweep(ctx context.Context) {
 	}
 	if n > 0 {
 		a.Log.Info("discarded expired uploads", "count", n)
+	}
+	n, err = a.Media.Store.SweepOrphans(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.Log.Warn("sweep orphaned upload objects", "err", err.Error())
+		}
+		return
+	}
+	if n > 0 {
+		a.Log.Info("deleted orphaned upload objects", "count", n)
 	}
 }

@@ -81,6 +81,7 @@ type pending struct {
 	ev     Event
 	micros int64
 	done   chan result
+	with   *withCommit // AppendWith's statements (with.go), or nil
 }
 
 type result struct {
@@ -379,6 +380,9 @@ func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err er
 			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args[i*entryColumns:(i+n)*entryColumns]...); err != nil {
 				return fmt.Errorf("insert audit entries: %w", err)
 			}
+		}
+		if err := runWith(ctx, tx, batch); err != nil {
+			return err
 		}
 		if cp {
 			return l.insertCheckpoint(ctx, tx, seq, last)

@@ -119,8 +119,8 @@ const (
 )
 
 type fileStatements struct {
-	mu         sync.Mutex
-	file, part *sql.Stmt
+	mu               sync.Mutex
+	file, part, held *sql.Stmt
 }
 
 // prepareFileStatements prepares the statements if they are not yet; it
@@ -133,7 +133,7 @@ func (s *Store) prepareFileStatements(ctx context.Context) {
 	for _, x := range []struct {
 		p **sql.Stmt
 		q string
-	}{{&fs.file, insertFileSQL}, {&fs.part, insertFilePartSQL}} {
+	}{{&fs.file, insertFileSQL}, {&fs.part, insertFilePartSQL}, {&fs.held, insertHeldSQL}} {
 		if *x.p == nil {
 			if st, err := s.DB.Write.PrepareContext(ctx, x.q); err == nil {
 				*x.p = st
@@ -147,8 +147,11 @@ func (s *Store) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) err
 	fs := &s.statements
 	fs.mu.Lock()
 	st := fs.file
-	if q == insertFilePartSQL {
+	switch q {
+	case insertFilePartSQL:
 		st = fs.part
+	case insertHeldSQL:
+		st = fs.held
 	}
 	fs.mu.Unlock()
 	var err error

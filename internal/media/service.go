@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
+	"github.com/custodia-health/custodia/internal/db"
 )
 
 // Service puts the access policy and the audit log in front of Store: every
@@ -42,14 +44,7 @@ func (s *Service) authorize(ctx context.Context, p *access.Principal, a access.A
 // requests (a list) that the policy decides as another action.
 func (s *Service) authorizeAs(ctx context.Context, p *access.Principal, a access.Action, auditAction string, r access.Resource, resType, resID string) (audit.Receipt, error) {
 	d := access.Decide(p, a, r)
-	ev := audit.Event{ActorRole: string(p.Role), ActorUserID: p.UserID, ActorTokenID: p.TokenID, WorkspaceID: r.WorkspaceID,
-		OnBehalfOf: p.OnBehalfOf, Action: auditAction, ResourceType: resType, ResourceID: resID, PatientID: r.PatientID,
-		Purpose: "treatment", Decision: "allow", Reason: string(d.Reason), BreakGlass: d.BreakGlass,
-		ClientAddr: p.ClientAddr, RequestID: p.RequestID, Outcome: "success"}
-	if !d.Allow {
-		ev.Decision, ev.Outcome = "deny", "denied"
-	}
-	rec, err := s.Audit.Append(ctx, ev)
+	rec, err := s.Audit.Append(ctx, auditEvent(p, d, auditAction, r, resType, resID))
 	if err != nil {
 		return audit.Receipt{}, fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
 	}
@@ -60,6 +55,25 @@ func (s *Service) authorizeAs(ctx context.Context, p *access.Principal, a access
 		return audit.Receipt{}, ErrNotFound
 	}
 	return rec, nil
+}
+
+// auditEvent is the entry recording decision d on a request of p.
+func auditEvent(p *access.Principal, d access.Decision, auditAction string, r access.Resource, resType, resID string) audit.Event {
+	ev := audit.Event{ActorRole: string(p.Role), ActorUserID: p.UserID, ActorTokenID: p.TokenID, WorkspaceID: r.WorkspaceID,
+		OnBehalfOf: p.OnBehalfOf, Action: auditAction, ResourceType: resType, ResourceID: resID, PatientID: r.PatientID,
+		Purpose: "treatment", Decision: "allow", Reason: string(d.Reason), BreakGlass: d.BreakGlass,
+		ClientAddr: p.ClientAddr, RequestID: p.RequestID, Outcome: "success"}
+	if !d.Allow {
+		ev.Decision, ev.Outcome = "deny", "denied"
+	}
+	return ev
+}
+
+// appenderWith is an audit log that can commit statements together with
+// an entry (audit.Log does), if it writes to the same database.
+type appenderWith interface {
+	AppendWith(ctx context.Context, e audit.Event, fn func(ctx context.Context, tx *sql.Tx) error) (audit.Receipt, error, error)
+	Shares(d *db.DB) bool
 }
 
 func (s *Service) fileResource(ctx context.Context, p *access.Principal, f File) (access.Resource, error) {
@@ -120,15 +134,33 @@ func (s *Service) CompleteUpload(ctx context.Context, p *access.Principal, id st
 // Store.PutSmall. size must be at most MaxSmallUpload. An allowed upload's
 // audit entry is appended while the bytes are encrypted and written;
 // nothing is committed, decrypted or acknowledged before it is durable.
+// With an audit log that offers AppendWith (audit.Log), a file of at most
+// MaxHeldObject bytes is instead committed in the entry's own transaction
+// (Store.PutSmallAudited), so neither is durable without the other.
 func (s *Service) UploadSmall(ctx context.Context, p *access.Principal, caseID string, slot Slot, r io.Reader, size int64) (File, Info, error) {
 	patientID, res, err := s.CaseFacts(ctx, p, caseID)
 	if err != nil {
 		return File{}, Info{}, err
 	}
 	res.Kind, res.PatientID = access.KindFile, patientID
-	if d := access.Decide(p, access.FileUpload, res); !d.Allow {
+	d := access.Decide(p, access.FileUpload, res)
+	if !d.Allow {
 		_, err := s.authorize(ctx, p, access.FileUpload, res, "case", caseID)
 		return File{}, Info{}, err
+	}
+	n := NewUpload{WorkspaceID: res.WorkspaceID, PatientID: patientID, CaseID: caseID, UploaderID: p.UserID, Size: size, Slot: slot}
+	if aw, ok := s.Audit.(appenderWith); ok && aw.Shares(s.Store.DB) && size > 0 && size <= MaxHeldObject {
+		// A small file is committed in the same transaction as its
+		// audit entry: one commit instead of two in a row.
+		ev := auditEvent(p, d, string(access.FileUpload), res, "case", caseID)
+		commit := func(fn func(ctx context.Context, tx *sql.Tx) error) (audit.Receipt, error, error) {
+			rec, fnErr, err := aw.AppendWith(ctx, ev, fn)
+			if err != nil {
+				return audit.Receipt{}, nil, fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
+			}
+			return rec, fnErr, nil
+		}
+		return s.Store.PutSmallAudited(ctx, commit, n, r)
 	}
 	type answer struct {
 		rec audit.Receipt
@@ -145,8 +177,7 @@ func (s *Service) UploadSmall(ctx context.Context, p *access.Principal, caseID s
 		once.Do(func() { got = <-audited })
 		return got.rec, got.err
 	}
-	f, info, err := s.Store.PutSmall(ctx, receipt, NewUpload{WorkspaceID: res.WorkspaceID, PatientID: patientID, CaseID: caseID,
-		UploaderID: p.UserID, Size: size, Slot: slot}, r)
+	f, info, err := s.Store.PutSmall(ctx, receipt, n, r)
 	// Nothing is answered, not even a refusal, before the entry is
 	// durable; if it could not be written, that is the answer.
 	if _, aerr := receipt(); aerr != nil {

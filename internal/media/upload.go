@@ -47,6 +47,7 @@ type Store struct {
 	staging    staging        // chunks written without fsync, per upload
 	commits    committer      // file rows committed together (groupcommit.go)
 	statements fileStatements // their prepared statements
+	gather     gatherer       // small files gathered into one commit (gather.go)
 }
 
 // NewUpload is what a client declares when it opens an upload. The ids come
@@ -407,14 +408,50 @@ func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID 
 // commits its row and parts in one transaction, deleting the upload
 // session's rows if fromSession. Any failure deletes the renditions it made.
 func (s *Store) commitFile(ctx context.Context, u Upload, key *keys.Key, src Source, info Info, ps []part, fromSession bool) (File, error) {
+	return s.commitFileHeld(ctx, u, key, src, info, ps, nil, fromSession)
+}
+
+// commitFileHeld is commitFile that also inserts held, the file's object
+// kept in the database (held.go), when it is not nil.
+func (s *Store) commitFileHeld(ctx context.Context, u Upload, key *keys.Key, src Source, info Info, ps []part, held *heldObject, fromSession bool) (File, error) {
+	pf, err := s.prepareFile(ctx, u, key, src, info, ps, held, fromSession)
+	if err != nil {
+		return File{}, err
+	}
+	if err := s.commitFileTx(ctx, pf.insert); err != nil {
+		pf.cleanup()
+		return File{}, fmt.Errorf("commit file: %w", err)
+	}
+	return pf.f, nil
+}
+
+// preparedFile is a validated file ready to be committed: its renditions
+// are stored, its row is built, and insert runs its statements in a
+// transaction. If the commit fails, cleanup deletes the renditions.
+type preparedFile struct {
+	s           *Store
+	f           File
+	sealed      []byte
+	ps          []part
+	held        *heldObject
+	fromSession bool
+	made        []string
+	ctx         context.Context
+}
+
+func (pf *preparedFile) cleanup() {
+	for _, o := range pf.made {
+		_ = pf.s.Blobs.Delete(context.WithoutCancel(pf.ctx), o)
+	}
+}
+
+// prepareFile stores the renditions of a validated file (a stripped
+// viewing copy for photographs; thumbnails of other files than DICOM) and
+// builds its row. Any failure deletes the renditions it made.
+func (s *Store) prepareFile(ctx context.Context, u Upload, key *keys.Key, src Source, info Info, ps []part, held *heldObject, fromSession bool) (*preparedFile, error) {
 	f := File{ID: newID(), WorkspaceID: u.WorkspaceID, PatientID: u.PatientID, CaseID: u.CaseID, UploaderID: u.UploaderID,
 		Kind: info.Kind, Size: info.Size, CreatedAt: s.now(), uploadID: u.ID}
-	var made []string
-	cleanup := func() {
-		for _, o := range made {
-			_ = s.Blobs.Delete(context.WithoutCancel(ctx), o)
-		}
-	}
+	pf := &preparedFile{s: s, ps: ps, held: held, fromSession: fromSession, ctx: ctx}
 	if info.Kind.IsImage() {
 		f.viewObject = "media/f/" + f.ID + "/view"
 		pr, pw := io.Pipe()
@@ -427,9 +464,9 @@ func (s *Store) commitFile(ctx context.Context, u Upload, key *keys.Key, src Sou
 		_, err := blob.PutEncrypted(ctx, s.Blobs, f.viewObject, key, pr)
 		pr.CloseWithError(io.ErrClosedPipe)
 		if err != nil {
-			return File{}, fmt.Errorf("store viewing copy: %w", err)
+			return nil, fmt.Errorf("store viewing copy: %w", err)
 		}
-		made = append(made, f.viewObject)
+		pf.made = append(pf.made, f.viewObject)
 	}
 	switch {
 	case info.Kind == KindDICOM:
@@ -444,47 +481,53 @@ func (s *Store) commitFile(ctx context.Context, u Upload, key *keys.Key, src Sou
 		if thumb, err := Thumbnail(info.Kind, src, info.DICOM); err == nil {
 			f.thumbObject = "media/f/" + f.ID + "/thumb"
 			if _, err := blob.PutEncrypted(ctx, s.Blobs, f.thumbObject, key, bytes.NewReader(thumb)); err != nil {
-				cleanup()
-				return File{}, fmt.Errorf("store thumbnail: %w", err)
+				pf.cleanup()
+				return nil, fmt.Errorf("store thumbnail: %w", err)
 			}
-			made = append(made, f.thumbObject)
+			pf.made = append(pf.made, f.thumbObject)
 		}
 	}
+	pf.f = f
 	js, err := json.Marshal(sealedInfo{Info: info})
 	if err != nil {
-		cleanup()
-		return File{}, fmt.Errorf("encode file info: %w", err)
+		pf.cleanup()
+		return nil, fmt.Errorf("encode file info: %w", err)
 	}
-	sealed, err := keys.SealField(key, js, keys.FieldAD{Table: "media_files", RowID: f.ID, Column: "info"})
+	pf.sealed, err = keys.SealField(key, js, keys.FieldAD{Table: "media_files", RowID: f.ID, Column: "info"})
 	if err != nil {
-		cleanup()
-		return File{}, fmt.Errorf("seal file info: %w", err)
+		pf.cleanup()
+		return nil, fmt.Errorf("seal file info: %w", err)
 	}
-	err = s.commitFileTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		err := s.exec(ctx, tx, insertFileSQL, f.ID, f.WorkspaceID, f.PatientID, f.CaseID, f.UploaderID, u.ID, string(f.Kind), f.Size,
-			nullable(f.viewObject), nullable(f.thumbObject), sealed, f.CreatedAt.UnixMicro())
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			if err := s.exec(ctx, tx, insertFilePartSQL, f.ID, p.offset, p.length, p.object); err != nil {
-				return err
-			}
-		}
-		if !fromSession {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM media_upload_parts WHERE upload_id = $1`, u.ID); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM media_uploads WHERE id = $1`, u.ID)
+	return pf, nil
+}
+
+// insert runs the file's statements in tx: its row, its parts or held
+// object, and the end of its upload session if it came from one.
+func (pf *preparedFile) insert(ctx context.Context, tx *sql.Tx) error {
+	s, f := pf.s, pf.f
+	err := s.exec(ctx, tx, insertFileSQL, f.ID, f.WorkspaceID, f.PatientID, f.CaseID, f.UploaderID, f.uploadID, string(f.Kind), f.Size,
+		nullable(f.viewObject), nullable(f.thumbObject), pf.sealed, f.CreatedAt.UnixMicro())
+	if err != nil {
 		return err
-	})
-	if err != nil {
-		cleanup()
-		return File{}, fmt.Errorf("commit file: %w", err)
 	}
-	return f, nil
+	for _, p := range pf.ps {
+		if err := s.exec(ctx, tx, insertFilePartSQL, f.ID, p.offset, p.length, p.object); err != nil {
+			return err
+		}
+	}
+	if pf.held != nil {
+		if err := s.exec(ctx, tx, insertHeldSQL, f.ID, pf.held.name, pf.held.data); err != nil {
+			return err
+		}
+	}
+	if !pf.fromSession {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM media_upload_parts WHERE upload_id = $1`, f.uploadID); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM media_uploads WHERE id = $1`, f.uploadID)
+	return err
 }
 
 // MaxSmallUpload is the largest file PutSmall takes; larger files go
@@ -501,7 +544,9 @@ const MaxSmallUpload = 64 << 20
 // failed or foreign receipt discards the object. A rejected or short file,
 // or any failure, leaves no row and no object (the object is written
 // without fsync and made durable before the row is committed; after a
-// crash before the commit it is an orphan no row names).
+// crash before the commit it is an orphan no row names, which
+// SweepOrphans deletes). A file of at most MaxHeldObject bytes is kept in
+// the database instead (held.go) and leaves no orphan.
 func (s *Store) PutSmall(ctx context.Context, receipt func() (audit.Receipt, error), n NewUpload, r io.Reader) (File, Info, error) {
 	lim := s.Limits.orDefault()
 	if n.Size <= 0 || n.Size > lim.MaxFileSize || n.Size > MaxSmallUpload {
@@ -521,6 +566,9 @@ func (s *Store) PutSmall(ctx context.Context, receipt func() (audit.Receipt, err
 	}
 	u := Upload{ID: newID(), WorkspaceID: n.WorkspaceID, PatientID: n.PatientID, CaseID: n.CaseID, UploaderID: n.UploaderID,
 		Slot: n.Slot, Size: n.Size}
+	if n.Size <= MaxHeldObject {
+		return s.putHeld(ctx, receipt, u, key, r)
+	}
 	name := partName(u.ID, 0)
 	ss, staged := s.Blobs.(stagingStore)
 	lv := startLive(n.Size, n.Slot, s.Limits)
@@ -698,6 +746,13 @@ func (s *Store) Source(ctx context.Context, rec audit.Receipt, f File) (Source, 
 	ps, err := s.parts(ctx, `SELECT offset_bytes, length, object FROM media_file_parts WHERE file_id = $1 ORDER BY offset_bytes`, f.ID)
 	if err != nil {
 		return nil, err
+	}
+	if len(ps) == 0 {
+		// A small file sent in one request keeps its object in the
+		// database (held.go).
+		if src, ok, err := s.heldSource(ctx, k, f); ok || err != nil {
+			return src, err
+		}
 	}
 	src, err := newPartsSource(ctx, s.Blobs, k, f.uploadID, ps)
 	if err != nil {
