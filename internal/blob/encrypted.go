@@ -30,6 +30,15 @@ func PutEncrypted(ctx context.Context, s Store, name string, k *keys.Key, r io.R
 	if ValidName(name) != nil {
 		return 0, invalidName("put", name)
 	}
+	if c, ok := s.(Creator); ok {
+		o, err := c.Create(ctx, name)
+		if err == nil {
+			return putEncryptedInto(ctx, o, name, k, r)
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return 0, err
+		}
+	}
 	pr, pw := io.Pipe()
 	// Cancellation must reach a Put blocked reading the pipe.
 	stop := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
@@ -74,6 +83,34 @@ func PutEncrypted(ctx context.Context, s Store, name string, k *keys.Key, r io.R
 		// Put saw a clean end of stream, so this cannot happen; be safe.
 		_ = s.Delete(context.WithoutCancel(ctx), name)
 		return 0, fmt.Errorf("blob: put %s: %w", name, werr)
+	}
+	return plain, nil
+}
+
+// putEncryptedInto encrypts r straight into o: each segment is read into the
+// encrypting writer's buffer, sealed in place and written to the object, with
+// no pipe, goroutine or further copy in between.
+func putEncryptedInto(ctx context.Context, o PendingObject, name string, k *keys.Key, r io.Reader) (int64, error) {
+	w, err := keys.NewEncryptingWriter(o, k, []byte(name))
+	if err != nil {
+		o.Abort()
+		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	plain, err := io.Copy(w, ctxReader{ctx, r}) // the writer's ReadFrom
+	// Close writes the final segment only after a complete copy; a failed
+	// copy must not become a valid shorter object.
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		o.Abort()
+		if cerr := ctx.Err(); cerr != nil {
+			return 0, fmt.Errorf("blob: put %s: %w", name, cerr)
+		}
+		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	if _, err := o.Commit(); err != nil {
+		return 0, err
 	}
 	return plain, nil
 }

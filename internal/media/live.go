@@ -48,6 +48,7 @@ type liveSource struct {
 	feedMu  sync.Mutex // one feeder at a time (concurrent chunks break the stream anyway)
 	pending []byte     // bytes past the head not yet queued
 	queue   chan []byte
+	free    chan []byte // batches the reader is done with, for the feeder to refill
 	quit    chan struct{} // closed by stop or when the validator is done
 	quitter sync.Once
 
@@ -61,7 +62,8 @@ type liveSource struct {
 	// the feed broke; the validator's answer is then not the file's.
 	disturbed bool
 
-	cur []byte // the reader's current batch
+	cur     []byte // the reader's current batch, what is left of it
+	curBase []byte // the whole batch, to hand back to free
 }
 
 // liveValidation runs Validate over a liveSource.
@@ -73,7 +75,7 @@ type liveValidation struct {
 }
 
 func newLiveSource(size int64) *liveSource {
-	src := &liveSource{size: size, queue: make(chan []byte, liveQueue), quit: make(chan struct{})}
+	src := &liveSource{size: size, queue: make(chan []byte, liveQueue), free: make(chan []byte, liveQueue+2), quit: make(chan struct{})}
 	src.cond = sync.NewCond(&src.mu)
 	return src
 }
@@ -114,10 +116,18 @@ func (s *liveSource) feed(p []byte) {
 	s.fed += int64(len(p))
 	last := s.fed >= s.size
 	s.mu.Unlock()
-	s.pending = append(s.pending, p...)
-	if len(s.pending) >= liveBatch || (last && len(s.pending) > 0) {
+	for len(p) > 0 || (last && len(s.pending) > 0) {
+		if s.pending == nil {
+			s.pending = s.batch()
+		}
+		k := min(liveBatch-len(s.pending), len(p))
+		s.pending = append(s.pending, p[:k]...)
+		p = p[k:]
+		if len(s.pending) < liveBatch && !(last && len(p) == 0) {
+			break
+		}
 		b := s.pending
-		s.pending = make([]byte, 0, liveBatch)
+		s.pending = nil
 		select {
 		case s.queue <- b:
 		case <-s.quit:
@@ -132,6 +142,18 @@ func (s *liveSource) feed(p []byte) {
 		}
 		s.cond.Broadcast()
 		s.mu.Unlock()
+	}
+}
+
+// batch returns an empty batch buffer: one the reader handed back, or a
+// new one. Reusing them saves allocating, zeroing and faulting in a fresh
+// MiB for every MiB of the upload.
+func (s *liveSource) batch() []byte {
+	select {
+	case b := <-s.free:
+		return b[:0]
+	default:
+		return make([]byte, 0, liveBatch)
 	}
 }
 
@@ -193,12 +215,19 @@ func (r *liveReader) read(b []byte) (int, error) {
 		return 0, errLiveReopen
 	}
 	if len(s.cur) == 0 {
+		if s.curBase != nil {
+			select {
+			case s.free <- s.curBase:
+			default:
+			}
+			s.curBase = nil
+		}
 		select {
 		case bt, open := <-s.queue:
 			if !open {
 				return 0, io.ErrUnexpectedEOF // r.pos < size, yet the feed ended
 			}
-			s.cur = bt
+			s.cur, s.curBase = bt, bt
 		case <-s.quit:
 			return 0, errLiveBroken
 		}
