@@ -48,7 +48,7 @@ type liveSource struct {
 	feedMu  sync.Mutex // one feeder at a time (concurrent chunks break the stream anyway)
 	pending []byte     // bytes past the head not yet queued
 	queue   chan []byte
-	free    chan []byte // batches the reader is done with, for the feeder to refill
+	free    chan []byte   // batches the reader is done with, for the feeder to refill
 	quit    chan struct{} // closed by stop or when the validator is done
 	quitter sync.Once
 
