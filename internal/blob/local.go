@@ -184,8 +184,17 @@ type localObject struct {
 	name    string
 	f       *os.File // nil once committed or aborted
 	n       int64
+	kicked  int64 // bytes handed to the kernel's writeback so far
 	durable bool
 }
+
+// writebackStep is how many written bytes make the object ask the kernel
+// to start writing them to disk. Left alone, the kernel starts only when
+// dirty pages pass a share of memory (gigabytes here) or after 30 seconds,
+// so a large object was written to disk only by the fsync at its end (for
+// upload chunks, at Complete), after all its bytes had arrived. Started
+// early, the disk writes overlap the arrival of the next bytes.
+const writebackStep = 8 << 20
 
 // Write appends p to the temporary file. A cancelled ctx is noticed here,
 // before the bytes are written.
@@ -198,6 +207,10 @@ func (o *localObject) Write(p []byte) (int, error) {
 	}
 	n, err := o.f.Write(p)
 	o.n += int64(n)
+	if o.n-o.kicked >= writebackStep {
+		startWriteback(o.f, o.kicked, o.n-o.kicked)
+		o.kicked = o.n
+	}
 	return n, err // the caller names the object
 }
 
