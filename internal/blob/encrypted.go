@@ -96,7 +96,10 @@ func putEncryptedInto(ctx context.Context, o PendingObject, name string, k *keys
 		o.Abort()
 		return 0, fmt.Errorf("blob: put %s: %w", name, err)
 	}
-	plain, err := io.Copy(w, ctxReader{ctx, r}) // the writer's ReadFrom
+	// io.Copy uses r's WriteTo if it has one, else the writer's ReadFrom.
+	// Either way every segment goes through o.Write, which stops the copy
+	// once ctx is done.
+	plain, err := io.Copy(w, r)
 	// Close writes the final segment only after a complete copy; a failed
 	// copy must not become a valid shorter object.
 	if err == nil {

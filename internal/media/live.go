@@ -96,26 +96,16 @@ func (s *liveSource) Size() int64 { return s.size }
 
 func (s *liveSource) Open() (io.ReadCloser, error) { return &liveReader{s: s}, nil }
 
-// feed passes p (the next bytes of the file) to the validator. It never
-// fails: a validator that stopped reading just stops being fed.
+// feed passes p (the next bytes of the file) to the validator, copying
+// it. It never fails: a validator that stopped reading just stops being
+// fed.
 func (s *liveSource) feed(p []byte) {
 	s.feedMu.Lock()
 	defer s.feedMu.Unlock()
-	s.mu.Lock()
-	if s.closed != nil {
-		s.mu.Unlock()
+	p, last, ok := s.takeHead(p)
+	if !ok {
 		return
 	}
-	if room := liveHead - len(s.head); room > 0 {
-		k := min(room, len(p))
-		s.head = append(s.head, p[:k]...)
-		p = p[k:]
-		s.fed += int64(k)
-		s.cond.Broadcast()
-	}
-	s.fed += int64(len(p))
-	last := s.fed >= s.size
-	s.mu.Unlock()
 	for len(p) > 0 || (last && len(s.pending) > 0) {
 		if s.pending == nil {
 			s.pending = s.batch()
@@ -128,21 +118,79 @@ func (s *liveSource) feed(p []byte) {
 		}
 		b := s.pending
 		s.pending = nil
-		select {
-		case s.queue <- b:
-		case <-s.quit:
+		if !s.enqueue(b) {
 			return
 		}
 	}
 	if last {
-		s.mu.Lock()
-		if s.closed == nil {
-			s.closed = io.EOF
-			close(s.queue)
-		}
-		s.cond.Broadcast()
-		s.mu.Unlock()
+		s.end()
 	}
+}
+
+// handOff passes b (the next bytes of the file, in a buffer from batch)
+// to the validator without copying it: b belongs to the validator from now
+// on.
+func (s *liveSource) handOff(b []byte) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	rest, last, ok := s.takeHead(b)
+	if !ok {
+		return
+	}
+	if len(s.pending) > 0 {
+		// Bytes fed by copy come first.
+		p := s.pending
+		s.pending = nil
+		if !s.enqueue(p) {
+			return
+		}
+	}
+	if len(rest) > 0 && !s.enqueue(rest) {
+		return
+	}
+	if last {
+		s.end()
+	}
+}
+
+// takeHead copies what p holds of the head into it, counts p as fed and
+// returns the rest; ok is false once the feed has ended.
+func (s *liveSource) takeHead(p []byte) (rest []byte, last, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed != nil {
+		return nil, false, false
+	}
+	if room := liveHead - len(s.head); room > 0 {
+		k := min(room, len(p))
+		s.head = append(s.head, p[:k]...)
+		p = p[k:]
+		s.fed += int64(k)
+		s.cond.Broadcast()
+	}
+	s.fed += int64(len(p))
+	return p, s.fed >= s.size, true
+}
+
+// enqueue hands b to the reader; false if the validator has stopped.
+func (s *liveSource) enqueue(b []byte) bool {
+	select {
+	case s.queue <- b:
+		return true
+	case <-s.quit:
+		return false
+	}
+}
+
+// end closes the feed after the file's last byte.
+func (s *liveSource) end() {
+	s.mu.Lock()
+	if s.closed == nil {
+		s.closed = io.EOF
+		close(s.queue)
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
 }
 
 // batch returns an empty batch buffer: one the reader handed back, or a
@@ -154,6 +202,19 @@ func (s *liveSource) batch() []byte {
 		return b[:0]
 	default:
 		return make([]byte, 0, liveBatch)
+	}
+}
+
+// recycle offers a batch buffer the reader is done with for reuse. Only
+// whole ones are kept (the batch that held the end of the head is a tail of
+// one).
+func (s *liveSource) recycle(b []byte) {
+	if cap(b) != liveBatch {
+		return
+	}
+	select {
+	case s.free <- b[:0]:
+	default:
 	}
 }
 
@@ -216,10 +277,7 @@ func (r *liveReader) read(b []byte) (int, error) {
 	}
 	if len(s.cur) == 0 {
 		if s.curBase != nil {
-			select {
-			case s.free <- s.curBase:
-			default:
-			}
+			s.recycle(s.curBase)
 			s.curBase = nil
 		}
 		select {
@@ -257,6 +315,56 @@ func (lv *liveValidation) result() (info Info, ok bool, err error) {
 		return Info{}, false, nil
 	}
 	return lv.info, true, lv.err
+}
+
+// liveTee is a chunk's body on its way to the encrypting writer: what is
+// read from r goes to the live validation too.
+type liveTee struct {
+	r   io.Reader
+	src *liveSource
+}
+
+// Read feeds a copy of what it reads.
+func (t *liveTee) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.src.feed(p[:n])
+	}
+	return n, err
+}
+
+// WriteTo (which io.Copy prefers) reads r in batches into the validation's
+// buffers, writes each batch to w and then hands the buffer itself to the
+// validator: no copy for it. The encrypting writer seals whole segments
+// from the batch into its own buffer, so it does not keep or change it.
+func (t *liveTee) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		b := t.src.batch()[:liveBatch]
+		n := 0
+		var err error
+		for n < len(b) && err == nil {
+			var m int
+			m, err = t.r.Read(b[n:])
+			n += m
+		}
+		if n > 0 {
+			m, werr := w.Write(b[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			t.src.handOff(b[:n])
+		} else {
+			t.src.recycle(b)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // teeWriter feeds what PutChunk reads to the live validation.
