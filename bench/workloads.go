@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -309,6 +310,16 @@ func uploadRows(ctx context.Context, s *server, a *api, caseID string, size int6
 	cl := &http.Client{Timeout: 5 * time.Minute}
 	tris := (size - 84) / 50
 	size = 84 + tris*50
+	// Reference, taken just before the upload: the same bytes from the same
+	// generator, written in the same 8 MiB pieces to a plain file on the
+	// same disk and fsynced once at the end, as the upload is made durable
+	// once, at complete. (The run's first plain copy is of another size, at
+	// another moment, and the kernel copies it without user-space writes.)
+	refStart := time.Now()
+	if err := plainSTLFile(filepath.Join(filepath.Dir(s.dir), "upload-reference.stl"), tris); err != nil {
+		return nil, err
+	}
+	refMBps := float64(size) / time.Since(refStart).Seconds() / 1e6
 	var u struct{ ID string }
 	start := time.Now()
 	if err := call(cl, "POST", s.url+"/api/v1/uploads", a.cookie, map[string]any{"case_id": caseID, "size": size, "slot": "mesh"}, http.StatusCreated, &u); err != nil {
@@ -361,8 +372,8 @@ func uploadRows(ctx context.Context, s *server, a *api, caseID string, size int6
 	upMBps := float64(size) / took.Seconds() / 1e6
 	rows := []Result{{Workload: fmt.Sprintf("upload %.0f MiB mesh (8 MiB chunked PUTs + complete)", float64(size)/(1<<20)),
 		Ours:      fmt.Sprintf("%.0f MB/s (%s, of which complete %s)", upMBps, took.Round(time.Millisecond), complete.Round(time.Millisecond)),
-		Reference: fmt.Sprintf("%.0f MB/s plain copy", ref.copyMBps), Ratio: ratio(upMBps, ref.copyMBps),
-		Note: "generated on the fly, streamed over loopback; complete parses and validates the mesh"}}
+		Reference: fmt.Sprintf("%.0f MB/s plain copy of the same bytes", refMBps), Ratio: ratio(upMBps, refMBps),
+		Note: fmt.Sprintf("target ≥ 0.7; generated on the fly, streamed over loopback; complete parses and validates the mesh; both fsync once at the end; ratio %s against the run's first plain copy", ratio(upMBps, ref.copyMBps))}}
 
 	start = time.Now()
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/api/v1/files/"+f.ID+"/view", nil)
@@ -380,8 +391,8 @@ func uploadRows(ctx context.Context, s *server, a *api, caseID string, size int6
 	}
 	viewMBps := float64(n) / time.Since(start).Seconds() / 1e6
 	rows = append(rows, Result{Workload: fmt.Sprintf("view %.0f MiB mesh (GET .../view, decrypting)", float64(size)/(1<<20)),
-		Ours: fmt.Sprintf("%.0f MB/s", viewMBps), Reference: fmt.Sprintf("%.0f MB/s plain copy", ref.copyMBps),
-		Ratio: ratio(viewMBps, ref.copyMBps), Note: "the copy reference includes fsync; a read does not"})
+		Ours: fmt.Sprintf("%.0f MB/s", viewMBps), Reference: fmt.Sprintf("%.0f MB/s plain copy of the same bytes", refMBps),
+		Ratio: ratio(viewMBps, refMBps), Note: "target ≥ 0.7; the copy reference includes fsync; a read does not"})
 	return rows, nil
 }
 
@@ -485,4 +496,31 @@ func auditRow(ctx context.Context, s *server, ref *refs) Result {
 	row.Ratio = ratio(rate, ref.shaEntryPerSec)
 	row.Note = "verify also reads SQLite and checks ed25519 checkpoints; run as its own process, server stopped"
 	return row
+}
+
+// plainSTLFile writes the binary STL of tris triangles that uploadRows
+// sends, in the same 8 MiB pieces, to a plain file, fsyncs it and removes it.
+func plainSTLFile(path string, tris int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	const chunk = 8 << 20
+	buf := make([]byte, 0, chunk+64)
+	buf = append(buf, stlHeader(uint32(tris))...)
+	for i := int64(0); i < tris; i++ {
+		buf = stlTriangle(buf, int(i))
+		if len(buf) >= chunk {
+			if _, err := f.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if _, err := f.Write(buf); err != nil {
+		return err
+	}
+	return f.Sync()
 }
