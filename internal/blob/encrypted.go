@@ -22,7 +22,9 @@ var errPutStopped = errors.New("blob: put stopped reading")
 // PutEncrypted encrypts r with k (keys.NewEncryptingWriter, associated data
 // = the object name, so objects cannot be swapped or renamed) and stores the
 // ciphertext under name, streaming: memory stays at a few segments whatever
-// the size. It returns the plaintext size. If r or the store fails, or ctx is
+// the size. A store that is a Creator (Local) gets each segment sealed and
+// written straight into the object; any other store gets the ciphertext
+// through a pipe into Put. It returns the plaintext size. If r or the store fails, or ctx is
 // cancelled, nothing is stored. It returns only after it has stopped reading
 // r, so r must unblock on its own (an HTTP request body does when the client
 // goes away).
