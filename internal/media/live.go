@@ -320,8 +320,9 @@ func (lv *liveValidation) result() (info Info, ok bool, err error) {
 // liveTee is a chunk's body on its way to the encrypting writer: what is
 // read from r goes to the live validation too.
 type liveTee struct {
-	r   io.Reader
-	src *liveSource
+	r    io.Reader
+	src  *liveSource
+	left int64 // at most this many bytes are still to come from r
 }
 
 // Read feeds a copy of what it reads.
@@ -340,7 +341,14 @@ func (t *liveTee) Read(p []byte) (int, error) {
 func (t *liveTee) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
-		b := t.src.batch()[:liveBatch]
+		var b []byte
+		if t.left >= liveBatch {
+			b = t.src.batch()[:liveBatch]
+		} else {
+			// A short chunk (a small file) gets a buffer of its size, not
+			// a whole batch.
+			b = make([]byte, max(t.left, 1))
+		}
 		n := 0
 		var err error
 		for n < len(b) && err == nil {
@@ -348,6 +356,7 @@ func (t *liveTee) WriteTo(w io.Writer) (int64, error) {
 			m, err = t.r.Read(b[n:])
 			n += m
 		}
+		t.left -= int64(n)
 		if n > 0 {
 			m, werr := w.Write(b[:n])
 			total += int64(m)

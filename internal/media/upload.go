@@ -202,7 +202,7 @@ func (s *Store) PutChunk(ctx context.Context, id, uploaderID string, rng Content
 	var in io.Reader = io.LimitReader(body, rng.Len()+1)
 	lv := s.liveFor(u, rng.Start)
 	if lv != nil {
-		in = &liveTee{r: in, src: lv.src}
+		in = &liveTee{r: in, src: lv.src, left: rng.Len() + 1}
 	}
 	n, err := s.putPart(ctx, u, name, key, in)
 	if err != nil {
