@@ -25,6 +25,25 @@ type Store interface {
 	Stat(ctx context.Context, name string) (int64, error)
 }
 
+// PendingObject is an object being written. Its bytes become visible under
+// its name only when Commit returns nil; Abort, a failed Write or Commit, or
+// a crash leaves nothing under the name.
+type PendingObject interface {
+	io.Writer
+	// Commit makes the object visible under its name and returns its size.
+	Commit() (int64, error)
+	// Abort discards the object. It does nothing after Commit.
+	Abort()
+}
+
+// Creator is a Store that also hands out objects to write into, so that
+// PutEncrypted can encrypt straight into the object instead of passing the
+// ciphertext through a pipe to Put. Create may return
+// errors.ErrUnsupported, and callers then use Put.
+type Creator interface {
+	Create(ctx context.Context, name string) (PendingObject, error)
+}
+
 // ErrNotFound means no object has the name.
 var ErrNotFound = errors.New("blob: object not found")
 

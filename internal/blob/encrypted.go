@@ -22,13 +22,24 @@ var errPutStopped = errors.New("blob: put stopped reading")
 // PutEncrypted encrypts r with k (keys.NewEncryptingWriter, associated data
 // = the object name, so objects cannot be swapped or renamed) and stores the
 // ciphertext under name, streaming: memory stays at a few segments whatever
-// the size. It returns the plaintext size. If r or the store fails, or ctx is
+// the size. A store that is a Creator (Local) gets each segment sealed and
+// written straight into the object; any other store gets the ciphertext
+// through a pipe into Put. It returns the plaintext size. If r or the store fails, or ctx is
 // cancelled, nothing is stored. It returns only after it has stopped reading
 // r, so r must unblock on its own (an HTTP request body does when the client
 // goes away).
 func PutEncrypted(ctx context.Context, s Store, name string, k *keys.Key, r io.Reader) (plainSize int64, err error) {
 	if ValidName(name) != nil {
 		return 0, invalidName("put", name)
+	}
+	if c, ok := s.(Creator); ok {
+		o, err := c.Create(ctx, name)
+		if err == nil {
+			return putEncryptedInto(ctx, o, name, k, r)
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return 0, err
+		}
 	}
 	pr, pw := io.Pipe()
 	// Cancellation must reach a Put blocked reading the pipe.
@@ -74,6 +85,37 @@ func PutEncrypted(ctx context.Context, s Store, name string, k *keys.Key, r io.R
 		// Put saw a clean end of stream, so this cannot happen; be safe.
 		_ = s.Delete(context.WithoutCancel(ctx), name)
 		return 0, fmt.Errorf("blob: put %s: %w", name, werr)
+	}
+	return plain, nil
+}
+
+// putEncryptedInto encrypts r straight into o: each segment is read into the
+// encrypting writer's buffer, sealed in place and written to the object, with
+// no pipe, goroutine or further copy in between.
+func putEncryptedInto(ctx context.Context, o PendingObject, name string, k *keys.Key, r io.Reader) (int64, error) {
+	w, err := keys.NewEncryptingWriter(o, k, []byte(name))
+	if err != nil {
+		o.Abort()
+		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	// io.Copy uses r's WriteTo if it has one, else the writer's ReadFrom.
+	// Either way every segment goes through o.Write, which stops the copy
+	// once ctx is done.
+	plain, err := io.Copy(w, r)
+	// Close writes the final segment only after a complete copy; a failed
+	// copy must not become a valid shorter object.
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		o.Abort()
+		if cerr := ctx.Err(); cerr != nil {
+			return 0, fmt.Errorf("blob: put %s: %w", name, cerr)
+		}
+		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	if _, err := o.Commit(); err != nil {
+		return 0, err
 	}
 	return plain, nil
 }

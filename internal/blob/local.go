@@ -134,18 +134,105 @@ func (l *Local) Sync(ctx context.Context, name string) error {
 	return nil
 }
 
-func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool) (n int64, err error) {
+func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool) (int64, error) {
+	o, err := l.create(ctx, name, durable)
+	if err != nil {
+		return 0, err
+	}
+	bp := copyBufs.Get().(*[]byte)
+	_, err = io.CopyBuffer(writerOnly{o}, ctxReader{ctx, r}, *bp)
+	copyBufs.Put(bp)
+	if err != nil {
+		o.Abort()
+		return 0, fmt.Errorf("blob: put %s: %w", name, err)
+	}
+	return o.Commit()
+}
+
+// Create starts an object written through the returned PendingObject: its
+// bytes go to a temporary file, and Commit fsyncs it, renames it into place
+// and fsyncs the directory, as Put does.
+func (l *Local) Create(ctx context.Context, name string) (PendingObject, error) {
+	return l.create(ctx, name, true)
+}
+
+// CreateNoSync is Create without the fsyncs, as PutNoSync is Put without
+// them: the committed object may be torn or missing after a power cut until
+// Sync(name) returns.
+func (l *Local) CreateNoSync(ctx context.Context, name string) (PendingObject, error) {
+	return l.create(ctx, name, false)
+}
+
+func (l *Local) create(ctx context.Context, name string, durable bool) (*localObject, error) {
 	if ValidName(name) != nil {
-		return 0, invalidName("put", name)
+		return nil, invalidName("put", name)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	f, err := os.CreateTemp(l.tmp, "put-*") // mode 0600
 	if err != nil {
-		return 0, fmt.Errorf("blob: put: create temporary file: %w", err)
+		return nil, fmt.Errorf("blob: put: create temporary file: %w", err)
 	}
-	tmp := f.Name()
+	return &localObject{l: l, ctx: ctx, name: name, f: f, durable: durable}, nil
+}
+
+// localObject is a Local object being written to its temporary file.
+type localObject struct {
+	l       *Local
+	ctx     context.Context
+	name    string
+	f       *os.File // nil once committed or aborted
+	n       int64
+	kicked  int64 // bytes handed to the kernel's writeback so far
+	durable bool
+}
+
+// writebackStep is how many written bytes make the object ask the kernel
+// to start writing them to disk. Left alone, the kernel starts only when
+// dirty pages pass a share of memory (gigabytes here) or after 30 seconds,
+// so a large object was written to disk only by the fsync at its end (for
+// upload chunks, at Complete), after all its bytes had arrived. Started
+// early, the disk writes overlap the arrival of the next bytes.
+const writebackStep = 8 << 20
+
+// Write appends p to the temporary file. A cancelled ctx is noticed here,
+// before the bytes are written.
+func (o *localObject) Write(p []byte) (int, error) {
+	if o.f == nil {
+		return 0, fmt.Errorf("blob: put %s: write after commit or abort", o.name)
+	}
+	if err := o.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := o.f.Write(p)
+	o.n += int64(n)
+	if o.n-o.kicked >= writebackStep {
+		startWriteback(o.f, o.kicked, o.n-o.kicked)
+		o.kicked = o.n
+	}
+	return n, err // the caller names the object
+}
+
+// Abort closes and removes the temporary file.
+func (o *localObject) Abort() {
+	if o.f == nil {
+		return
+	}
+	o.f.Close()
+	os.Remove(o.f.Name())
+	o.f = nil
+}
+
+// Commit makes the object visible under its name (durably, unless it was
+// created without sync). On any error, including ctx being cancelled, the
+// temporary file is removed and nothing becomes visible under the name.
+func (o *localObject) Commit() (n int64, err error) {
+	if o.f == nil {
+		return 0, fmt.Errorf("blob: put %s: commit after commit or abort", o.name)
+	}
+	f, tmp, ctx, name := o.f, o.f.Name(), o.ctx, o.name
+	o.f = nil
 	closed := false
 	defer func() {
 		if err != nil {
@@ -155,13 +242,7 @@ func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool)
 			os.Remove(tmp)
 		}
 	}()
-	bp := copyBufs.Get().(*[]byte)
-	n, err = io.CopyBuffer(writerOnly{f}, ctxReader{ctx, r}, *bp)
-	copyBufs.Put(bp)
-	if err != nil {
-		return 0, fmt.Errorf("blob: put %s: %w", name, err)
-	}
-	if durable {
+	if o.durable {
 		if err = f.Sync(); err != nil {
 			return 0, fmt.Errorf("blob: put %s: sync: %w", name, err)
 		}
@@ -173,15 +254,15 @@ func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool)
 	if err = ctx.Err(); err != nil {
 		return 0, err
 	}
-	final := l.path(name)
-	if err = l.mkShards(filepath.Dir(final), durable); err != nil {
+	final := o.l.path(name)
+	if err = o.l.mkShards(filepath.Dir(final), o.durable); err != nil {
 		return 0, fmt.Errorf("blob: put %s: %w", name, err)
 	}
 	if err = os.Rename(tmp, final); err != nil {
 		return 0, fmt.Errorf("blob: put %s: %w", name, err)
 	}
-	if !durable {
-		return n, nil
+	if !o.durable {
+		return o.n, nil
 	}
 	if err = syncDir(filepath.Dir(final)); err != nil {
 		// The object may not survive a power cut: take it away and report
@@ -189,7 +270,7 @@ func (l *Local) put(ctx context.Context, name string, r io.Reader, durable bool)
 		_ = os.Remove(final)
 		return 0, fmt.Errorf("blob: put %s: sync directory: %w", name, err)
 	}
-	return n, nil
+	return o.n, nil
 }
 
 // mkShards creates the two shard directories of leaf if needed, fsyncing the

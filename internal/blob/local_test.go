@@ -150,13 +150,34 @@ func TestLocalPutOpenStatDelete(t *testing.T) {
 	assertNothingStored(t, l, dir, "objects/a")
 }
 
+// putOnly hides Local's Create, so PutEncrypted takes the path any Store
+// has: a pipe into Put.
+type putOnly struct{ Store }
+
+// noSyncCreator hands PutEncrypted objects created without fsync.
+type noSyncCreator struct{ *Local }
+
+func (n noSyncCreator) Create(ctx context.Context, name string) (PendingObject, error) {
+	return n.CreateNoSync(ctx, name)
+}
+
 func TestEncryptedRoundTrip(t *testing.T) {
+	for _, path := range []string{"direct", "through Put"} {
+		t.Run(path, func(t *testing.T) { testEncryptedRoundTrip(t, path == "direct") })
+	}
+}
+
+func testEncryptedRoundTrip(t *testing.T, direct bool) {
 	l, _ := newStore(t)
+	var s Store = l
+	if !direct {
+		s = putOnly{l}
+	}
 	ctx := context.Background()
 	k := mustKey(t)
 	for _, size := range []int{0, 1, keys.SegmentSize, keys.SegmentSize + 1, 5<<20 + 3} {
 		want := data(size)
-		n, err := PutEncrypted(ctx, l, "patients/p1/scan.stl", k, bytes.NewReader(want))
+		n, err := PutEncrypted(ctx, s, "patients/p1/scan.stl", k, bytes.NewReader(want))
 		if err != nil || n != int64(size) {
 			t.Fatalf("PutEncrypted = %d, %v", n, err)
 		}
@@ -281,6 +302,14 @@ func TestFailedPutLeavesNothing(t *testing.T) {
 			_, err := PutEncrypted(ctx, l, "patients/p1/scan", mustKey(t), r)
 			return err
 		},
+		"PutEncrypted through Put": func(ctx context.Context, l *Local, r io.Reader) error {
+			_, err := PutEncrypted(ctx, putOnly{l}, "patients/p1/scan", mustKey(t), r)
+			return err
+		},
+		"PutEncrypted without sync": func(ctx context.Context, l *Local, r io.Reader) error {
+			_, err := PutEncrypted(ctx, noSyncCreator{l}, "patients/p1/scan", mustKey(t), r)
+			return err
+		},
 	}
 	for name, put := range puts {
 		t.Run(name+"/reader fails halfway", func(t *testing.T) {
@@ -319,6 +348,55 @@ func TestFailedPutLeavesNothing(t *testing.T) {
 				t.Fatalf("previous object damaged: %q", got)
 			}
 		})
+	}
+}
+
+// TestCreateCommitAbort: a created object is invisible until Commit, an
+// aborted one leaves nothing, and neither takes writes afterwards.
+func TestCreateCommitAbort(t *testing.T) {
+	l, dir := newStore(t)
+	ctx := context.Background()
+	for _, create := range []func(context.Context, string) (PendingObject, error){l.Create, l.CreateNoSync} {
+		o, err := create(ctx, "u/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.Write([]byte("half of it")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Stat(ctx, "u/a"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("object visible before Commit: %v", err)
+		}
+		o.Abort()
+		o.Abort()
+		if _, err := o.Write([]byte("more")); err == nil {
+			t.Fatal("write after Abort succeeded")
+		}
+		assertNothingStored(t, l, dir, "u/a")
+
+		o, err = create(ctx, "u/b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.Write([]byte("whole")); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := o.Commit(); err != nil || n != 5 {
+			t.Fatalf("Commit = %d, %v", n, err)
+		}
+		o.Abort() // nothing to do after Commit
+		if n, err := l.Stat(ctx, "u/b"); err != nil || n != 5 {
+			t.Fatalf("Stat = %d, %v", n, err)
+		}
+		if _, err := o.Commit(); err == nil {
+			t.Fatal("second Commit succeeded")
+		}
+		if err := l.Delete(ctx, "u/b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Create(ctx, "../x"); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("invalid name: %v", err)
 	}
 }
 

@@ -48,6 +48,7 @@ type liveSource struct {
 	feedMu  sync.Mutex // one feeder at a time (concurrent chunks break the stream anyway)
 	pending []byte     // bytes past the head not yet queued
 	queue   chan []byte
+	free    chan []byte   // batches the reader is done with, for the feeder to refill
 	quit    chan struct{} // closed by stop or when the validator is done
 	quitter sync.Once
 
@@ -61,7 +62,8 @@ type liveSource struct {
 	// the feed broke; the validator's answer is then not the file's.
 	disturbed bool
 
-	cur []byte // the reader's current batch
+	cur     []byte // the reader's current batch, what is left of it
+	curBase []byte // the whole batch, to hand back to free
 }
 
 // liveValidation runs Validate over a liveSource.
@@ -73,7 +75,7 @@ type liveValidation struct {
 }
 
 func newLiveSource(size int64) *liveSource {
-	src := &liveSource{size: size, queue: make(chan []byte, liveQueue), quit: make(chan struct{})}
+	src := &liveSource{size: size, queue: make(chan []byte, liveQueue), free: make(chan []byte, liveQueue+2), quit: make(chan struct{})}
 	src.cond = sync.NewCond(&src.mu)
 	return src
 }
@@ -94,15 +96,70 @@ func (s *liveSource) Size() int64 { return s.size }
 
 func (s *liveSource) Open() (io.ReadCloser, error) { return &liveReader{s: s}, nil }
 
-// feed passes p (the next bytes of the file) to the validator. It never
-// fails: a validator that stopped reading just stops being fed.
+// feed passes p (the next bytes of the file) to the validator, copying
+// it. It never fails: a validator that stopped reading just stops being
+// fed.
 func (s *liveSource) feed(p []byte) {
 	s.feedMu.Lock()
 	defer s.feedMu.Unlock()
-	s.mu.Lock()
-	if s.closed != nil {
-		s.mu.Unlock()
+	p, last, ok := s.takeHead(p)
+	if !ok {
 		return
+	}
+	for len(p) > 0 || (last && len(s.pending) > 0) {
+		if s.pending == nil {
+			s.pending = s.batch()
+		}
+		k := min(liveBatch-len(s.pending), len(p))
+		s.pending = append(s.pending, p[:k]...)
+		p = p[k:]
+		if len(s.pending) < liveBatch && !(last && len(p) == 0) {
+			break
+		}
+		b := s.pending
+		s.pending = nil
+		if !s.enqueue(b) {
+			return
+		}
+	}
+	if last {
+		s.end()
+	}
+}
+
+// handOff passes b (the next bytes of the file, in a buffer from batch)
+// to the validator without copying it: b belongs to the validator from now
+// on.
+func (s *liveSource) handOff(b []byte) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	rest, last, ok := s.takeHead(b)
+	if !ok {
+		return
+	}
+	if len(s.pending) > 0 {
+		// Bytes fed by copy come first.
+		p := s.pending
+		s.pending = nil
+		if !s.enqueue(p) {
+			return
+		}
+	}
+	if len(rest) > 0 && !s.enqueue(rest) {
+		return
+	}
+	if last {
+		s.end()
+	}
+}
+
+// takeHead copies what p holds of the head into it, counts p as fed and
+// returns the rest; ok is false once the feed has ended.
+func (s *liveSource) takeHead(p []byte) (rest []byte, last, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed != nil {
+		return nil, false, false
 	}
 	if room := liveHead - len(s.head); room > 0 {
 		k := min(room, len(p))
@@ -112,26 +169,52 @@ func (s *liveSource) feed(p []byte) {
 		s.cond.Broadcast()
 	}
 	s.fed += int64(len(p))
-	last := s.fed >= s.size
-	s.mu.Unlock()
-	s.pending = append(s.pending, p...)
-	if len(s.pending) >= liveBatch || (last && len(s.pending) > 0) {
-		b := s.pending
-		s.pending = make([]byte, 0, liveBatch)
-		select {
-		case s.queue <- b:
-		case <-s.quit:
-			return
-		}
+	return p, s.fed >= s.size, true
+}
+
+// enqueue hands b to the reader; false if the validator has stopped.
+func (s *liveSource) enqueue(b []byte) bool {
+	select {
+	case s.queue <- b:
+		return true
+	case <-s.quit:
+		return false
 	}
-	if last {
-		s.mu.Lock()
-		if s.closed == nil {
-			s.closed = io.EOF
-			close(s.queue)
-		}
-		s.cond.Broadcast()
-		s.mu.Unlock()
+}
+
+// end closes the feed after the file's last byte.
+func (s *liveSource) end() {
+	s.mu.Lock()
+	if s.closed == nil {
+		s.closed = io.EOF
+		close(s.queue)
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// batch returns an empty batch buffer: one the reader handed back, or a
+// new one. Reusing them saves allocating, zeroing and faulting in a fresh
+// MiB for every MiB of the upload.
+func (s *liveSource) batch() []byte {
+	select {
+	case b := <-s.free:
+		return b[:0]
+	default:
+		return make([]byte, 0, liveBatch)
+	}
+}
+
+// recycle offers a batch buffer the reader is done with for reuse. Only
+// whole ones are kept (the batch that held the end of the head is a tail of
+// one).
+func (s *liveSource) recycle(b []byte) {
+	if cap(b) != liveBatch {
+		return
+	}
+	select {
+	case s.free <- b[:0]:
+	default:
 	}
 }
 
@@ -193,12 +276,16 @@ func (r *liveReader) read(b []byte) (int, error) {
 		return 0, errLiveReopen
 	}
 	if len(s.cur) == 0 {
+		if s.curBase != nil {
+			s.recycle(s.curBase)
+			s.curBase = nil
+		}
 		select {
 		case bt, open := <-s.queue:
 			if !open {
 				return 0, io.ErrUnexpectedEOF // r.pos < size, yet the feed ended
 			}
-			s.cur = bt
+			s.cur, s.curBase = bt, bt
 		case <-s.quit:
 			return 0, errLiveBroken
 		}
@@ -228,6 +315,65 @@ func (lv *liveValidation) result() (info Info, ok bool, err error) {
 		return Info{}, false, nil
 	}
 	return lv.info, true, lv.err
+}
+
+// liveTee is a chunk's body on its way to the encrypting writer: what is
+// read from r goes to the live validation too.
+type liveTee struct {
+	r    io.Reader
+	src  *liveSource
+	left int64 // at most this many bytes are still to come from r
+}
+
+// Read feeds a copy of what it reads.
+func (t *liveTee) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.src.feed(p[:n])
+	}
+	return n, err
+}
+
+// WriteTo (which io.Copy prefers) reads r in batches into the validation's
+// buffers, writes each batch to w and then hands the buffer itself to the
+// validator: no copy for it. The encrypting writer seals whole segments
+// from the batch into its own buffer, so it does not keep or change it.
+func (t *liveTee) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		var b []byte
+		if t.left >= liveBatch {
+			b = t.src.batch()[:liveBatch]
+		} else {
+			// A short chunk (a small file) gets a buffer of its size, not
+			// a whole batch.
+			b = make([]byte, max(t.left, 1))
+		}
+		n := 0
+		var err error
+		for n < len(b) && err == nil {
+			var m int
+			m, err = t.r.Read(b[n:])
+			n += m
+		}
+		t.left -= int64(n)
+		if n > 0 {
+			m, werr := w.Write(b[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			t.src.handOff(b[:n])
+		} else {
+			t.src.recycle(b)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // teeWriter feeds what PutChunk reads to the live validation.

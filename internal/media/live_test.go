@@ -23,6 +23,10 @@ import (
 func TestLiveValidationAgreesWithFullValidation(t *testing.T) {
 	nan := mediatest.BinarySTL(3000)
 	binary.LittleEndian.PutUint32(nan[84+50*2000+12:], math.Float32bits(float32(math.NaN())))
+	// Several MiB in chunks of whole batches and odd ends, so buffers are
+	// handed to the validator whole, split at the head and reused.
+	deepNaN := mediatest.BinarySTL(120000)
+	binary.LittleEndian.PutUint32(deepNaN[84+50*110000+4:], math.Float32bits(float32(math.Inf(1))))
 	cases := []struct {
 		name  string
 		data  []byte
@@ -36,6 +40,8 @@ func TestLiveValidationAgreesWithFullValidation(t *testing.T) {
 		{"STL with a NaN coordinate", nan, SlotMesh, 16 << 10, true},
 		{"DICOM in the mesh slot", mediatest.DICOMGray16(32, 32, 1, 2000, 1000, 2000, "X"), SlotMesh, 1024, true},
 		{"ASCII STL in one chunk", []byte(asciiSTL), SlotAny, 1 << 20, true},
+		{"binary STL of several batches", mediatest.BinarySTL(120000), SlotMesh, 3<<20 + 7, true},
+		{"binary STL with an infinity past the fifth MiB", deepNaN, SlotMesh, 2<<20 - 1, true},
 	}
 	e := newTestEnv(t, dbtest.SQLite(t), t.TempDir())
 	for _, c := range cases {

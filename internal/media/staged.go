@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -30,6 +31,17 @@ type noSyncPuts struct{ stagingStore }
 
 func (n noSyncPuts) Put(ctx context.Context, name string, r io.Reader) (int64, error) {
 	return n.PutNoSync(ctx, name, r)
+}
+
+// Create lets PutEncrypted encrypt straight into an object written without
+// fsync (blob.Local.CreateNoSync), rather than through a pipe to PutNoSync.
+func (n noSyncPuts) Create(ctx context.Context, name string) (blob.PendingObject, error) {
+	if c, ok := n.stagingStore.(interface {
+		CreateNoSync(ctx context.Context, name string) (blob.PendingObject, error)
+	}); ok {
+		return c.CreateNoSync(ctx, name)
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // staging tracks, per upload, the chunks this process wrote without fsync

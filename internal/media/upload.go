@@ -203,7 +203,7 @@ func (s *Store) PutChunk(ctx context.Context, id, uploaderID string, rng Content
 	var in io.Reader = io.LimitReader(body, rng.Len()+1)
 	lv := s.liveFor(u, rng.Start)
 	if lv != nil {
-		in = io.TeeReader(in, teeWriter{lv.src})
+		in = &liveTee{r: in, src: lv.src, left: rng.Len() + 1}
 	}
 	n, err := s.putPart(ctx, u, name, key, in)
 	if err != nil {
@@ -327,6 +327,37 @@ func (r *partsReader) Read(b []byte) (int, error) {
 			continue
 		}
 		return n, err
+	}
+}
+
+// WriteTo writes the parts' plaintext to w as each segment authenticates,
+// straight from the decrypting reader's buffer (io.Copy to an HTTP response
+// prefers it): no copy into a caller's buffer, and writes of whole segments.
+func (r *partsReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if r.cur == nil {
+			if r.i >= len(r.src.parts) {
+				return total, nil
+			}
+			rc, err := blob.OpenEncrypted(r.src.ctx, r.src.blobs, r.src.parts[r.i].object, r.src.key)
+			if err != nil {
+				return total, fmt.Errorf("open part: %w", err)
+			}
+			r.cur, r.got = rc, 0
+		}
+		n, err := io.Copy(w, r.cur)
+		r.got += n
+		total += n
+		if err != nil {
+			return total, err
+		}
+		r.cur.Close()
+		r.cur = nil
+		if r.got != r.src.parts[r.i].length {
+			return total, errPartsCorrupted
+		}
+		r.i++
 	}
 }
 

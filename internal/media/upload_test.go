@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/custodia-health/custodia/internal/audit"
@@ -106,6 +107,38 @@ func TestUploadInChunksThenReadBack(t *testing.T) {
 		if err != nil || !bytes.Equal(back, data) {
 			t.Fatalf("read back %d bytes, err %v", len(back), err)
 		}
+		// io.Copy takes the WriteTo path (as a download response does).
+		rc, _ = src.Open()
+		var copied bytes.Buffer
+		if n, err := io.Copy(&copied, rc); err != nil || n != int64(len(data)) || !bytes.Equal(copied.Bytes(), data) {
+			t.Fatalf("copied back %d bytes, err %v", n, err)
+		}
+		rc.Close()
+		// A part cut short on disk fails the copy, whichever path reads it.
+		var parts []string
+		filepath.WalkDir(filepath.Join(e.dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.Contains(d.Name(), "media~u~") {
+				parts = append(parts, p)
+			}
+			return err
+		})
+		if len(parts) != 7 {
+			t.Fatalf("found %d part files, want 7", len(parts))
+		}
+		raw, _ := os.ReadFile(parts[3])
+		if err := os.WriteFile(parts[3], raw[:len(raw)-100], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rc, _ = src.Open()
+		if _, err := io.Copy(io.Discard, struct{ io.Reader }{rc}); err == nil {
+			t.Fatal("Read of a truncated part succeeded")
+		}
+		rc.Close()
+		rc, _ = src.Open()
+		if _, err := io.Copy(&copied, rc); err == nil {
+			t.Fatal("WriteTo of a truncated part succeeded")
+		}
+		rc.Close()
 		// No receipt, or one for another patient: nothing is decrypted.
 		if _, err := e.store.Source(ctx, audit.Receipt{}, got); !errors.Is(err, ErrNoReceipt) {
 			t.Fatalf("without receipt: %v", err)
