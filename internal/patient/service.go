@@ -375,14 +375,18 @@ func (s *Service) open(ctx context.Context, r *row, rc audit.Receipt, d access.D
 	}
 	pt := &Patient{ID: r.id, WorkspaceID: r.workspaceID, Version: r.version, CreatedBy: r.createdBy,
 		CreatedAt: time.UnixMicro(r.createdAt), UpdatedAt: time.UnixMicro(r.updatedAt), Limited: summaryOnly, BreakGlass: d.BreakGlass}
-	if err := Open(rc, r.id, k, r.summary, tablePatients, r.id, colSummary, &pt.Summary); err != nil {
-		return nil, err
-	}
-	if !summaryOnly {
-		if err := Open(rc, r.id, k, r.profile, tablePatients, r.id, colProfile, &pt.Profile); err != nil {
+	if summaryOnly {
+		if err := Open(rc, r.id, k, r.summary, tablePatients, r.id, colSummary, &pt.Summary); err != nil {
 			return nil, err
 		}
+		return pt, nil
 	}
+	// The sealed summary is only ever written as the profile's Summary (see
+	// write), so a full read derives it instead of opening it too.
+	if err := Open(rc, r.id, k, r.profile, tablePatients, r.id, colProfile, &pt.Profile); err != nil {
+		return nil, err
+	}
+	pt.Summary = pt.Profile.Summary()
 	return pt, nil
 }
 
