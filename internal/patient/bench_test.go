@@ -36,7 +36,7 @@ func family(i int) string { return fmt.Sprintf("Fam%04d", i%2000) }
 
 // bulkLoad fills ws with n patients through the service's own sealing and
 // indexing, in large transactions, with fsync off for the load only.
-func bulkLoad(b *testing.B, e *pt.Env, d *db.DB, ws string, n int) []string {
+func bulkLoad(b testing.TB, e *pt.Env, d *db.DB, ws string, n int) []string {
 	ctx := context.Background()
 	if d.Dialect.Name == "sqlite" {
 		d.Write.Exec(`PRAGMA synchronous=OFF`)
