@@ -107,20 +107,34 @@ type loaded struct {
 	ids []string
 }
 
+// TestMain removes the shared benchmark store when the binary ends.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if world.e != nil {
+		world.e.Audit.Log.Close()
+		world.d.Close()
+	}
+	if worldDir != "" {
+		os.RemoveAll(worldDir)
+	}
+	os.Exit(code)
+}
+
 var (
 	loadOnce sync.Once
 	world    loaded
+	worldDir string // the shared store's directory, removed by TestMain
 )
 
 // load builds the 100k-patient workspace once per benchmark binary run.
 func load(b *testing.B) loaded {
 	loadOnce.Do(func() {
-		// Outlives each benchmark's b (the process exit cleans up the
-		// store; the directory is under the system temp dir).
+		// Outlives each benchmark's b; TestMain removes it.
 		dir, err := os.MkdirTemp("", "custodia-bench-")
 		if err != nil {
 			b.Fatal(err)
 		}
+		worldDir = dir
 		d, err := db.Open(context.Background(), "sqlite:"+filepath.Join(dir, "custodia.db"), dir)
 		if err != nil {
 			b.Fatal(err)
