@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -151,4 +152,31 @@ func TestEncodingIsUnambiguous(t *testing.T) {
 	if string(a) == string(b) {
 		t.Fatal("shifting bytes between fields gives the same encoding")
 	}
+}
+
+// A multi-row INSERT (as the writer's group commit sends) whose first row
+// extends the chain but whose second skips a seq is refused whole: the
+// link check covers every row of a statement, not only its first.
+func TestDatabaseRefusesAStatementWithOneBadLink(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		filledLog(t, d, 3)
+		var head []byte
+		if err := d.Write.QueryRow(`SELECT hash FROM audit_entries WHERE seq = 3`).Scan(&head); err != nil {
+			t.Fatal(err)
+		}
+		four := sha256.Sum256([]byte("four"))
+		q := `INSERT INTO audit_entries (seq, time, action, prev_hash, hash) VALUES ($1, 0, 'x', $2, $3), ($4, 0, 'x', $5, $6)`
+		_, err := d.Write.Exec(q, 4, head, four[:], 6, four[:], four[:])
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Fatalf("got %v, want an append-only refusal", err)
+		}
+		var n int
+		if err := d.Write.QueryRow(`SELECT COUNT(*) FROM audit_entries`).Scan(&n); err != nil || n != 3 {
+			t.Fatalf("entries after the refused statement: %d %v", n, err)
+		}
+		// The good row alone is accepted.
+		if _, err := d.Write.Exec(`INSERT INTO audit_entries (seq, time, action, prev_hash, hash) VALUES ($1, 0, 'x', $2, $3)`, 4, head, four[:]); err != nil {
+			t.Fatalf("a row that extends the chain: %v", err)
+		}
+	})
 }

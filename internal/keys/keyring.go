@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/custodia-health/custodia/internal/ids"
@@ -55,6 +56,11 @@ type Keyring struct {
 	// gen changes on every shred; a lookup that started before a shred does
 	// not put its (now destroyed) key into the cache.
 	gen uint64
+
+	// readStmt is loadKeySQL prepared once on the read pool: on SQLite,
+	// parsing it cost about as much as running it on every cache miss.
+	readMu   sync.Mutex
+	readStmt atomic.Pointer[sql.Stmt]
 }
 
 // NewKeyring returns a keyring over d whose workspace keys are wrapped by m.
@@ -194,6 +200,78 @@ func (k *Keyring) PatientKey(ctx context.Context, workspaceID, patientID string)
 		return nil, fmt.Errorf("keys: unwrap patient key %s: %w", r.id, err)
 	}
 	k.put(name, &cached{id: r.id, ws: workspaceID, key: key}, gen)
+	return key, nil
+}
+
+// StoredPatientKey is a patient's data_keys row read by another package's
+// query (PatientKeyJoin and PatientKeyColumns), so a service that loads a
+// patient row brings the wrapped key in the same round trip instead of a
+// second query when the key is not cached. Get one from
+// Keyring.StoredPatientKey before the query runs and pass it to
+// PatientKeyFrom after.
+type StoredPatientKey struct {
+	gen         uint64 // the shred generation before the row was read
+	id          sql.NullString
+	wrappingKey sql.NullString
+	wrapped     []byte
+	shredded    sql.NullInt64
+}
+
+// PatientKeyJoin is a LEFT JOIN of the key row of the patient whose id is
+// the SQL expression patientID, under the table alias alias.
+func PatientKeyJoin(alias, patientID string) string {
+	return "LEFT JOIN data_keys " + alias + " ON " + alias + ".owner_kind = '" + kindPatient + "' AND " + alias + ".owner_id = " + patientID
+}
+
+// PatientKeyColumns are the columns a query selects for
+// StoredPatientKey.Dest, from the join's alias.
+func PatientKeyColumns(alias string) string {
+	return alias + ".id, " + alias + ".wrapping_key, " + alias + ".wrapped, " + alias + ".shredded_at"
+}
+
+// Dest returns the scan destinations for PatientKeyColumns, in order.
+func (s *StoredPatientKey) Dest() []any {
+	return []any{&s.id, &s.wrappingKey, &s.wrapped, &s.shredded}
+}
+
+// StoredPatientKey returns an empty StoredPatientKey to scan into. It notes
+// the shred generation now, before the row is read, so a key shredded
+// between the read and PatientKeyFrom does not enter the cache.
+func (k *Keyring) StoredPatientKey() *StoredPatientKey {
+	_, gen := k.snapshot()
+	return &StoredPatientKey{gen: gen}
+}
+
+// PatientKeyFrom is PatientKey for a caller that has read the patient's key
+// row with its own query (s): a cached key is returned as PatientKey would,
+// and otherwise s is unwrapped instead of reading the row again. A patient
+// without a key row yet falls back to PatientKey, which creates one.
+func (k *Keyring) PatientKeyFrom(ctx context.Context, workspaceID, patientID string, s *StoredPatientKey) (*Key, error) {
+	if patientID == "" {
+		return nil, errors.New("keys: empty patient id")
+	}
+	name := "p\x00" + patientID
+	if e, ok := k.get(name); ok && e.ws == workspaceID {
+		return e.key, nil
+	}
+	if s == nil || !s.id.Valid {
+		return k.PatientKey(ctx, workspaceID, patientID)
+	}
+	w, err := k.workspace(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	if s.shredded.Valid || s.wrapped == nil {
+		return nil, ErrShredded
+	}
+	if s.wrappingKey.String != w.id {
+		return nil, ErrWrongWorkspace
+	}
+	key, err := unwrap(w.key, s.id.String, kindPatient, patientID, s.wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("keys: unwrap patient key %s: %w", s.id.String, err)
+	}
+	k.put(name, &cached{id: s.id.String, ws: workspaceID, key: key}, s.gen)
 	return key, nil
 }
 
@@ -339,17 +417,36 @@ type keyRow struct {
 	shredded    bool
 }
 
-type queryRower interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+const loadKeySQL = `SELECT id, wrapping_key, wrapped, shredded_at FROM data_keys WHERE owner_kind = $1 AND owner_id = $2`
+
+// loadKey reads the owner's key row through q (the writer, to see a row it
+// just committed).
+func loadKey(ctx context.Context, q *sql.DB, kind, owner string) (*keyRow, error) {
+	return scanKey(q.QueryRowContext(ctx, loadKeySQL, kind, owner))
 }
 
-func loadKey(ctx context.Context, q queryRower, kind, owner string) (*keyRow, error) {
+// readKey reads the owner's key row from the read pool.
+func (k *Keyring) readKey(ctx context.Context, kind, owner string) (*keyRow, error) {
+	st := k.readStmt.Load()
+	if st == nil {
+		k.readMu.Lock()
+		if st = k.readStmt.Load(); st == nil {
+			var err error
+			if st, err = k.db.Read.PrepareContext(ctx, loadKeySQL); err != nil {
+				k.readMu.Unlock()
+				return nil, err
+			}
+			k.readStmt.Store(st)
+		}
+		k.readMu.Unlock()
+	}
+	return scanKey(st.QueryRowContext(ctx, kind, owner))
+}
+
+func scanKey(row *sql.Row) (*keyRow, error) {
 	var r keyRow
 	var shredded sql.NullInt64
-	err := q.QueryRowContext(ctx,
-		`SELECT id, wrapping_key, wrapped, shredded_at FROM data_keys WHERE owner_kind = $1 AND owner_id = $2`,
-		kind, owner).Scan(&r.id, &r.wrappingKey, &r.wrapped, &shredded)
-	if err != nil {
+	if err := row.Scan(&r.id, &r.wrappingKey, &r.wrapped, &shredded); err != nil {
 		return nil, err
 	}
 	r.shredded = shredded.Valid
@@ -362,7 +459,7 @@ func loadKey(ctx context.Context, q queryRower, kind, owner string) (*keyRow, er
 // so everyone ends up with the same key.
 func (k *Keyring) loadOrCreate(ctx context.Context, kind, owner, parent string,
 	mk func(id string) (wrappingKey string, wrapped []byte, err error)) (*keyRow, error) {
-	r, err := loadKey(ctx, k.db.Read, kind, owner)
+	r, err := k.readKey(ctx, kind, owner)
 	if err == nil {
 		return r, nil
 	}

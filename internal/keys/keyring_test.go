@@ -337,3 +337,60 @@ func TestSystemSecretSurvivesMasterRotation(t *testing.T) {
 		}
 	})
 }
+
+// readStored reads patient's key row the way a service's own query does.
+func readStored(t *testing.T, d *db.DB, kr *Keyring, patient string) *StoredPatientKey {
+	t.Helper()
+	s := kr.StoredPatientKey()
+	q := `SELECT ` + PatientKeyColumns("dk") + ` FROM (SELECT $1 AS pid) x ` + PatientKeyJoin("dk", "x.pid")
+	if d.Dialect.Name != "sqlite" {
+		q = `SELECT ` + PatientKeyColumns("dk") + ` FROM (SELECT $1::text AS pid) x ` + PatientKeyJoin("dk", "x.pid")
+	}
+	if err := d.Read.QueryRow(q, patient).Scan(s.Dest()...); err != nil {
+		t.Fatalf("read stored key: %v", err)
+	}
+	return s
+}
+
+func TestKeyringPatientKeyFromStoredRow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		m := mustMaster(t)
+		want, err := NewKeyring(d, m).PatientKey(ctx, "ws1", "pat1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kr := NewKeyring(d, m) // empty cache: the stored row must be unwrapped
+		got, err := kr.PatientKeyFrom(ctx, "ws1", "pat1", readStored(t, d, kr, "pat1"))
+		if err != nil || got.b != want.b {
+			t.Fatalf("PatientKeyFrom = %v, want the stored key", err)
+		}
+		if _, err := kr.PatientKeyFrom(ctx, "ws2", "pat1", readStored(t, d, NewKeyring(d, m), "pat1")); !errors.Is(err, ErrWrongWorkspace) {
+			t.Errorf("another workspace: %v, want ErrWrongWorkspace", err)
+		}
+		// A patient with no key row yet gets one, as from PatientKey.
+		fresh, err := kr.PatientKeyFrom(ctx, "ws1", "pat2", readStored(t, d, kr, "pat2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := NewKeyring(d, m).PatientKey(ctx, "ws1", "pat2"); again.b != fresh.b {
+			t.Error("the key created for a patient without a row was not stored")
+		}
+		// A row read before a shred must not bring the destroyed key back
+		// into the cache, and a shredded row is refused.
+		kr2 := NewKeyring(d, m)
+		before := readStored(t, d, kr2, "pat1")
+		if err := kr2.ShredPatient(ctx, "pat1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kr2.PatientKeyFrom(ctx, "ws1", "pat1", before); err != nil {
+			t.Fatalf("row read before the shred: %v", err)
+		}
+		if _, err := kr2.PatientKey(ctx, "ws1", "pat1"); !errors.Is(err, ErrShredded) {
+			t.Errorf("after the shred PatientKey = %v, want ErrShredded (a stale row was cached)", err)
+		}
+		if _, err := kr2.PatientKeyFrom(ctx, "ws1", "pat1", readStored(t, d, kr2, "pat1")); !errors.Is(err, ErrShredded) {
+			t.Errorf("shredded row: %v, want ErrShredded", err)
+		}
+	})
+}

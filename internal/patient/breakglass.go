@@ -71,7 +71,7 @@ func (s *Service) BreakGlass(ctx context.Context, p *access.Principal, patientID
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.keys.PatientKey(ctx, r.workspaceID, r.id)
+	k, err := s.patientKey(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("patient key: %w", err)
 	}

@@ -63,7 +63,7 @@ func (s *Service) AddRepresentative(ctx context.Context, p *access.Principal, pa
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.keys.PatientKey(ctx, r.workspaceID, r.id)
+	k, err := s.patientKey(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("patient key: %w", err)
 	}
@@ -93,7 +93,7 @@ func (s *Service) Representatives(ctx context.Context, p *access.Principal, pati
 
 func (s *Service) representatives(ctx context.Context, rc audit.Receipt, r *row) ([]Representative, error) {
 	patientID := r.id
-	k, err := s.keys.PatientKey(ctx, r.workspaceID, r.id)
+	k, err := s.patientKey(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("patient key: %w", err)
 	}

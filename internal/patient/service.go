@@ -120,6 +120,15 @@ type row struct {
 	createdAt, updatedAt       int64
 	profile, summary           []byte
 	careTeam, glass, collab    bool
+	// key is the patient's wrapped key row, read in the same query so an
+	// uncached key costs no second round trip.
+	key *keys.StoredPatientKey
+}
+
+// patientKey returns the patient's data key, from the cache or the key row
+// loadRow read.
+func (s *Service) patientKey(ctx context.Context, r *row) (*keys.Key, error) {
+	return s.keys.PatientKeyFrom(ctx, r.workspaceID, r.id, r.key)
 }
 
 // loadRow reads a patient and, in the same query, the facts the policy needs
@@ -129,14 +138,14 @@ func (s *Service) loadRow(ctx context.Context, p *access.Principal, id string) (
 	if p != nil {
 		user = p.UserID
 	}
-	var r row
+	r := row{key: s.keys.StoredPatientKey()}
 	st, err := s.loadStatement(ctx)
 	if err != nil {
 		return nil, err
 	}
-	err = st.QueryRowContext(ctx, id, user, s.now().UnixMicro()).
-		Scan(&r.id, &r.workspaceID, &r.createdBy, &r.version, &r.createdAt, &r.updatedAt, &r.profile, &r.summary,
-			&r.careTeam, &r.glass, &r.collab)
+	dest := append(make([]any, 0, 15), &r.id, &r.workspaceID, &r.createdBy, &r.version, &r.createdAt, &r.updatedAt,
+		&r.profile, &r.summary, &r.careTeam, &r.glass, &r.collab)
+	err = st.QueryRowContext(ctx, id, user, s.now().UnixMicro()).Scan(append(dest, r.key.Dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -152,14 +161,15 @@ func (s *Service) loadRow(ctx context.Context, p *access.Principal, id string) (
 // makes SQLite re-plan the statement for each new value, parsing it again
 // on every read; the unary plus keeps the index use but not the re-plan.
 // PostgreSQL gets the bare parameters (it cannot type +$n), see
-// loadStatement.
-const loadRowSQL = `
+// loadStatement. The patient's key row comes along (keys.PatientKeyJoin).
+var loadRowSQL = `
 		SELECT p.id, p.workspace_id, p.created_by, p.version, p.created_at, p.updated_at, p.profile, p.summary,
 		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = +$2 AND t.removed_at IS NULL),
 		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = +$2 AND g.expires_at > +$3),
 		  EXISTS (SELECT 1 FROM case_collaborators c JOIN cases k ON k.id = c.case_id
-		          WHERE k.patient_id = p.id AND c.user_id = +$2 AND c.removed_at IS NULL)
-		FROM patients p WHERE p.id = +$1`
+		          WHERE k.patient_id = p.id AND c.user_id = +$2 AND c.removed_at IS NULL),
+		  ` + keys.PatientKeyColumns("dk") + `
+		FROM patients p ` + keys.PatientKeyJoin("dk", "p.id") + ` WHERE p.id = +$1`
 
 // loadStatement returns loadRowSQL prepared on the read pool (database/sql
 // prepares it again on each connection it lands on, once). A failed
@@ -359,20 +369,24 @@ func (s *Service) View(ctx context.Context, p *access.Principal, id string) (*Pa
 }
 
 func (s *Service) open(ctx context.Context, r *row, rc audit.Receipt, d access.Decision, summaryOnly bool) (*Patient, error) {
-	k, err := s.keys.PatientKey(ctx, r.workspaceID, r.id)
+	k, err := s.patientKey(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("patient key: %w", err)
 	}
 	pt := &Patient{ID: r.id, WorkspaceID: r.workspaceID, Version: r.version, CreatedBy: r.createdBy,
 		CreatedAt: time.UnixMicro(r.createdAt), UpdatedAt: time.UnixMicro(r.updatedAt), Limited: summaryOnly, BreakGlass: d.BreakGlass}
-	if err := Open(rc, r.id, k, r.summary, tablePatients, r.id, colSummary, &pt.Summary); err != nil {
-		return nil, err
-	}
-	if !summaryOnly {
-		if err := Open(rc, r.id, k, r.profile, tablePatients, r.id, colProfile, &pt.Profile); err != nil {
+	if summaryOnly {
+		if err := Open(rc, r.id, k, r.summary, tablePatients, r.id, colSummary, &pt.Summary); err != nil {
 			return nil, err
 		}
+		return pt, nil
 	}
+	// The sealed summary is only ever written as the profile's Summary (see
+	// write), so a full read derives it instead of opening it too.
+	if err := Open(rc, r.id, k, r.profile, tablePatients, r.id, colProfile, &pt.Profile); err != nil {
+		return nil, err
+	}
+	pt.Summary = pt.Profile.Summary()
 	return pt, nil
 }
 

@@ -77,7 +77,7 @@ func (x Subjects) IsMinor(ctx context.Context, patientID string, at time.Time) (
 	if err != nil {
 		return false, fmt.Errorf("audit age check: %w", err)
 	}
-	k, err := x.S.keys.PatientKey(ctx, r.workspaceID, r.id)
+	k, err := x.S.patientKey(ctx, r)
 	if err != nil {
 		return false, fmt.Errorf("patient key: %w", err)
 	}
