@@ -1,0 +1,173 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
+	"modernc.org/sqlite"
+)
+
+// EachRow runs SELECT cols FROM from (from may carry WHERE and ORDER BY) with
+// args on a read connection and calls fn with each row's values, in order.
+// Values are int64, float64, string, []byte or nil; fn must not keep a
+// string or []byte after it returns, because on SQLite they alias the
+// database's own memory. An error from fn stops the query and EachRow
+// returns it.
+//
+// It is for reading millions of rows (the audit verifier): on SQLite the
+// rows never cross database/sql, whose per-row and per-value cost is many
+// times that of reading them. fn runs inside the query through a Go
+// aggregate function, so the SELECT is an aggregate there: from must
+// yield rows in the wanted order without an ORDER BY (a rowid range does),
+// and fn must not use the connection that runs the query (it cannot reach
+// it anyway; the pool hands out others). On PostgreSQL the query runs as
+// written, through database/sql.
+func (d *DB) EachRow(ctx context.Context, cols, from string, args []any, fn func(row []driver.Value) error) error {
+	if d.Dialect.Name != SQLite.Name {
+		return eachRowPostgres(ctx, d.Read, `SELECT `+cols+` FROM `+from, args, fn)
+	}
+	h := &eachHandle{fn: fn}
+	id := eachSeq.Add(1)
+	eachHandles.Store(id, h)
+	defer eachHandles.Delete(id)
+	// The handle is the first argument: the function has no other way to
+	// learn which call it serves. The query yields one row, NULL.
+	var done sql.NullInt64
+	err := d.Read.QueryRowContext(ctx, `SELECT `+eachRowFunction+`(`+fmt.Sprint(id)+`, `+cols+`) FROM `+from, args...).Scan(&done)
+	if h.err != nil {
+		return h.err
+	}
+	return err
+}
+
+const eachRowFunction = "custodia_each_row"
+
+// eachHandle is one EachRow call's callback and the error it stopped with.
+type eachHandle struct {
+	fn  func([]driver.Value) error
+	err error
+}
+
+var (
+	eachHandles sync.Map // int64 -> *eachHandle
+	eachSeq     atomic.Int64
+	errEachStop = errors.New("row callback stopped the query")
+)
+
+func init() {
+	// Every SQLite connection opened from here on knows the function.
+	sqlite.MustRegisterFunction(eachRowFunction, &sqlite.FunctionImpl{
+		NArgs: -1,
+		// Strings and blobs are passed without copying; EachRow's contract
+		// says fn keeps none of them.
+		VolatileArgs: true,
+		MakeAggregate: func(sqlite.FunctionContext) (sqlite.AggregateFunction, error) {
+			return &eachAggregate{}, nil
+		},
+	})
+}
+
+// eachAggregate passes each row it is stepped over to its handle's fn.
+type eachAggregate struct{ h *eachHandle }
+
+func (a *eachAggregate) Step(_ *sqlite.FunctionContext, row []driver.Value) error {
+	if a.h == nil {
+		id, _ := row[0].(int64)
+		h, ok := eachHandles.Load(id)
+		if !ok {
+			return errors.New("each row: unknown handle")
+		}
+		a.h = h.(*eachHandle)
+	}
+	if a.h.err != nil {
+		return errEachStop
+	}
+	if err := a.h.fn(row[1:]); err != nil {
+		a.h.err = err
+		return errEachStop
+	}
+	return nil
+}
+
+func (a *eachAggregate) WindowInverse(*sqlite.FunctionContext, []driver.Value) error {
+	return errors.New("each row: not a window function")
+}
+
+func (a *eachAggregate) WindowValue(*sqlite.FunctionContext) (driver.Value, error) { return nil, nil }
+
+func (a *eachAggregate) Final(*sqlite.FunctionContext) {}
+
+// eachRowPostgres is EachRow on pgx's own rows, all in binary format,
+// decoded in place: database/sql's per-value conversion and copying cost
+// the client several times what the values take to arrive.
+func eachRowPostgres(ctx context.Context, pool *sql.DB, query string, args []any, fn func([]driver.Value) error) error {
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("each row: unexpected driver connection %T", dc)
+		}
+		rows, err := sc.Conn().Query(ctx, query, append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		fields := rows.FieldDescriptions()
+		vals := make([]driver.Value, len(fields))
+		for rows.Next() {
+			raw := rows.RawValues()
+			for i, f := range fields {
+				v, err := binaryValue(f.DataTypeOID, raw[i])
+				if err != nil {
+					return fmt.Errorf("each row: column %s: %w", f.Name, err)
+				}
+				vals[i] = v
+			}
+			if err := fn(vals); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// binaryValue decodes a value in PostgreSQL's binary format. Text and
+// bytea alias b.
+func binaryValue(oid uint32, b []byte) (driver.Value, error) {
+	if b == nil {
+		return nil, nil
+	}
+	switch oid {
+	case pgtype.Int8OID, pgtype.Int4OID, pgtype.Int2OID:
+		switch len(b) {
+		case 8:
+			return int64(binary.BigEndian.Uint64(b)), nil
+		case 4:
+			return int64(int32(binary.BigEndian.Uint32(b))), nil
+		case 2:
+			return int64(int16(binary.BigEndian.Uint16(b))), nil
+		}
+		return nil, fmt.Errorf("an integer of %d bytes", len(b))
+	case pgtype.TextOID, pgtype.VarcharOID:
+		return unsafe.String(unsafe.SliceData(b), len(b)), nil
+	case pgtype.ByteaOID:
+		return b, nil
+	case pgtype.BoolOID:
+		return len(b) == 1 && b[0] != 0, nil
+	}
+	return nil, fmt.Errorf("type %d is not supported", oid)
+}
