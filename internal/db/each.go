@@ -40,15 +40,31 @@ func (d *DB) EachRow(ctx context.Context, cols, from string, args []any, fn func
 	id := eachSeq.Add(1)
 	eachHandles.Store(id, h)
 	defer eachHandles.Delete(id)
+	conn, err := d.Read.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// Reading the file through a memory map saves a read call and a copy a
+	// page (about a tenth of the CPU time of a long scan). Only this scan
+	// uses it: the connection goes back to the pool without it.
+	if _, err := conn.ExecContext(ctx, `PRAGMA mmap_size = `+fmt.Sprint(eachMmapSize)); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.Background(), `PRAGMA mmap_size = 0`)
 	// The handle is the first argument: the function has no other way to
 	// learn which call it serves. The query yields one row, NULL.
 	var done sql.NullInt64
-	err := d.Read.QueryRowContext(ctx, `SELECT `+eachRowFunction+`(`+fmt.Sprint(id)+`, `+cols+`) FROM `+from, args...).Scan(&done)
+	err = conn.QueryRowContext(ctx, `SELECT `+eachRowFunction+`(`+fmt.Sprint(id)+`, `+cols+`) FROM `+from, args...).Scan(&done)
 	if h.err != nil {
 		return h.err
 	}
 	return err
 }
+
+// eachMmapSize is the most of the database file a scan maps (SQLite caps
+// it at its compile-time limit).
+const eachMmapSize = 1 << 40
 
 const eachRowFunction = "custodia_each_row"
 
