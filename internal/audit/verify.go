@@ -151,10 +151,7 @@ func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) e
 	if sg.lo == 0 {
 		c.running = genesis[:]
 	}
-	// The seq range is a rowid range on SQLite, which it scans in seq
-	// order; were it ever not, the first row out of order would be
-	// reported as a break, never passed.
-	err = d.EachRow(ctx, verifyColumns(d.Dialect), `audit_entries WHERE seq >= $1 AND seq <= $2`,
+	err = d.EachRow(ctx, verifyColumns(d.Dialect), colSeq, `audit_entries WHERE seq >= $1 AND seq <= $2`,
 		[]any{c.want, sg.hi}, c.row)
 	if err != nil && !errors.Is(err, errBroken) {
 		return fmt.Errorf("verify audit log: read entries: %w", err)
@@ -171,27 +168,21 @@ func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) e
 // spends comparing it, a column that only an entry without an encoding
 // holds comes as NULL when the entry has an encoding and the column keeps
 // its default; row takes NULL there to mean that default.
-func verifyColumns(d db.Dialect) string {
+func verifyColumns(d db.Dialect) []string {
+	cols := strings.Split(strings.Join(strings.Fields(entryColumnList+", entry"), ""), ",")
 	if d.Name != "postgres" {
-		return entryColumnList + `, entry`
+		return cols
 	}
-	var b strings.Builder
-	for i, c := range strings.Split(entryColumnList+`, entry`, ",") {
-		c = strings.TrimSpace(c)
-		if i > 0 {
-			b.WriteString(", ")
-		}
+	for i, c := range cols {
 		switch c {
 		case "actor_token_id", "actor_role", "on_behalf_of", "resource_type", "resource_id", "purpose", "decision",
 			"reason", "client_addr", "request_id", "outcome":
-			fmt.Fprintf(&b, "CASE WHEN entry IS NULL OR %s <> '' THEN %s END", c, c)
+			cols[i] = fmt.Sprintf("CASE WHEN entry IS NULL OR %s <> '' THEN %s END", c, c)
 		case "break_glass":
-			b.WriteString("CASE WHEN entry IS NULL OR break_glass <> 0 THEN break_glass END")
-		default:
-			b.WriteString(c)
+			cols[i] = "CASE WHEN entry IS NULL OR break_glass <> 0 THEN break_glass END"
 		}
 	}
-	return b.String()
+	return cols
 }
 
 // errBroken stops reading a segment at its first break.

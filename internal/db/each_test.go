@@ -23,7 +23,7 @@ func TestEachRowPassesEveryRowInOrderWithItsTypes(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []string
-		err := d.EachRow(ctx, `id, name, data`, `each_test WHERE id >= $1 AND id <= $2`, []any{2, 300}, func(row []driver.Value) error {
+		err := d.EachRow(ctx, []string{"id", "name", "data"}, 0, `each_test WHERE id >= $1 AND id <= $2`, []any{2, 300}, func(row []driver.Value) error {
 			got = append(got, fmt.Sprintf("%T %v|%T %q|%T %q", row[0], row[0], row[1], row[1], row[2], row[2]))
 			return nil
 		})
@@ -41,7 +41,7 @@ func TestEachRowPassesEveryRowInOrderWithItsTypes(t *testing.T) {
 		// An error from the callback stops the query and comes back as it is.
 		stop := errors.New("stop here")
 		calls := 0
-		err = d.EachRow(ctx, `id, data`, `each_test WHERE id >= $1 AND id <= $2`, []any{1, 300}, func(row []driver.Value) error {
+		err = d.EachRow(ctx, []string{"id", "data"}, 0, `each_test WHERE id >= $1 AND id <= $2`, []any{1, 300}, func(row []driver.Value) error {
 			calls++
 			if row[1] != nil {
 				t.Errorf("row %v: data %v, want NULL as nil", row[0], row[1])
