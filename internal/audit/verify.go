@@ -6,11 +6,11 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,9 +57,11 @@ func Verify(ctx context.Context, d *db.DB, pub ed25519.PublicKey) (Report, error
 	return rep, err
 }
 
-// minSegment is the fewest entries worth a verifier goroutine of their own,
-// and maxSegments (0: GOMAXPROCS) the most goroutines; tests shrink both.
-var minSegment, maxSegments int64 = 100_000, 0
+// minSegment is the fewest entries worth a verifier goroutine of their own
+// (a segment's set-up costs well under a millisecond, its 5,000 entries
+// several), and maxSegments (0: GOMAXPROCS) the most goroutines; tests
+// shrink both.
+var minSegment, maxSegments int64 = 5_000, 0
 
 func verify(ctx context.Context, d *db.DB, pub ed25519.PublicKey) (Report, error) {
 	var rep Report
@@ -138,10 +140,9 @@ type segment struct {
 
 // check verifies the entries and checkpoints in the segment, starting the
 // chain at genesis for the first segment and at the stored prev_hash of the
-// first entry otherwise. Entries that carry their canonical encoding
-// (migration 0210) are read by checkEncoded; older ones, which have none,
-// by checkColumns. Each reads until the other kind starts, so a log
-// written before and after the migration is read in at most a few runs.
+// first entry otherwise. It reads every column of every entry in one pass
+// (db.EachRow: on SQLite the rows never cross database/sql, whose per-row
+// and per-value cost was most of Verify's time).
 func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) error {
 	cps, err := newCheckpointReader(ctx, d, sg.lo, sg.hi, pub)
 	if err != nil {
@@ -152,18 +153,10 @@ func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) e
 	if sg.lo == 0 {
 		c.running = genesis[:]
 	}
-	for encoded := true; sg.broken == 0 && c.want <= sg.hi; encoded = !encoded {
-		read := c.checkColumns
-		if encoded {
-			read = c.checkEncoded
-		}
-		other, err := read(ctx, d)
-		if err != nil {
-			return err
-		}
-		if !other {
-			break
-		}
+	err = d.EachRow(ctx, verifyColumns(d.Dialect), colSeq, `audit_entries WHERE seq >= $1 AND seq <= $2`,
+		[]any{c.want, sg.hi}, c.row)
+	if err != nil && !errors.Is(err, errBroken) {
+		return fmt.Errorf("verify audit log: read entries: %w", err)
 	}
 	if sg.broken == 0 && c.want <= sg.hi {
 		sg.broken, sg.problem = c.want, fmt.Sprintf("entries from %d to %d are missing", c.want, sg.hi)
@@ -171,6 +164,31 @@ func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) e
 	sg.checkpoints = cps.checked
 	return nil
 }
+
+// verifyColumns is what row reads: entryColumnList and entry. On
+// PostgreSQL, where each value read costs the client more than the server
+// spends comparing it, a column that only an entry without an encoding
+// holds comes as NULL when the entry has an encoding and the column keeps
+// its default; row takes NULL there to mean that default.
+func verifyColumns(d db.Dialect) []string {
+	cols := strings.Split(strings.Join(strings.Fields(entryColumnList+", entry"), ""), ",")
+	if d.Name != "postgres" {
+		return cols
+	}
+	for i, c := range cols {
+		switch c {
+		case "actor_token_id", "actor_role", "on_behalf_of", "resource_type", "resource_id", "purpose", "decision",
+			"reason", "client_addr", "request_id", "outcome":
+			cols[i] = fmt.Sprintf("CASE WHEN entry IS NULL OR %s <> '' THEN %s END", c, c)
+		case "break_glass":
+			cols[i] = "CASE WHEN entry IS NULL OR break_glass <> 0 THEN break_glass END"
+		}
+	}
+	return cols
+}
+
+// errBroken stops reading a segment at its first break.
+var errBroken = errors.New("the log is broken here")
 
 // chain is one segment's running check.
 type chain struct {
@@ -184,197 +202,129 @@ type chain struct {
 	enc     []byte
 }
 
-func (c *chain) fail(at int64, problem string) {
+func (c *chain) fail(at int64, problem string) error {
 	c.sg.broken, c.sg.problem = at, problem
+	return errBroken
+}
+
+// Positions in a row of entryColumnList followed by entry.
+const (
+	colSeq        = 0
+	colTime       = 1
+	colBreakGlass = 14
+	colPrevHash   = 18
+	colHash       = 19
+	colEntry      = 20
+	rowColumns    = 21
+)
+
+// textColumn is the row position of each of the 15 text fields, in
+// fields' order (break_glass sits between reason and client_addr).
+var textColumn = [15]int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17}
+
+// filterField reports which fields have a column of their own beside a
+// stored encoding (insertColumnList); the others must keep their defaults.
+var filterField = [15]bool{fieldActorUserID: true, fieldWorkspaceID: true, fieldAction: true, fieldPatientID: true}
+
+// row checks one entry, given its columns in entryColumnList order and its
+// stored encoding. An entry that stores its encoding (migration 0210) is
+// hashed from it, and every column must agree with it: the filter columns
+// hold the same values and the others their defaults. An older entry,
+// which has none, is hashed from its columns. A value of an unexpected
+// type is a change too (the writer stores integers, text and blobs only
+// where the schema says).
+func (c *chain) row(v []driver.Value) error {
+	if len(v) != rowColumns {
+		return fmt.Errorf("entry row has %d columns, want %d", len(v), rowColumns)
+	}
+	seq, ok := v[colSeq].(int64)
+	if !ok {
+		return fmt.Errorf("entry after %d has a seq of type %T", c.want-1, v[colSeq])
+	}
+	if seq != c.want {
+		return c.fail(c.want, fmt.Sprintf("entry %d is missing (the next entry is %d)", c.want, seq))
+	}
+	micros, microsOK := v[colTime].(int64)
+	breakGlass, bgOK := v[colBreakGlass].(int64)
+	prevHash, _ := v[colPrevHash].([]byte)
+	storedHash, _ := v[colHash].([]byte)
+	if enc, isBlob := v[colEntry].([]byte); isBlob {
+		if err := c.link(seq, enc, prevHash, storedHash); err != nil {
+			return err
+		}
+		// The encoding is what was hashed; the columns must agree with it.
+		eseq, emicros, _, f, wellFormed := decodeEntry(enc)
+		agree := wellFormed && eseq == seq && microsOK && emicros == micros &&
+			(bgOK && breakGlass == 0 || v[colBreakGlass] == nil)
+		for i := 0; agree && i < len(f); i++ {
+			s, isText := v[textColumn[i]].(string)
+			if filterField[i] {
+				agree = isText && s == string(f[i])
+			} else {
+				agree = isText && s == "" || v[textColumn[i]] == nil
+			}
+		}
+		if !agree {
+			return c.fail(seq, "its columns do not match its recorded contents (the entry was changed)")
+		}
+		return c.checkpoint(seq)
+	}
+	// Without an encoding the entry is checked by encoding its columns; a
+	// column of the wrong type cannot have been hashed.
+	wellTyped := microsOK && bgOK && (breakGlass == 0 || breakGlass == 1) && v[colEntry] == nil
+	c.enc = appendHeader(c.enc[:0], seq, micros, breakGlass != 0)
+	for _, i := range textColumn {
+		s, isText := v[i].(string)
+		wellTyped = wellTyped && isText
+		c.enc = appendField(c.enc, s)
+	}
+	if !wellTyped {
+		return c.fail(seq, "its contents do not match its hash (the entry was changed)")
+	}
+	if err := c.link(seq, c.enc, prevHash, storedHash); err != nil {
+		return err
+	}
+	return c.checkpoint(seq)
 }
 
 // link checks that the entry seq with canonical encoding enc and the
-// stored hashes extends the chain, and any checkpoint at it. It returns
-// false when the log is broken here.
-func (c *chain) link(seq int64, enc, prevHash, storedHash []byte) (bool, error) {
-	if seq != c.want {
-		c.fail(c.want, fmt.Sprintf("entry %d is missing (the next entry is %d)", c.want, seq))
-		return false, nil
-	}
+// stored hashes extends the chain.
+func (c *chain) link(seq int64, enc, prevHash, storedHash []byte) error {
 	if c.running == nil {
 		c.sg.startPrev = append([]byte(nil), prevHash...)
 		c.running = c.sg.startPrev
 	}
 	if !bytes.Equal(prevHash, c.running) {
-		c.fail(seq, "its prev_hash does not match the hash of the entry before it")
-		return false, nil
+		return c.fail(seq, "its prev_hash does not match the hash of the entry before it")
 	}
 	chainHash(c.h, c.running, enc, c.sum[:0])
 	if !bytes.Equal(c.sum[:], storedHash) {
-		c.fail(seq, "its contents do not match its hash (the entry was changed)")
-		return false, nil
+		return c.fail(seq, "its contents do not match its hash (the entry was changed)")
 	}
 	c.runBuf = c.sum
 	c.running = c.runBuf[:]
+	return nil
+}
+
+// checkpoint records entry seq as checked and verifies any checkpoint at it.
+func (c *chain) checkpoint(seq int64) error {
 	c.sg.entries++
 	c.sg.head = seq
 	c.sg.end = c.sum
 	c.want++
 	if c.cps.next >= 0 && c.cps.next < seq {
-		c.fail(c.cps.next, fmt.Sprintf("the checkpoint at seq %d names no entry", c.cps.next))
-		return false, nil
+		return c.fail(c.cps.next, fmt.Sprintf("the checkpoint at seq %d names no entry", c.cps.next))
 	}
 	if seq == c.cps.next {
 		problem, err := c.cps.check(seq, c.running)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if problem != "" {
-			c.fail(seq, problem)
-			return false, nil
+			return c.fail(seq, problem)
 		}
 	}
-	return true, nil
-}
-
-// checkEncoded checks entries from c.want on that store their canonical
-// encoding: it hashes that one column and checks that the columns queries
-// filter on say the same and the others are blank, reading ten values a
-// row instead of twenty (on SQLite each value read costs about as much as
-// hashing the entry). It stops at the first entry without an encoding.
-func (c *chain) checkEncoded(ctx context.Context, d *db.DB) (other bool, err error) {
-	rows, err := d.Read.QueryContext(ctx, `SELECT seq, entry, `+packedColumns(d.Dialect)+`, prev_hash, hash
-		FROM audit_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq`, c.want, c.sg.hi)
-	if err != nil {
-		return false, fmt.Errorf("verify audit log: read entries: %w", err)
-	}
-	defer rows.Close()
-	var (
-		seq                               int64
-		enc, packed, prevHash, storedHash sql.RawBytes
-		want                              []byte
-	)
-	for rows.Next() {
-		if err := rows.Scan(&seq, &enc, &packed, &prevHash, &storedHash); err != nil {
-			return false, fmt.Errorf("verify audit log: read entry %d: %w", c.want, err)
-		}
-		if enc == nil {
-			return c.stopAt(seq), nil
-		}
-		if ok, err := c.link(seq, enc, prevHash, storedHash); !ok || err != nil {
-			return false, err
-		}
-		// The encoding is what was hashed; the columns must agree with it.
-		eseq, emicros, _, f, wellFormed := decodeEntry(enc)
-		if wellFormed {
-			want = appendPacked(want[:0], emicros, &f)
-		}
-		if !wellFormed || eseq != seq || !bytes.Equal(want, packed) {
-			c.fail(seq, "its columns do not match its recorded contents (the entry was changed)")
-			return false, nil
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("verify audit log: read entries: %w", err)
-	}
-	return false, nil
-}
-
-// checkColumns checks entries from c.want on that have no stored encoding
-// (written before migration 0210) by encoding their columns. It stops at
-// the first entry that has one.
-func (c *chain) checkColumns(ctx context.Context, d *db.DB) (other bool, err error) {
-	rows, err := d.Read.QueryContext(ctx, `SELECT `+entryColumnList+`, entry IS NOT NULL
-		FROM audit_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq`, c.want, c.sg.hi)
-	if err != nil {
-		return false, fmt.Errorf("verify audit log: read entries: %w", err)
-	}
-	defer rows.Close()
-	// Scan targets and the encoding buffer are reused for every row, so the
-	// loop allocates nothing of its own.
-	var (
-		seq, micros, breakGlass int64
-		text                    [15]sql.RawBytes
-		prevHash, storedHash    sql.RawBytes
-		encoded                 bool
-	)
-	dest := append(scanTargets(&seq, &micros, &text, &breakGlass, &prevHash, &storedHash), &encoded)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return false, fmt.Errorf("verify audit log: read entry %d: %w", c.want, err)
-		}
-		if encoded {
-			return c.stopAt(seq), nil
-		}
-		c.enc = appendHeader(c.enc[:0], seq, micros, breakGlass != 0)
-		for i := range text {
-			c.enc = appendField(c.enc, text[i])
-		}
-		if ok, err := c.link(seq, c.enc, prevHash, storedHash); !ok || err != nil {
-			return false, err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("verify audit log: read entries: %w", err)
-	}
-	return false, nil
-}
-
-// packedColumns is one value the database computes from the columns
-// queries filter on, so Verify reads one value for five: time, then each
-// text column as "<byte length>:<bytes>" (unambiguous), or NULL when any
-// column that only the encoding holds is not blank (see blankColumns).
-func packedColumns(d db.Dialect) string {
-	byteLen := "length(CAST(%s AS BLOB))"
-	if d.Name == "postgres" {
-		byteLen = "octet_length(%s)"
-	}
-	var b strings.Builder
-	b.WriteString("CASE WHEN " + blankColumns + " THEN CAST(time AS TEXT)")
-	for _, c := range []string{"actor_user_id", "workspace_id", "action", "patient_id"} {
-		fmt.Fprintf(&b, " || ',' || "+byteLen+" || ':' || %s", c, c)
-	}
-	b.WriteString(" END")
-	return b.String()
-}
-
-// appendPacked appends what packedColumns yields for an entry with this
-// time and fields.
-func appendPacked(b []byte, micros int64, f *[15][]byte) []byte {
-	b = strconv.AppendInt(b, micros, 10)
-	for _, i := range [...]int{fieldActorUserID, fieldWorkspaceID, fieldAction, fieldPatientID} {
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(len(f[i])), 10)
-		b = append(b, ':')
-		b = append(b, f[i]...)
-	}
-	return b
-}
-
-// blankColumns is true when an entry's event columns that only its
-// encoding holds (see insertColumnList) keep their defaults: one value
-// the database computes instead of twelve read.
-const blankColumns = `(actor_token_id = '' AND actor_role = '' AND on_behalf_of = '' AND resource_type = ''
-	AND resource_id = '' AND purpose = '' AND decision = '' AND reason = '' AND break_glass = 0
-	AND client_addr = '' AND request_id = '' AND outcome = '')`
-
-// stopAt is called when a read meets entry seq, which the other kind of
-// read must check; it reports whether that read should run (false when
-// entries before seq are missing, which it records).
-func (c *chain) stopAt(seq int64) bool {
-	if seq != c.want {
-		c.fail(c.want, fmt.Sprintf("entry %d is missing (the next entry is %d)", c.want, seq))
-		return false
-	}
-	return true
-}
-
-// scanTargets lists the Scan destinations in entryColumnList order.
-func scanTargets(seq, micros *int64, text *[15]sql.RawBytes, breakGlass *int64, prev, hash *sql.RawBytes) []any {
-	d := []any{seq, micros}
-	for i := 0; i < 12; i++ { // actor_user_id .. reason
-		d = append(d, &text[i])
-	}
-	d = append(d, breakGlass)
-	for i := 12; i < 15; i++ { // client_addr, request_id, outcome
-		d = append(d, &text[i])
-	}
-	return append(d, prev, hash)
+	return nil
 }
 
 // checkpointReader walks the checkpoints in seq order beside the entries.
