@@ -72,6 +72,8 @@ func captureStatus(err error) (int, string, map[string]string) {
 	switch {
 	case errors.Is(err, capture.ErrAuditUnavailable):
 		return http.StatusServiceUnavailable, "The audit log cannot be written right now, so the request was refused. Try again shortly.", nil
+	case errors.Is(err, capture.ErrAttachBusy):
+		return http.StatusConflict, "This capture is being attached to the case right now. Reload in a moment to see it.", nil
 	case errors.Is(err, capture.ErrNotFound):
 		return http.StatusNotFound, "No such capture, patient or connection.", nil
 	case errors.Is(err, capture.ErrForbidden):
