@@ -124,7 +124,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 
 // identity builds the mailer and the identity service. Mail goes to the SMTP
 // relay when one is configured, else to DATA_DIR/outbox, which the web UI
-// shows at /dev/outbox only outside production (no TLS, no https base URL).
+// shows at /dev/outbox only outside production (no TLS, no https base URL)
+// and only to browsers on this machine.
 func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger) (web.Deps, error) {
 	deps := web.Deps{DB: a.DB, Log: log, Version: Version, BaseURL: cfg.BaseURL}
 	var mailer mail.Mailer

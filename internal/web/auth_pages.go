@@ -135,7 +135,7 @@ func (s *Server) signUpPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	links := map[string]string{}
-	if s.outbox != nil {
+	if s.outbox != nil && isLoopback(r.RemoteAddr) {
 		links["Open the development outbox"] = "/dev/outbox"
 	}
 	s.message(w, r, "Check your email", "We have sent a link to confirm your email address. Open it to finish signing up; it works once, for 48 hours.", links)
