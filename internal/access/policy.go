@@ -81,6 +81,10 @@ const (
 	AllowConnected         Reason = "patient_connected"
 	AllowBreakGlass        Reason = "break_glass"
 	AllowOperatorGrant     Reason = "operator_grant"
+	// AllowSystemConsentRules: the system itself reads the minimum it needs
+	// to apply the consent rules (is the patient a minor?). No person is
+	// granted anything by it, so Decide never returns it.
+	AllowSystemConsentRules Reason = "system_consent_rules"
 )
 
 // Reasons for denying.

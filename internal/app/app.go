@@ -99,9 +99,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	deps.Audit = a.Audit
 	deps.ActorNames = a.Identity.DisplayNames
-	deps.Notices = notice.New(d, a.Audit)
+	deps.Notices = notice.New(d, a.serviceAudit())
 	deps.Records = a.records(log)
-	a.Rehab = rehab.NewService(d, a.Keys, a.Audit, rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
+	a.Rehab = rehab.NewService(d, a.Keys, a.serviceAudit(), rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
 	deps.Rehab = a.Rehab
 	a.Media = a.mediaService()
 	a.Captures = a.captureService(a.Media)
@@ -124,7 +124,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 
 // identity builds the mailer and the identity service. Mail goes to the SMTP
 // relay when one is configured, else to DATA_DIR/outbox, which the web UI
-// shows at /dev/outbox only outside production (no TLS, no https base URL).
+// shows at /dev/outbox only outside production (no TLS, no https base URL)
+// and only to browsers on this machine.
 func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger) (web.Deps, error) {
 	deps := web.Deps{DB: a.DB, Log: log, Version: Version, BaseURL: cfg.BaseURL}
 	var mailer mail.Mailer
@@ -147,7 +148,7 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 	if err != nil {
 		return deps, err
 	}
-	svc, err := identity.New(a.DB, mailer, a.Audit, identity.Config{BaseURL: cfg.BaseURL,
+	svc, err := identity.New(a.DB, mailer, a.serviceAudit(), identity.Config{BaseURL: cfg.BaseURL,
 		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log,
 		PatientWorkspace: a.patientWorkspace})
 	if err != nil {
@@ -182,3 +183,9 @@ func NewLogger(cfg *config.Config, w *os.File) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// serviceAudit is the audit log as the domain services see it: an allow
+// entry they append for a PHI request is that request's receipt on the web
+// layer's guard (web.AuditReceipts), so a route whose service forgot to
+// audit cannot answer with data.
+func (a *App) serviceAudit() audit.Appender { return web.AuditReceipts(a.Audit) }

@@ -20,7 +20,7 @@ import (
 
 // records builds the patient and case services on the app's audit log.
 func (a *App) records(log *slog.Logger) *web.Records {
-	cfg := patient.Config{DB: a.DB, Keys: a.Keys, Audit: a.Audit, Log: log}
+	cfg := patient.Config{DB: a.DB, Keys: a.Keys, Audit: a.serviceAudit(), Log: log}
 	if a.Identity != nil {
 		cfg.Inviter = portalInviter{a.Identity}
 		cfg.Notifier = breakGlassAlerts{id: a.Identity, baseURL: a.Config.BaseURL}
@@ -44,7 +44,7 @@ func (c consentSubjects) Workspace(ctx context.Context, patientID string) (strin
 // consentService builds consent per purpose over the patient records and
 // seeds the consent texts.
 func (a *App) consentService(ctx context.Context) (*consent.Service, error) {
-	cs := consent.New(a.DB, a.Audit, a.Keys, a.Blobs, consentSubjects{patient.Subjects{S: a.Patients}})
+	cs := consent.New(a.DB, a.serviceAudit(), a.Keys, a.Blobs, consentSubjects{patient.Subjects{S: a.Patients}})
 	if err := cs.Seed(ctx); err != nil {
 		return nil, fmt.Errorf("seed consent texts: %w", err)
 	}
@@ -58,7 +58,7 @@ func (a *App) mediaService() *media.Service {
 	limits.MaxFileSize = a.Config.MaxUpload
 	return &media.Service{
 		Store: &media.Store{DB: a.DB, Keys: a.Keys, Blobs: a.Blobs, Limits: limits},
-		Audit: a.Audit,
+		Audit: a.serviceAudit(),
 		CaseFacts: func(ctx context.Context, p *access.Principal, caseID string) (string, access.Resource, error) {
 			pid, r, err := a.Cases.Facts(ctx, p, caseID)
 			if errors.Is(err, patient.ErrNotFound) {
@@ -72,7 +72,7 @@ func (a *App) mediaService() *media.Service {
 // captureService keeps patients' own captures and their connections to
 // doctors; an attached capture becomes a case file in media's store.
 func (a *App) captureService(files *media.Service) *capture.Service {
-	return &capture.Service{PatientWorkspace: patient.Subjects{S: a.Patients}.Workspace, DB: a.DB, Keys: a.Keys, Blobs: a.Blobs, Audit: a.Audit, Limits: files.Store.Limits,
+	return &capture.Service{PatientWorkspace: patient.Subjects{S: a.Patients}.Workspace, DB: a.DB, Keys: a.Keys, Blobs: a.Blobs, Audit: a.serviceAudit(), Limits: files.Store.Limits,
 		Files: files.Store, CaseFacts: files.CaseFacts, Clinician: a.Identity.ClinicianByEmail}
 }
 

@@ -79,6 +79,7 @@ var (
 	ErrNoClinician      = errors.New("capture: no doctor signs in with that email in this practice")
 	ErrWrongPatient     = errors.New("capture: the case belongs to another patient")
 	ErrNotPatient       = errors.New("capture: only a patient has captures and connections")
+	ErrAttachBusy       = errors.New("capture: the capture is being attached to this case right now")
 )
 
 func (s *Service) now() time.Time {
@@ -98,7 +99,8 @@ func (s *Service) authorize(ctx context.Context, p *access.Principal, a access.A
 	return s.record(ctx, p, d, auditAction, r, resType, resID)
 }
 
-func (s *Service) record(ctx context.Context, p *access.Principal, d access.Decision, auditAction string, r access.Resource, resType, resID string) (audit.Receipt, error) {
+// event is the audit entry for decision d: ids and codes only.
+func (s *Service) event(p *access.Principal, d access.Decision, auditAction string, r access.Resource, resType, resID string) audit.Event {
 	ev := audit.Event{ActorRole: string(p.Role), ActorUserID: p.UserID, ActorTokenID: p.TokenID, WorkspaceID: r.WorkspaceID,
 		OnBehalfOf: p.OnBehalfOf, Action: auditAction, ResourceType: resType, ResourceID: resID, PatientID: r.PatientID,
 		Purpose: "treatment", Decision: "allow", Reason: string(d.Reason), BreakGlass: d.BreakGlass,
@@ -106,7 +108,11 @@ func (s *Service) record(ctx context.Context, p *access.Principal, d access.Deci
 	if !d.Allow {
 		ev.Decision, ev.Outcome = "deny", "denied"
 	}
-	rec, err := s.Audit.Append(ctx, ev)
+	return ev
+}
+
+func (s *Service) record(ctx context.Context, p *access.Principal, d access.Decision, auditAction string, r access.Resource, resType, resID string) (audit.Receipt, error) {
+	rec, err := s.Audit.Append(ctx, s.event(p, d, auditAction, r, resType, resID))
 	if err != nil {
 		return audit.Receipt{}, fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
 	}
@@ -287,7 +293,7 @@ func (s *Service) List(ctx context.Context, p *access.Principal, patientID strin
 // attached to, oldest attachment first, in one query.
 func (s *Service) attachedCases(ctx context.Context, patientID, ws string) (map[string][]string, error) {
 	rows, err := s.DB.Read.QueryContext(ctx, `SELECT a.capture_id, a.case_id FROM capture_attachments a JOIN captures c ON c.id = a.capture_id
-		WHERE c.patient_id = $1 AND c.workspace_id = $2 ORDER BY a.attached_at, a.case_id`, patientID, ws)
+		WHERE c.patient_id = $1 AND c.workspace_id = $2 AND a.file_id <> '' ORDER BY a.attached_at, a.case_id`, patientID, ws)
 	if err != nil {
 		return nil, fmt.Errorf("list attachments: %w", err)
 	}
@@ -433,47 +439,110 @@ func (s *Service) Attach(ctx context.Context, p *access.Principal, id, caseID st
 	if err != nil {
 		return media.File{}, err
 	}
+	f, err := s.attach(ctx, rec, p, c, caseID)
+	if err != nil {
+		// The allow entry is written: say the attach did not complete.
+		s.failed(ctx, p, d, "capture.attach", r, "capture", c.ID)
+		return media.File{}, err
+	}
+	return f, nil
+}
+
+// attach copies the capture into the case once. The (capture, case) row is
+// claimed before the copy, so of two attaches at once only one copies and
+// the other finds the copy or ErrAttachBusy. A failed copy releases it.
+func (s *Service) attach(ctx context.Context, rec audit.Receipt, p *access.Principal, c Capture, caseID string) (media.File, error) {
 	// Attached before: the case already holds the copy (case files are
 	// append-only), so it is not copied again.
-	if f, ok, err := s.attached(ctx, c.ID, caseID); err != nil || ok {
+	f, claimed, err := s.claim(ctx, c.ID, caseID, p.UserID)
+	if err != nil || !claimed {
 		return f, err
+	}
+	release := func() {
+		_, _ = s.DB.Write.ExecContext(context.WithoutCancel(ctx), `DELETE FROM capture_attachments
+			WHERE capture_id = $1 AND case_id = $2 AND file_id = ''`, c.ID, caseID)
 	}
 	src, err := s.source(ctx, rec, c)
 	if err != nil {
+		release()
 		return media.File{}, err
 	}
-	f, err := s.copyToCase(ctx, rec, c, caseID, src)
+	f, err = s.copyToCase(ctx, rec, c, caseID, src)
 	if err != nil {
+		release()
 		return media.File{}, fmt.Errorf("attach capture: %w", err)
 	}
-	_, err = s.DB.Write.ExecContext(ctx, `INSERT INTO capture_attachments (capture_id, case_id, file_id, attached_by, attached_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (capture_id, case_id) DO UPDATE SET file_id = excluded.file_id, attached_at = excluded.attached_at`,
-		c.ID, caseID, f.ID, p.UserID, s.now().UnixMicro())
+	_, err = s.DB.Write.ExecContext(ctx, `UPDATE capture_attachments SET file_id = $1, attached_at = $2
+		WHERE capture_id = $3 AND case_id = $4 AND file_id = ''`, f.ID, s.now().UnixMicro(), c.ID, caseID)
 	if err != nil {
 		return f, fmt.Errorf("record attachment: %w", err)
 	}
 	return f, nil
 }
 
-// attached returns the case file a earlier attachment of the capture to the
-// case made, if there is one and it still exists.
-func (s *Service) attached(ctx context.Context, captureID, caseID string) (media.File, bool, error) {
+// staleClaim is how long an unfinished attach keeps its claim: a server that
+// stopped mid-copy must not block the capture's attachment for ever.
+const staleClaim = 15 * time.Minute
+
+// claim reserves the capture's row on the case (file_id "" while the copy
+// runs). It returns claimed when this call must copy, or the case file of an
+// earlier attachment that still exists; ErrAttachBusy when another attach
+// holds the claim.
+func (s *Service) claim(ctx context.Context, captureID, caseID, userID string) (media.File, bool, error) {
+	now := s.now().UnixMicro()
+	res, err := s.DB.Write.ExecContext(ctx, `INSERT INTO capture_attachments (capture_id, case_id, file_id, attached_by, attached_at)
+		VALUES ($1, $2, '', $3, $4) ON CONFLICT (capture_id, case_id) DO NOTHING`, captureID, caseID, userID, now)
+	if err != nil {
+		return media.File{}, false, fmt.Errorf("claim attachment: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return media.File{}, err == nil, err
+	}
 	var fileID string
-	err := s.DB.Read.QueryRowContext(ctx, `SELECT file_id FROM capture_attachments WHERE capture_id = $1 AND case_id = $2`, captureID, caseID).Scan(&fileID)
+	var at int64
+	err = s.DB.Write.QueryRowContext(ctx, `SELECT file_id, attached_at FROM capture_attachments WHERE capture_id = $1 AND case_id = $2`,
+		captureID, caseID).Scan(&fileID, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return media.File{}, false, nil
+		return media.File{}, false, ErrAttachBusy // released by a failed copy just now
 	}
 	if err != nil {
-		return media.File{}, false, fmt.Errorf("attach capture: %w", err)
+		return media.File{}, false, fmt.Errorf("claim attachment: %w", err)
 	}
-	f, err := s.Files.File(ctx, fileID)
-	if errors.Is(err, media.ErrNotFound) {
-		return media.File{}, false, nil
+	if fileID == "" && time.UnixMicro(at).Add(staleClaim).After(s.now()) {
+		return media.File{}, false, ErrAttachBusy
 	}
+	if fileID != "" {
+		f, err := s.Files.File(ctx, fileID)
+		if err == nil {
+			return f, false, nil
+		}
+		if !errors.Is(err, media.ErrNotFound) {
+			return media.File{}, false, fmt.Errorf("attach capture: %w", err)
+		}
+	}
+	// The copy is gone, or its attach stopped long ago: take the row over,
+	// only if nobody else did since it was read.
+	res, err = s.DB.Write.ExecContext(ctx, `UPDATE capture_attachments SET file_id = '', attached_by = $1, attached_at = $2
+		WHERE capture_id = $3 AND case_id = $4 AND file_id = $5 AND attached_at = $6`, userID, now, captureID, caseID, fileID, at)
 	if err != nil {
-		return media.File{}, false, fmt.Errorf("attach capture: %w", err)
+		return media.File{}, false, fmt.Errorf("claim attachment: %w", err)
 	}
-	return f, true, nil
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		if err == nil {
+			err = ErrAttachBusy
+		}
+		return media.File{}, false, err
+	}
+	return media.File{}, true, nil
+}
+
+// failed records that an allowed action did not complete, so the log does
+// not claim a change that never happened. Best effort: the caller is
+// already returning an error.
+func (s *Service) failed(ctx context.Context, p *access.Principal, d access.Decision, auditAction string, r access.Resource, resType, resID string) {
+	ev := s.event(p, d, auditAction, r, resType, resID)
+	ev.Outcome = "failure"
+	_, _ = s.Audit.Append(context.WithoutCancel(ctx), ev)
 }
 
 // copyToCase copies the capture's bytes into the case through media's own

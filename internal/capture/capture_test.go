@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
@@ -345,4 +347,124 @@ func TestAttachCopiesOnceInOneWriteAndListReadsAttachmentsTogether(t *testing.T)
 	if n := strings.Count(strings.Join(a, "|"), "capture.attach allow"); n != 3 {
 		t.Errorf("%d attach entries, want one per attempt: %v", n, a)
 	}
+}
+
+// outcomes returns "action decision outcome" for every capture.attach entry
+// on the patient, oldest first.
+func (f *Fixture) attachOutcomes(t *testing.T) []string {
+	t.Helper()
+	pg, err := f.Log.Query(context.Background(), audit.Filter{PatientID: f.Patient.PatientID, Action: "capture.attach", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i := len(pg.Entries) - 1; i >= 0; i-- {
+		e := pg.Entries[i]
+		out = append(out, e.Action+" "+e.Decision+" "+e.Outcome)
+	}
+	return out
+}
+
+// Attaches of one capture to one case that run at once make one copy: the
+// others return that copy or ErrAttachBusy, and each refused attempt has a
+// failure entry after its allow entry.
+func TestConcurrentAttachesMakeOneCopy(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := NewFixture(t, d)
+		c, _, err := f.Svc.Upload(ctx, f.Patient, bytes.NewReader(mediatest.BinarySTL(6)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Svc.Connect(ctx, f.Patient, "doc@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		const n = 6
+		files := make([]media.File, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		done := make(chan int)
+		for i := range n {
+			go func() {
+				<-start
+				files[i], errs[i] = f.Svc.Attach(ctx, f.Doctor, c.ID, "case-1")
+				done <- i
+			}()
+		}
+		close(start)
+		for range n {
+			<-done
+		}
+		ids, busy := map[string]bool{}, 0
+		for i := range n {
+			switch {
+			case errs[i] == nil:
+				ids[files[i].ID] = true
+			case errors.Is(errs[i], capture.ErrAttachBusy):
+				busy++
+			default:
+				t.Fatalf("attach %d: %v", i, errs[i])
+			}
+		}
+		got, err := f.Media.Store.CaseFiles(ctx, "case-1")
+		if err != nil || len(got) != 1 || len(ids) != 1 {
+			t.Fatalf("%d case files (%v), %d distinct answers: want one copy", len(got), err, len(ids))
+		}
+		a := f.attachOutcomes(t)
+		if allow, failed := strings.Count(strings.Join(a, "|"), "allow success"), strings.Count(strings.Join(a, "|"), "allow failure"); allow != n || failed != busy {
+			t.Errorf("entries %v: want %d allowed and %d failures", a, n, busy)
+		}
+	})
+}
+
+// A claim another attach holds makes this one busy without a copy; a copy
+// that fails after the allow entry is followed by a failure entry and
+// leaves the capture free to attach again.
+func TestAttachThatCannotCopyIsAuditedAsFailed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := NewFixture(t, d)
+		c, _, err := f.Svc.Upload(ctx, f.Patient, bytes.NewReader(mediatest.BinarySTL(6)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Svc.Connect(ctx, f.Patient, "doc@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		// Another attach is copying right now.
+		if _, err := d.Write.ExecContext(ctx, `INSERT INTO capture_attachments (capture_id, case_id, file_id, attached_by, attached_at)
+			VALUES ($1, 'case-1', '', 'u-doc', $2)`, c.ID, time.Now().UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Svc.Attach(ctx, f.Doctor, c.ID, "case-1"); !errors.Is(err, capture.ErrAttachBusy) {
+			t.Fatalf("attach during another: %v, want ErrAttachBusy", err)
+		}
+		if _, err := d.Write.ExecContext(ctx, `DELETE FROM capture_attachments`); err != nil {
+			t.Fatal(err)
+		}
+		// The capture's bytes are gone: the copy fails.
+		blobs := filepath.Join(f.Dir, "blobs")
+		moved := filepath.Join(f.Dir, "moved")
+		if err := os.Rename(blobs, moved); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Svc.Attach(ctx, f.Doctor, c.ID, "case-1"); err == nil {
+			t.Fatal("attach without the capture's bytes succeeded")
+		}
+		want := []string{"capture.attach allow success", "capture.attach allow failure", "capture.attach allow success", "capture.attach allow failure"}
+		if a := f.attachOutcomes(t); !slices.Equal(a, want) {
+			t.Errorf("entries %v, want %v", a, want)
+		}
+		if err := os.Rename(moved, blobs); err != nil {
+			t.Fatal(err)
+		}
+		file, err := f.Svc.Attach(ctx, f.Doctor, c.ID, "case-1")
+		if err != nil || file.ID == "" {
+			t.Fatalf("attach after the failure: %+v %v", file, err)
+		}
+		list, err := f.Svc.List(ctx, f.Doctor, f.Patient.PatientID)
+		if err != nil || len(list) != 1 || len(list[0].Cases) != 1 {
+			t.Fatalf("list %+v %v", list, err)
+		}
+	})
 }

@@ -18,7 +18,14 @@ const (
 	PurposeBreakGlass = "break_glass"       // emergency access outside normal rights
 	PurposeIndividual = "individual_access" // the patient or their representative
 	PurposeOperations = "operations"        // admins and privacy officers (health care operations)
+	// PurposeConsentCapacity: the system checks a patient's age to apply the
+	// consent rules (who may consent for a minor).
+	PurposeConsentCapacity = "consent_capacity"
 )
+
+// SystemActor is the actor (user id and role) of an entry the system writes
+// for its own read, such as the consent rules' age check.
+const SystemActor = "system"
 
 // ReasonNotFound is the audit reason for an attempt on an id that does not
 // exist: the attempt is recorded even though there is nothing to decide on.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/custodia-health/custodia/internal/access"
-	"github.com/custodia-health/custodia/internal/audit"
 )
 
 // Subjects answers other services' questions about a patient as a data
@@ -65,14 +64,18 @@ func (x Subjects) IsMinor(ctx context.Context, patientID string, at time.Time) (
 	if err != nil {
 		return false, err
 	}
-	e := audit.Event{ActorUserID: "system", ActorRole: "system", WorkspaceID: r.workspaceID,
-		Action: "patient.age_check", ResourceType: "patient", ResourceID: r.id, PatientID: r.id, Purpose: "consent_capacity",
-		Decision: "allow", Reason: "system_consent_rules", Outcome: "success"}
+	// The entry is built like every gate decision, with the system as the
+	// actor and the consent rules as the reason: ids and codes only.
+	sys := &access.Principal{UserID: SystemActor, Role: SystemActor, WorkspaceID: r.workspaceID}
 	// The check runs inside someone's request: carry its id and address so
 	// the entry can be traced to the request that caused it.
 	if p, ok := access.PrincipalFrom(ctx); ok {
-		e.RequestID, e.ClientAddr = p.RequestID, p.ClientAddr
+		sys.RequestID, sys.ClientAddr = p.RequestID, p.ClientAddr
 	}
+	e := Event(sys, Check{AuditAction: "patient.age_check", ResourceType: "patient", ResourceID: r.id,
+		Resource: access.Resource{Kind: access.KindPatient, WorkspaceID: r.workspaceID, PatientID: r.id}},
+		access.Decision{Allow: true, Reason: access.AllowSystemConsentRules})
+	e.Purpose = PurposeConsentCapacity
 	rc, err := x.S.gate.Audit.Append(ctx, e)
 	if err != nil {
 		return false, fmt.Errorf("audit age check: %w", err)

@@ -61,6 +61,26 @@ func (s *Service) Ingest(ctx context.Context, p *access.Principal, patientID str
 // far below both databases' parameter limits.
 const insertChunk = 200
 
+// insertSizes are the row counts the multi-row inserts are prepared for: a
+// full chunk and the powers of two below it. Any count is full chunks plus
+// the binary digits of the rest (at most eight more statements), so each
+// kind keeps len(insertSizes) statements instead of one per count.
+var insertSizes = [...]int{insertChunk, 128, 64, 32, 16, 8, 4, 2, 1}
+
+// splitRows calls fn with the sizes, from insertSizes, that add up to n, largest
+// first.
+func splitRows(n int, fn func(size int) error) error {
+	for _, size := range insertSizes {
+		for n >= size {
+			if err := fn(size); err != nil {
+				return err
+			}
+			n -= size
+		}
+	}
+	return nil
+}
+
 type sessionRow struct {
 	id    string
 	ref   []byte
@@ -124,15 +144,15 @@ func (s *Service) store(ctx context.Context, g grant, b *Batch) (*IngestResult, 
 	}
 
 	// Prepare before the transaction, for the same reason.
-	sessSt, err := s.insertStatements(ctx, "sessions", ns)
+	sessSt, err := s.insertStatements(ctx, "sessions")
 	if err != nil {
 		return nil, err
 	}
-	calSt, err := s.insertStatements(ctx, "calibrations", nc)
+	calSt, err := s.insertStatements(ctx, "calibrations")
 	if err != nil {
 		return nil, err
 	}
-	exSt, err := s.insertStatements(ctx, "exercises", ne)
+	exSt, err := s.insertStatements(ctx, "exercises")
 	if err != nil {
 		return nil, err
 	}
@@ -144,29 +164,19 @@ func (s *Service) store(ctx context.Context, g grant, b *Batch) (*IngestResult, 
 			return fmt.Errorf("insert rehab sessions: %w", err)
 		}
 		args := make([]any, 0, 5*min(ne, insertChunk))
-		n, chunk := 0, 0
+		n := 0
 		flush := func() error {
-			if n == 0 {
-				return nil
-			}
-			st := exSt.forRows(n)
-			if st == nil {
-				// Fewer exercises than planned (duplicates skipped): prepare
-				// this shape now, on the transaction's own connection.
-				var err error
-				if st, err = tx.PrepareContext(ctx, insertSQL(s.dialectParam, "exercises", n)); err != nil {
-					return err
-				}
-				defer st.Close()
-			} else {
-				st = tx.StmtContext(ctx, st)
-			}
-			if _, err := st.ExecContext(ctx, args...); err != nil {
+			rest := args
+			err := splitRows(n, func(size int) error {
+				_, err := tx.StmtContext(ctx, exSt.forRows(size)).ExecContext(ctx, rest[:5*size]...)
+				rest = rest[5*size:]
+				return err
+			})
+			if err != nil {
 				return err
 			}
 			res.Exercises.Created += n
 			args, n = args[:0], 0
-			chunk++
 			return nil
 		}
 		for i := range sessions {
@@ -213,87 +223,71 @@ func (s *Service) store(ctx context.Context, g grant, b *Batch) (*IngestResult, 
 func insertReturning(ctx context.Context, tx *sql.Tx, sts *stmtSet, patientID string, rows []sessionRow) (map[string]bool, error) {
 	created := make(map[string]bool, len(rows))
 	args := make([]any, 0, 5*min(len(rows), insertChunk))
-	for i := 0; i < len(rows); i += insertChunk {
-		part := rows[i:min(i+insertChunk, len(rows))]
+	err := splitRows(len(rows), func(size int) error {
+		part := rows[:size]
+		rows = rows[size:]
 		args = args[:0]
 		for _, r := range part {
 			args = append(args, r.id, patientID, r.ref, r.year, r.rec)
 		}
-		rs, err := tx.StmtContext(ctx, sts.forRows(len(part))).QueryContext(ctx, args...)
+		rs, err := tx.StmtContext(ctx, sts.forRows(size)).QueryContext(ctx, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for rs.Next() {
 			var id string
 			if err := rs.Scan(&id); err != nil {
 				rs.Close()
-				return nil, err
+				return err
 			}
 			created[id] = true
 		}
 		if err := rs.Close(); err != nil {
-			return nil, err
+			return err
 		}
-		if err := rs.Err(); err != nil {
-			return nil, err
-		}
+		return rs.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	return created, nil
 }
 
-// stmtSet holds the prepared statements a batch of some size needs: one for
-// full chunks and one for the remainder.
-type stmtSet struct {
-	full, rest *sql.Stmt
-	fullN      int
-	restN      int
-}
+// stmtSet holds a kind's prepared inserts, one per size in insertSizes.
+type stmtSet [len(insertSizes)]*sql.Stmt
 
 func (s *stmtSet) forRows(n int) *sql.Stmt {
-	switch n {
-	case s.fullN:
-		return s.full
-	case s.restN:
-		return s.rest
-	}
-	return nil
-}
-
-// insertStatements prepares (once per shape) the inserts for total rows of
-// kind: the statement text is large enough that parsing it per batch would
-// cost as much as running it.
-func (s *Service) insertStatements(ctx context.Context, kind string, total int) (*stmtSet, error) {
-	set := &stmtSet{}
-	if total == 0 {
-		return set, nil
-	}
-	set.fullN = min(insertChunk, total)
-	set.restN = total % insertChunk
-	var err error
-	if set.full, err = s.prepared(ctx, kind, set.fullN); err != nil {
-		return nil, err
-	}
-	if set.restN > 0 {
-		if set.rest, err = s.prepared(ctx, kind, set.restN); err != nil {
-			return nil, err
+	for i, size := range insertSizes {
+		if size == n {
+			return s[i]
 		}
 	}
-	return set, nil
+	panic(fmt.Sprintf("rehab: no insert prepared for %d rows", n))
 }
 
-func (s *Service) prepared(ctx context.Context, kind string, n int) (*sql.Stmt, error) {
-	name := fmt.Sprintf("%s:%d", kind, n)
+// insertStatements prepares (once per service) the inserts of kind, one
+// per size in insertSizes: the statement text is large enough that parsing
+// it per batch would cost as much as running it, and a fixed set of sizes
+// bounds the statements kept to len(insertSizes) per kind.
+func (s *Service) insertStatements(ctx context.Context, kind string) (*stmtSet, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st, ok := s.stmts[name]; ok {
-		return st, nil
+	if set, ok := s.stmts[kind]; ok {
+		return set, nil
 	}
-	st, err := s.db.Write.PrepareContext(ctx, insertSQL(s.dialectParam, kind, n))
-	if err != nil {
-		return nil, fmt.Errorf("prepare rehab insert: %w", err)
+	set := &stmtSet{}
+	for i, n := range insertSizes {
+		st, err := s.db.Write.PrepareContext(ctx, insertSQL(s.dialectParam, kind, n))
+		if err != nil {
+			for _, st := range set[:i] {
+				st.Close()
+			}
+			return nil, fmt.Errorf("prepare rehab insert: %w", err)
+		}
+		set[i] = st
 	}
-	s.stmts[name] = st
-	return st, nil
+	s.stmts[kind] = set
+	return set, nil
 }
 
 func (s *Service) dialectParam(i int) string { return s.db.Dialect.Param(i) }

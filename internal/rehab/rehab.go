@@ -182,7 +182,7 @@ type Service struct {
 	now    func() time.Time
 
 	mu    sync.Mutex
-	stmts map[string]*sql.Stmt // prepared multi-row inserts by shape
+	stmts map[string]*stmtSet // prepared multi-row inserts by kind
 }
 
 // NewService returns the rehabilitation service.
@@ -190,7 +190,7 @@ func NewService(d *db.DB, k *keys.Keyring, a audit.Appender, facts CareTeam, opt
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{db: d, keys: k, audit: a, facts: facts, portal: opts.Portal, now: opts.Now, stmts: map[string]*sql.Stmt{}}
+	return &Service{db: d, keys: k, audit: a, facts: facts, portal: opts.Portal, now: opts.Now, stmts: map[string]*stmtSet{}}
 }
 
 // Close releases the prepared statements.
@@ -198,8 +198,10 @@ func (s *Service) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
-	for k, st := range s.stmts {
-		err = errors.Join(err, st.Close())
+	for k, set := range s.stmts {
+		for _, st := range set {
+			err = errors.Join(err, st.Close())
+		}
 		delete(s.stmts, k)
 	}
 	return err

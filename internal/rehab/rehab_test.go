@@ -492,3 +492,66 @@ func TestDBCareTeamReadsTheRecordsTables(t *testing.T) {
 		}
 	})
 }
+
+// Batches of every size go through a fixed set of prepared inserts (one per
+// size in rehab.InsertSizes and kind), not one per row count, and store
+// every row; a retry whose sessions are partly stored inserts only the rest.
+func TestIngestKeepsAFixedSetOfPreparedInserts(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := fixture(t, d)
+		start := now.AddDate(-3, 0, 0)
+		first, sessions, exercises := 0, 0, 0
+		for i, n := range []int{1, 3, 7, 50, 199, 201, 333, 2, 117} {
+			ex := 1 + i%4
+			res := ingest(t, f, device, rehabtest.Batch(rehabtest.BatchSpec{Prefix: "s", First: first, Sessions: n, Exercises: ex, Start: start}))
+			if res.Sessions.Created != n || res.Exercises.Created != n*ex {
+				t.Fatalf("batch of %d sessions x %d: %+v", n, ex, res)
+			}
+			first, sessions, exercises = first+n, sessions+n, exercises+n*ex
+		}
+		// A retry of the last 117 sessions plus 45 new ones: the exercises
+		// inserted are fewer than the batch holds.
+		res := ingest(t, f, device, rehabtest.Batch(rehabtest.BatchSpec{Prefix: "s", First: first - 117, Sessions: 162, Exercises: 3, Start: start}))
+		if res.Sessions.Created != 45 || len(res.Sessions.Duplicates) != 117 || res.Exercises.Created != 45*3 {
+			t.Fatalf("retry: created %d sessions, %d exercises, %d duplicates", res.Sessions.Created, res.Exercises.Created, len(res.Sessions.Duplicates))
+		}
+		sessions, exercises = sessions+45, exercises+45*3
+		if got := count(t, d, "rehab_sessions"); got != sessions {
+			t.Errorf("%d sessions stored, want %d", got, sessions)
+		}
+		if got := count(t, d, "rehab_exercises"); got != exercises {
+			t.Errorf("%d exercises stored, want %d", got, exercises)
+		}
+		if n, most := f.Service.PreparedStatements(), 3*len(rehab.InsertSizes); n > most {
+			t.Errorf("%d prepared inserts, want at most %d", n, most)
+		}
+	})
+}
+
+// Every row count splits into prepared sizes that add up to it, with at
+// most one statement per size below a full chunk.
+func TestSplitRowsUsesThePreparedSizes(t *testing.T) {
+	sizes := map[int]bool{}
+	for _, s := range rehab.InsertSizes {
+		sizes[s] = true
+	}
+	for n := range 1000 {
+		sum, small := 0, map[int]int{}
+		_ = rehab.SplitRows(n, func(size int) error {
+			if !sizes[size] {
+				t.Fatalf("%d rows: size %d is not prepared", n, size)
+			}
+			if size != rehab.InsertSizes[0] {
+				small[size]++
+				if small[size] > 1 {
+					t.Fatalf("%d rows: size %d used twice", n, size)
+				}
+			}
+			sum += size
+			return nil
+		})
+		if sum != n {
+			t.Fatalf("%d rows split into sizes adding up to %d", n, sum)
+		}
+	}
+}

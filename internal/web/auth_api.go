@@ -27,7 +27,7 @@ func (s *Server) authAPIRoutes(mux Mux) {
 	mux.HandleFunc("GET /api/v1/workspaces/{id}/members", s.requireSession(s.apiMembers))
 	mux.HandleFunc("PATCH /api/v1/workspaces/{id}/members/{user}", s.requireSession(s.apiChangeRole))
 	mux.HandleFunc("DELETE /api/v1/workspaces/{id}/members/{user}", s.requireSession(s.apiRemoveMember))
-	mux.HandleFunc("POST /api/v1/workspaces/{id}/invitations", s.requireSession(s.apiInvite))
+	s.phi(mux, "POST /api/v1/workspaces/{id}/invitations", auditedByService, s.requireSession(s.apiInvite))
 	mux.HandleFunc("POST /api/v1/invitations/accept", s.apiAcceptInvitation)
 }
 
@@ -307,6 +307,9 @@ func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request) {
 		if ii.Receipt, ok = s.authorizePatientInvite(w, r, ii.PatientID, s.apiError); !ok {
 			return
 		}
+	} else {
+		// A member invitation names staff, not a patient.
+		releasesNoPHI(r)
 	}
 	inv, err := s.identity.Invite(r.Context(), p, r.PathValue("id"), ii, meta(r))
 	if err != nil {

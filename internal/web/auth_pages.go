@@ -54,7 +54,7 @@ func (s *Server) authRoutes(mux Mux) {
 	mux.HandleFunc("POST /workspace/members/{user}/unlock", s.requireSession(s.requireRole(s.memberUnlockPost, access.RoleAdmin)))
 	mux.HandleFunc("POST /workspace/settings/mfa", s.requireSession(s.requireRole(s.mfaSettingPost, access.RoleAdmin)))
 	mux.HandleFunc("GET /workspace/patients/invite", s.requireSession(s.requireRole(s.patientInvitePage, access.RoleClinician, access.RoleAdmin)))
-	mux.HandleFunc("POST /workspace/patients/invite", s.requireSession(s.requireRole(s.patientInvitePost, access.RoleClinician, access.RoleAdmin)))
+	s.phi(mux, "POST /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePost, access.RoleClinician, access.RoleAdmin)))
 	s.authAPIRoutes(mux)
 }
 
@@ -135,7 +135,7 @@ func (s *Server) signUpPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	links := map[string]string{}
-	if s.outbox != nil {
+	if s.outbox != nil && isLoopback(r.RemoteAddr) {
 		links["Open the development outbox"] = "/dev/outbox"
 	}
 	s.message(w, r, "Check your email", "We have sent a link to confirm your email address. Open it to finish signing up; it works once, for 48 hours.", links)

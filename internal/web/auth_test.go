@@ -319,3 +319,43 @@ func TestEveryIdentityAPIRouteIsDocumented(t *testing.T) {
 		t.Fatalf("only %d API routes registered", n)
 	}
 }
+
+// The development outbox holds sign-up, invitation and reset links: only a
+// client on this machine, not through a proxy, may read it.
+func TestDevOutboxAnswersOnlyLoopbackClients(t *testing.T) {
+	a := newAuthServer(t)
+	if err := a.outbox.Send(context.Background(), mail.Message{To: "ann@example.org", Subject: "Reset your password", Text: "http://x/reset?token=secret-token-1"}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := a.outbox.List()
+	if err != nil || len(items) != 1 {
+		t.Fatalf("outbox %v %v", items, err)
+	}
+	for _, c := range []struct {
+		remote, forwarded string
+		want              int
+	}{
+		{"127.0.0.1:40000", "", http.StatusOK},
+		{"[::1]:40000", "", http.StatusOK},
+		{"192.0.2.7:40000", "", http.StatusNotFound},
+		{"[2001:db8::7]:40000", "", http.StatusNotFound},
+		{"10.0.0.5:40000", "", http.StatusNotFound},
+		{"127.0.0.1:40000", "192.0.2.7", http.StatusNotFound},
+	} {
+		for _, path := range []string{"/dev/outbox", "/dev/outbox/" + items[0].Name} {
+			r := httptest.NewRequest("GET", path, nil)
+			r.RemoteAddr = c.remote
+			if c.forwarded != "" {
+				r.Header.Set("X-Forwarded-For", c.forwarded)
+			}
+			w := httptest.NewRecorder()
+			a.srv.ServeHTTP(w, r)
+			if w.Code != c.want {
+				t.Errorf("%s from %s (forwarded %q): %d, want %d", path, c.remote, c.forwarded, w.Code, c.want)
+			}
+			if c.want != http.StatusOK && strings.Contains(w.Body.String(), "secret-token-1") {
+				t.Errorf("%s from %s: the refused answer holds the link", path, c.remote)
+			}
+		}
+	}
+}

@@ -28,7 +28,7 @@ func (s *Server) routesCaptures(mux Mux) {
 		}})
 	}
 	api := func(pattern string, fn func(http.ResponseWriter, *http.Request, *access.Principal)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.phi(mux, pattern, auditedByService, func(w http.ResponseWriter, r *http.Request) {
 			p := principal(r)
 			if p == nil {
 				WriteProblem(w, r, http.StatusUnauthorized, "Sign in to use this endpoint.")
@@ -47,7 +47,7 @@ func (s *Server) routesCaptures(mux Mux) {
 	api("POST /api/v1/captures/{id}/attach", s.apiAttachCapture)
 
 	page := func(pattern string, fn func(http.ResponseWriter, *http.Request, *access.Principal)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.phi(mux, pattern, auditedByService, func(w http.ResponseWriter, r *http.Request) {
 			p := principal(r)
 			if p == nil {
 				s.renderError(w, r, http.StatusUnauthorized, "Sign in to see captures.")
@@ -72,6 +72,8 @@ func captureStatus(err error) (int, string, map[string]string) {
 	switch {
 	case errors.Is(err, capture.ErrAuditUnavailable):
 		return http.StatusServiceUnavailable, "The audit log cannot be written right now, so the request was refused. Try again shortly.", nil
+	case errors.Is(err, capture.ErrAttachBusy):
+		return http.StatusConflict, "This capture is being attached to the case right now. Reload in a moment to see it.", nil
 	case errors.Is(err, capture.ErrNotFound):
 		return http.StatusNotFound, "No such capture, patient or connection.", nil
 	case errors.Is(err, capture.ErrForbidden):
@@ -184,6 +186,9 @@ func (s *Server) apiConnect(w http.ResponseWriter, r *http.Request, p *access.Pr
 		writeCaptureError(w, r, err)
 		return
 	}
+	// A connection is its id, the doctor's user id and a time; connecting
+	// again returns the existing one without a new entry.
+	releasesNoPHI(r)
 	WriteJSON(w, http.StatusCreated, c)
 }
 

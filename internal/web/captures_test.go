@@ -50,8 +50,8 @@ func TestCapturesAPIFollowTheConnection(t *testing.T) {
 			return "pat-1", access.Resource{WorkspaceID: "ws-1", PatientID: "pat-1", CareTeam: p.UserID == "u-doc"}, nil
 		}
 		store := &media.Store{DB: d, Keys: keys.NewKeyring(d, m), Blobs: bs}
-		files := &media.Service{Store: store, Audit: lg, CaseFacts: facts}
-		caps := &capture.Service{DB: d, Keys: store.Keys, Blobs: bs, Audit: lg, Files: store, CaseFacts: facts,
+		files := &media.Service{Store: store, Audit: AuditReceipts(lg), CaseFacts: facts}
+		caps := &capture.Service{DB: d, Keys: store.Keys, Blobs: bs, Audit: AuditReceipts(lg), Files: store, CaseFacts: facts,
 			Clinician: func(ctx context.Context, email, ws string) (string, bool) { return "u-doc", email == "doc@example.org" }}
 		s, err := New(Deps{DB: d, Log: slog.New(slog.DiscardHandler), Version: "test", Media: files, Captures: caps})
 		if err != nil {

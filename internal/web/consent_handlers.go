@@ -36,13 +36,13 @@ func (s *Server) withConsent(h func(http.ResponseWriter, *http.Request, *access.
 // staff recording a signed paper form, and the JSON API.
 func (s *Server) routesConsent(mux Mux) {
 	mux.HandleFunc("GET /api/v1/consent/purposes", s.apiConsentPurposes)
-	mux.HandleFunc("GET /api/v1/patients/{id}/consents", s.withConsent(s.apiConsents))
-	mux.HandleFunc("POST /api/v1/patients/{id}/consents", s.withConsent(s.apiRecordConsent))
-	mux.HandleFunc("GET /patients/{id}/consents", s.withConsent(s.consentPage))
-	mux.HandleFunc("POST /patients/{id}/consents", s.withConsent(s.consentPost))
-	mux.HandleFunc("GET /patients/{id}/consents/paper", s.withConsent(s.paperConsentPage))
-	mux.HandleFunc("POST /patients/{id}/consents/paper", s.withConsent(s.paperConsentPost))
-	mux.HandleFunc("GET /patients/{id}/consents/{event}/form", s.withConsent(s.consentForm))
+	s.phi(mux, "GET /api/v1/patients/{id}/consents", auditedByService, s.withConsent(s.apiConsents))
+	s.phi(mux, "POST /api/v1/patients/{id}/consents", auditedByService, s.withConsent(s.apiRecordConsent))
+	s.phi(mux, "GET /patients/{id}/consents", auditedByService, s.withConsent(s.consentPage))
+	s.phi(mux, "POST /patients/{id}/consents", auditedByService, s.withConsent(s.consentPost))
+	s.phi(mux, "GET /patients/{id}/consents/paper", auditedByService, s.withConsent(s.paperConsentPage))
+	s.phi(mux, "POST /patients/{id}/consents/paper", auditedByService, s.withConsent(s.paperConsentPost))
+	s.phi(mux, "GET /patients/{id}/consents/{event}/form", auditedByService, s.withConsent(s.consentForm))
 }
 
 // consentPrincipal returns the signed-in principal, or answers 401 (API) or

@@ -85,7 +85,7 @@ func newConsentWorld(t *testing.T) *consentWorld {
 	subj.Add("pt_adult", consenttest.Patient{WorkspaceID: "ws_a", CareTeam: map[string]bool{"u_doc": true}})
 	subj.Add("pt_minor", consenttest.Patient{WorkspaceID: "ws_a", MinorUntil: time.Now().AddDate(5, 0, 0),
 		Representatives: map[string]bool{"u_parent": true}})
-	cs := consent.New(d, l, keys.NewKeyring(d, master), blobs, subj)
+	cs := consent.New(d, web.AuditReceipts(l), keys.NewKeyring(d, master), blobs, subj)
 	if err := cs.Seed(ctx); err != nil {
 		t.Fatal(err)
 	}

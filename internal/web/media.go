@@ -36,17 +36,17 @@ var _ MediaService = (*media.Service)(nil)
 func init() { routeSets = append(routeSets, (*Server).routesMedia) }
 
 func (s *Server) routesMedia(mux Mux) {
-	mux.HandleFunc("POST /api/v1/uploads", s.mediaHandler(s.createUpload))
-	mux.HandleFunc("POST /api/v1/cases/{id}/files", s.mediaHandler(s.uploadFile))
-	mux.HandleFunc("GET /api/v1/cases/{id}/files", s.mediaHandler(s.caseFiles))
-	mux.HandleFunc("GET /api/v1/uploads/{id}", s.mediaHandler(s.uploadStatus))
-	mux.HandleFunc("PUT /api/v1/uploads/{id}", s.mediaHandler(s.putChunk))
-	mux.HandleFunc("POST /api/v1/uploads/{id}/complete", s.mediaHandler(s.completeUpload))
-	mux.HandleFunc("GET /api/v1/files/{id}/meta", s.mediaHandler(s.fileMeta))
-	mux.HandleFunc("GET /api/v1/files/{id}/view", s.mediaHandler(s.fileView))
-	mux.HandleFunc("GET /api/v1/files/{id}/render", s.mediaHandler(s.fileRender))
-	mux.HandleFunc("GET /api/v1/files/{id}/thumbnail", s.mediaHandler(s.fileThumbnail))
-	mux.HandleFunc("GET /api/v1/files/{id}/download", s.mediaHandler(s.fileDownload))
+	s.phi(mux, "POST /api/v1/uploads", auditedByService, s.mediaHandler(s.createUpload))
+	s.phi(mux, "POST /api/v1/cases/{id}/files", auditedByService, s.mediaHandler(s.uploadFile))
+	s.phi(mux, "GET /api/v1/cases/{id}/files", auditedByService, s.mediaHandler(s.caseFiles))
+	s.phi(mux, "GET /api/v1/uploads/{id}", auditedByService, s.mediaHandler(s.uploadStatus))
+	s.phi(mux, "PUT /api/v1/uploads/{id}", auditedByService, s.mediaHandler(s.putChunk))
+	s.phi(mux, "POST /api/v1/uploads/{id}/complete", auditedByService, s.mediaHandler(s.completeUpload))
+	s.phi(mux, "GET /api/v1/files/{id}/meta", auditedByService, s.mediaHandler(s.fileMeta))
+	s.phi(mux, "GET /api/v1/files/{id}/view", auditedByService, s.mediaHandler(s.fileView))
+	s.phi(mux, "GET /api/v1/files/{id}/render", auditedByService, s.mediaHandler(s.fileRender))
+	s.phi(mux, "GET /api/v1/files/{id}/thumbnail", auditedByService, s.mediaHandler(s.fileThumbnail))
+	s.phi(mux, "GET /api/v1/files/{id}/download", auditedByService, s.mediaHandler(s.fileDownload))
 }
 
 type mediaFunc func(w http.ResponseWriter, r *http.Request, p *access.Principal)
@@ -178,6 +178,7 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, p *access.
 		writeMediaError(w, r, err)
 		return
 	}
+	releasesNoPHI(r) // the upload's size and bytes received
 	WriteJSON(w, http.StatusOK, u)
 }
 
@@ -203,6 +204,9 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, p *access.Prin
 		writeMediaError(w, r, err)
 		return
 	}
+	// The uploader's own bytes went in (audited as file.upload when the
+	// upload opened); the answer is the byte count.
+	releasesNoPHI(r)
 	WriteJSON(w, http.StatusOK, u)
 }
 

@@ -40,6 +40,7 @@ type caseMediaFixture struct {
 func newCaseMediaFixture(t *testing.T) *caseMediaFixture {
 	t.Helper()
 	env := pt.New(t, dbtest.SQLite(t))
+	env.Audit.AfterAppend = CountReceipt
 	bs, err := blob.NewLocal(filepath.Join(t.TempDir(), "blobs"))
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 func init() { routeSets = append(routeSets, (*Server).routesMediaPages) }
 
 func (s *Server) routesMediaPages(mux Mux) {
-	mux.HandleFunc("GET /files/{id}/view", s.pageFileView)
+	s.phi(mux, "GET /files/{id}/view", auditedByService, s.pageFileView)
 }
 
 // caseFileRow is one file in a case's list, formatted for the page.

@@ -90,7 +90,7 @@ func newMediaFixture(t *testing.T) *mediaFixture {
 	t.Cleanup(func() { lg.Close() })
 	svc := &media.Service{
 		Store: &media.Store{DB: d, Keys: keys.NewKeyring(d, m), Blobs: bs},
-		Audit: lg,
+		Audit: AuditReceipts(lg),
 		CaseFacts: func(ctx context.Context, p *access.Principal, caseID string) (string, access.Resource, error) {
 			if caseID != "case-1" {
 				return "", access.Resource{}, media.ErrNotFound

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
@@ -21,8 +22,13 @@ type AuditLog interface {
 // action its handler must record before it answers.
 type PHIRoute struct {
 	Pattern string // the ServeMux pattern, e.g. "GET /api/v1/audit"
-	Action  string // the audit action, e.g. "audit.read"
+	Action  string // the audit action, e.g. "audit.read"; auditedByService when the domain services record their own
 }
+
+// auditedByService is the action of a PHI route whose handler calls domain
+// services (records, media, rehab, consent, captures) that decide and audit
+// themselves: their allow entries reach the guard through AuditReceipts.
+const auditedByService = ""
 
 // PHIRoutes lists every PHI route in registration order, so tests can prove
 // each one audits (a route without a test fixture fails the suite).
@@ -31,8 +37,9 @@ func (s *Server) PHIRoutes() []PHIRoute { return append([]PHIRoute(nil), s.phiRo
 // phi registers a route that releases PHI. Every PHI route goes through it:
 // it records the route for the tests, and its guard refuses to send a
 // success response unless the handler first obtained an audit receipt
-// through s.recordAccess, so "no audit, no data" holds even for a handler
-// that forgets.
+// through s.recordAccess, or a domain service called with the request's
+// context appended an allow entry through the AuditReceipts appender, so
+// "no audit, no data" holds even for a handler that forgets.
 func (s *Server) phi(mux Mux, pattern, action string, h http.HandlerFunc) {
 	s.phiRoutes = append(s.phiRoutes, PHIRoute{Pattern: pattern, Action: action})
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +48,11 @@ func (s *Server) phi(mux Mux, pattern, action string, h http.HandlerFunc) {
 	})
 }
 
-const phiGuardKey ctxKey = 100
+// phiGuardKey has a type of its own: as a ctxKey it once shared its value
+// with sessionKey, and a guarded route then lost the session.
+type phiGuardCtx struct{}
+
+var phiGuardKey phiGuardCtx
 
 // phiGuard stands between a PHI handler and the client. A success (2xx)
 // without a receipt is a programming error: the guard answers 500 instead
@@ -51,7 +62,8 @@ type phiGuard struct {
 	s        *Server
 	r        *http.Request
 	action   string
-	receipts int
+	receipts atomic.Int64 // services may append from their own goroutines
+	exempt   bool
 	wrote    bool
 	blocked  bool
 }
@@ -61,7 +73,7 @@ func (g *phiGuard) WriteHeader(code int) {
 		return
 	}
 	g.wrote = true
-	if code >= 200 && code < 300 && g.receipts == 0 {
+	if code >= 200 && code < 300 && g.receipts.Load() == 0 && !g.exempt {
 		g.blocked = true
 		g.s.log.Error("PHI route answered without an audit receipt; response withheld", "route", g.r.Pattern,
 			"request_id", RequestID(g.r.Context()))
@@ -87,6 +99,46 @@ func (g *phiGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 func (g *phiGuard) Flush() {
 	if f, ok := g.ResponseWriter.(http.Flusher); ok && !g.blocked {
 		f.Flush()
+	}
+}
+
+// releasesNoPHI tells the PHI guard that this request's success answer holds
+// no PHI (an upload's byte count, a member invitation), so it may pass
+// without an allow entry. Call it only on the branch that answers so.
+func releasesNoPHI(r *http.Request) {
+	if g, ok := r.Context().Value(phiGuardKey).(*phiGuard); ok {
+		g.exempt = true
+	}
+}
+
+// AuditReceipts wraps the audit log the domain services append to. An allow
+// entry appended durably with a PHI request's context counts as that
+// request's receipt on its guard, so routes whose services audit pass it
+// and a route whose service forgot still cannot answer with data. A
+// system actor's entry (the age check) is not an access for the user and
+// does not count.
+func AuditReceipts(a audit.Appender) audit.Appender { return receiptCounter{a} }
+
+type receiptCounter struct{ next audit.Appender }
+
+func (c receiptCounter) Append(ctx context.Context, e audit.Event) (audit.Receipt, error) {
+	rc, err := c.next.Append(ctx, e)
+	if err == nil {
+		CountReceipt(ctx, e)
+	}
+	return rc, err
+}
+
+// CountReceipt is what AuditReceipts does after a successful append: e,
+// durably written with ctx, becomes a receipt of ctx's PHI request if it is
+// a person's allowed access. Test stacks that build services on their own
+// appender call it after each append.
+func CountReceipt(ctx context.Context, e audit.Event) {
+	if e.Decision != "allow" || e.Outcome == "failure" || e.ActorRole == "system" {
+		return
+	}
+	if g, ok := ctx.Value(phiGuardKey).(*phiGuard); ok {
+		g.receipts.Add(1)
 	}
 }
 
@@ -159,7 +211,7 @@ func (s *Server) recordAccess(w http.ResponseWriter, r *http.Request, p *access.
 		return audit.Receipt{}, false
 	}
 	if g != nil {
-		g.receipts++
+		g.receipts.Add(1)
 	}
 	return rc, true
 }

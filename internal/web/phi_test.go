@@ -147,8 +147,14 @@ func TestEveryPHIRouteHasAFixture(t *testing.T) {
 	if len(env.Server.PHIRoutes()) == 0 {
 		t.Fatal("no PHI routes registered")
 	}
+	walked := map[string]bool{}
+	for _, r := range coverage {
+		walked[r.Pattern] = len(r.Calls) > 0
+	}
 	for _, r := range env.Server.PHIRoutes() {
-		if _, ok := phiFixtures[r.Pattern]; !ok {
+		// Routes whose domain services audit are proved by the route walk
+		// (phicoverage_test.go) against the whole program.
+		if _, ok := phiFixtures[r.Pattern]; !ok && !walked[r.Pattern] {
 			t.Errorf("PHI route %q has no fixture: add one to phiFixtures so the suite proves it audits %q before answering", r.Pattern, r.Action)
 		}
 	}

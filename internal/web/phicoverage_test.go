@@ -24,6 +24,7 @@ import (
 	"github.com/custodia-health/custodia/internal/media/mediatest"
 	"github.com/custodia-health/custodia/internal/patient"
 	"github.com/custodia-health/custodia/internal/rehab/rehabtest"
+	"github.com/custodia-health/custodia/internal/web"
 )
 
 // This file is the suite-level guarantee of issue 4: every route the real
@@ -288,6 +289,30 @@ func TestEveryRouteIsClassified(t *testing.T) {
 	for p := range known {
 		if !registered[p] {
 			t.Errorf("route %q is classified but not registered: remove it from coverage", p)
+		}
+	}
+}
+
+// TestEveryWalkedPHIRouteIsGuarded fails for a route the walk classifies as
+// PHI that was registered with plain mux.Handle instead of s.phi: such a
+// route has no guard, so a handler that forgot its audit would still answer
+// with data. A guarded route must in turn be classified as PHI.
+func TestEveryWalkedPHIRouteIsGuarded(t *testing.T) {
+	env := apptest.New(t, "")
+	srv, ok := env.App.Handler.(interface{ PHIRoutes() []web.PHIRoute })
+	if !ok {
+		t.Fatal("the app's handler does not list its PHI routes")
+	}
+	guarded := map[string]bool{}
+	for _, r := range srv.PHIRoutes() {
+		guarded[r.Pattern] = true
+	}
+	for _, r := range coverage {
+		switch {
+		case len(r.Calls) > 0 && !guarded[r.Pattern]:
+			t.Errorf("route %q releases PHI but is not registered through s.phi: register it with s.phi(mux, pattern, action, handler)", r.Pattern)
+		case r.Public != "" && guarded[r.Pattern]:
+			t.Errorf("route %q is registered through s.phi but classified as public in coverage", r.Pattern)
 		}
 	}
 }

@@ -17,7 +17,7 @@ func (s *Server) routesRecordsAPI(mux Mux) {
 		return
 	}
 	h := func(pattern string, fn func(http.ResponseWriter, *http.Request, *access.Principal)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.phi(mux, pattern, auditedByService, func(w http.ResponseWriter, r *http.Request) {
 			p := principal(r)
 			if p == nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="custodia"`)

@@ -26,6 +26,7 @@ import (
 func TestClinicianAndPatientFlowsInABrowser(t *testing.T) {
 	b := browsertest.New(t)
 	env := pt.New(t, dbtest.SQLite(t))
+	env.Audit.AfterAppend = web.CountReceipt
 	s, err := web.New(web.Deps{DB: env.DB, Log: discard(), Version: "test", Records: &web.Records{Patients: env.Patients, Cases: env.Cases}})
 	if err != nil {
 		t.Fatal(err)

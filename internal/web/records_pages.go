@@ -41,8 +41,10 @@ func (s *Server) routesRecordsPages(mux Mux) {
 	if s.records == nil {
 		return
 	}
-	h := func(pattern string, fn func(http.ResponseWriter, *http.Request, *access.Principal)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	// form registers a page that reads no record (an empty form, a static
+	// reference); h registers a PHI page, under the guard.
+	wrap := func(fn func(http.ResponseWriter, *http.Request, *access.Principal)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
 			p := principal(r)
 			if p == nil {
 				s.renderError(w, r, http.StatusUnauthorized, "Sign in to see patient records.")
@@ -56,11 +58,17 @@ func (s *Server) routesRecordsPages(mux Mux) {
 				}
 			}
 			fn(w, r, p)
-		})
+		}
+	}
+	h := func(pattern string, fn func(http.ResponseWriter, *http.Request, *access.Principal)) {
+		s.phi(mux, pattern, auditedByService, wrap(fn))
+	}
+	form := func(pattern string, fn func(http.ResponseWriter, *http.Request, *access.Principal)) {
+		mux.HandleFunc(pattern, wrap(fn))
 	}
 	h("GET /patients", s.pagePatients)
 	h("POST /patients/search", s.pageSearch)
-	h("GET /patients/new", s.pageNewPatient)
+	form("GET /patients/new", s.pageNewPatient)
 	h("POST /patients", s.pageCreatePatient)
 	h("GET /patients/{id}", s.pagePatient)
 	h("GET /patients/{id}/edit", s.pageEditPatient)
@@ -77,7 +85,7 @@ func (s *Server) routesRecordsPages(mux Mux) {
 	h("GET /me", s.pageMe)
 	h("GET /privacy/break-glass", s.pageReviews)
 	h("POST /privacy/break-glass/{id}", s.pageMarkReviewed)
-	h("GET /access/matrix", s.pageMatrix)
+	form("GET /access/matrix", s.pageMatrix)
 }
 
 func fieldsOf(err error) map[string]string {

@@ -50,6 +50,7 @@ type recordsFixture struct {
 func newRecordsFixture(t *testing.T, d *db.DB, dir string) *recordsFixture {
 	t.Helper()
 	f := &recordsFixture{env: pt.New(t, d), logs: &syncBuffer{}, dir: dir}
+	f.env.Audit.AfterAppend = web.CountReceipt
 	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := web.New(web.Deps{DB: d, Log: log, Version: "test", Records: &web.Records{Patients: f.env.Patients, Cases: f.env.Cases}})
 	if err != nil {

@@ -70,7 +70,14 @@ type rehabEnv struct {
 func newRehabEnv(t testing.TB, wrap func(audit.Appender) audit.Appender) *rehabEnv {
 	t.Helper()
 	d := dbtest.SQLite(t)
-	f := rehabtest.New(t, d, wrap, rehab.Options{})
+	// The app hands its services the audit log through web.AuditReceipts,
+	// whose allow entries are the PHI guard's receipts.
+	f := rehabtest.New(t, d, func(a audit.Appender) audit.Appender {
+		if wrap != nil {
+			a = wrap(a)
+		}
+		return web.AuditReceipts(a)
+	}, rehab.Options{})
 	f.Facts.AddPatient(rPatient, rWS, rTherapist.UserID)
 	f.Facts.AddPatient("patient-2", rWS, rOther.UserID)
 	logs := &syncBuffer{}

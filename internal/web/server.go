@@ -36,8 +36,9 @@ type Deps struct {
 	// Identity signs people in; nil serves only the public pages (tests of
 	// the shell build the server without it).
 	Identity *identity.Service
-	// Outbox is the development mail outbox shown at /dev/outbox. Set it only
-	// when no SMTP relay is configured and the server is not in production.
+	// Outbox is the development mail outbox shown at /dev/outbox, to
+	// loopback clients only. Set it only when no SMTP relay is configured
+	// and the server is not in production.
 	Outbox *mail.Outbox
 	// BaseURL is the public address; an https one makes cookies Secure.
 	BaseURL string

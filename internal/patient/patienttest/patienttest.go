@@ -21,8 +21,11 @@ import (
 // Switch is an audit.Appender that can be made to fail, so tests can prove
 // that no PHI leaves when the audit log is unwritable.
 type Switch struct {
-	Log  *audit.Log
-	down atomic.Bool
+	Log *audit.Log
+	// AfterAppend, when set, sees each event durably appended with its
+	// context (the web tests count PHI receipts with it).
+	AfterAppend func(context.Context, audit.Event)
+	down        atomic.Bool
 }
 
 // Down makes every append fail with audit.ErrUnavailable until Up.
@@ -36,7 +39,11 @@ func (s *Switch) Append(ctx context.Context, e audit.Event) (audit.Receipt, erro
 	if s.down.Load() {
 		return audit.Receipt{}, fmt.Errorf("append audit entry: %w: switched off by the test", audit.ErrUnavailable)
 	}
-	return s.Log.Append(ctx, e)
+	rc, err := s.Log.Append(ctx, e)
+	if err == nil && s.AfterAppend != nil {
+		s.AfterAppend(ctx, e)
+	}
+	return rc, err
 }
 
 // Env is a records stack on one database.
