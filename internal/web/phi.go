@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
+	"github.com/custodia-health/custodia/internal/db"
 )
 
 // AuditLog is what the web layer needs from the audit log: durable appends
@@ -117,9 +119,36 @@ func releasesNoPHI(r *http.Request) {
 // and a route whose service forgot still cannot answer with data. A
 // system actor's entry (the age check) is not an access for the user and
 // does not count.
-func AuditReceipts(a audit.Appender) audit.Appender { return receiptCounter{a} }
+//
+// When a is an audit.Log, what it returns also offers AppendWith and
+// Shares, so services that commit their rows in the entry's transaction
+// (media's small uploads) keep doing so behind the counter.
+func AuditReceipts(a audit.Appender) audit.Appender {
+	if l, ok := a.(*audit.Log); ok {
+		return receiptCounterWith{receiptCounter{a}, l}
+	}
+	return receiptCounter{a}
+}
 
 type receiptCounter struct{ next audit.Appender }
+
+type receiptCounterWith struct {
+	receiptCounter
+	log *audit.Log
+}
+
+// AppendWith is audit.Log.AppendWith, counting the entry as a receipt once
+// it and fn's statements are committed.
+func (c receiptCounterWith) AppendWith(ctx context.Context, e audit.Event, fn func(ctx context.Context, tx *sql.Tx) error) (audit.Receipt, error, error) {
+	rc, fnErr, err := c.log.AppendWith(ctx, e, fn)
+	if err == nil && fnErr == nil {
+		CountReceipt(ctx, e)
+	}
+	return rc, fnErr, err
+}
+
+// Shares is audit.Log.Shares.
+func (c receiptCounterWith) Shares(d *db.DB) bool { return c.log.Shares(d) }
 
 func (c receiptCounter) Append(ctx context.Context, e audit.Event) (audit.Receipt, error) {
 	rc, err := c.next.Append(ctx, e)
