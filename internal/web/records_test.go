@@ -522,7 +522,9 @@ func TestPatientPageLoadsThePatientRowOnce(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(body, "Rhinoplasty") {
 		t.Fatalf("patient page %d", status)
 	}
-	loads := tr.Count(func(q string) bool { return strings.Contains(q, "FROM patients p WHERE p.id") })
+	loads := tr.Count(func(q string) bool {
+		return strings.Contains(q, "FROM patients p ") && strings.Contains(q, "WHERE p.id = ")
+	})
 	if loads != 1 {
 		t.Errorf("the patient row was loaded %d times for one page", loads)
 	}
