@@ -317,7 +317,7 @@ func newCustodiaStore(ctx context.Context, c config, clients int, overHTTP bool)
 	cs.closers = append(cs.closers, func() { lg.Close() })
 	svc := &media.Service{
 		Store: &media.Store{DB: d, Keys: keys.NewKeyring(d, m), Blobs: bs},
-		Audit: lg,
+		Audit: web.AuditReceipts(lg),
 		CaseFacts: func(context.Context, *access.Principal, string) (string, access.Resource, error) {
 			return "bench-patient", access.Resource{WorkspaceID: "bench-ws", CareTeam: true}, nil
 		},
