@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/custodia-health/custodia/internal/media/sample"
 )
 
 // gen makes synthetic, fictional data from a seed: the same seed gives the
@@ -97,72 +99,15 @@ func (g *gen) caseFor() fakeCase {
 // endian, MONOCHROME2, 16-bit) for instance n of a study: one frame of
 // rows×cols with a seeded noise pattern, and its own SOP instance UID.
 func (g *gen) dicomInstance(studyUID, seriesUID string, n, rows, cols int, patientName string) []byte {
-	le := binary.LittleEndian
-	elem := func(b *bytes.Buffer, grp, el uint16, vr string, v []byte) {
-		if len(v)%2 == 1 {
-			pad := byte(' ')
-			if vr == "UI" || vr == "OB" {
-				pad = 0
-			}
-			v = append(v, pad)
+	return sample.Slice(studyUID, seriesUID, n+1, rows, cols, 2048, 4096, patientName, func(y, x int) int {
+		// A disc brighter than its surroundings plus seeded noise.
+		dx, dy := float64(x-cols/2), float64(y-rows/2)
+		v := 400 + g.r.IntN(200)
+		if math.Hypot(dx, dy) < float64(min(rows, cols))/3 {
+			v += 1500 + n*3
 		}
-		_ = binary.Write(b, le, []uint16{grp, el})
-		b.WriteString(vr)
-		switch vr {
-		case "OB", "OW":
-			b.Write([]byte{0, 0})
-			_ = binary.Write(b, le, uint32(len(v)))
-		default:
-			_ = binary.Write(b, le, uint16(len(v)))
-		}
-		b.Write(v)
-	}
-	us := func(v int) []byte { return []byte{byte(v), byte(v >> 8)} }
-	const sopClass = "1.2.840.10008.5.1.4.1.1.7" // secondary capture
-	instUID := fmt.Sprintf("%s.%d", seriesUID, n+1)
-	var meta bytes.Buffer
-	elem(&meta, 2, 1, "OB", []byte{0, 1})
-	elem(&meta, 2, 2, "UI", []byte(sopClass))
-	elem(&meta, 2, 3, "UI", []byte(instUID))
-	elem(&meta, 2, 0x10, "UI", []byte("1.2.840.10008.1.2.1"))
-	var out bytes.Buffer
-	out.Write(make([]byte, 128))
-	out.WriteString("DICM")
-	gl := make([]byte, 4)
-	le.PutUint32(gl, uint32(meta.Len()))
-	elem(&out, 2, 0, "UL", gl)
-	out.Write(meta.Bytes())
-	elem(&out, 0x0008, 0x0016, "UI", []byte(sopClass))
-	elem(&out, 0x0008, 0x0018, "UI", []byte(instUID))
-	elem(&out, 0x0008, 0x0060, "CS", []byte("OT"))
-	elem(&out, 0x0010, 0x0010, "PN", []byte(patientName))
-	elem(&out, 0x0020, 0x000D, "UI", []byte(studyUID))
-	elem(&out, 0x0020, 0x000E, "UI", []byte(seriesUID))
-	elem(&out, 0x0020, 0x0013, "IS", []byte(fmt.Sprint(n+1)))
-	elem(&out, 0x0028, 0x0002, "US", us(1))
-	elem(&out, 0x0028, 0x0004, "CS", []byte("MONOCHROME2"))
-	elem(&out, 0x0028, 0x0010, "US", us(rows))
-	elem(&out, 0x0028, 0x0011, "US", us(cols))
-	elem(&out, 0x0028, 0x0100, "US", us(16))
-	elem(&out, 0x0028, 0x0101, "US", us(12))
-	elem(&out, 0x0028, 0x0102, "US", us(11))
-	elem(&out, 0x0028, 0x0103, "US", us(0))
-	elem(&out, 0x0028, 0x1050, "DS", []byte("2048"))
-	elem(&out, 0x0028, 0x1051, "DS", []byte("4096"))
-	px := make([]byte, 0, rows*cols*2)
-	for y := 0; y < rows; y++ {
-		for x := 0; x < cols; x++ {
-			// A disc brighter than its surroundings plus seeded noise.
-			dx, dy := float64(x-cols/2), float64(y-rows/2)
-			v := 400 + g.r.IntN(200)
-			if math.Hypot(dx, dy) < float64(min(rows, cols))/3 {
-				v += 1500 + n*3
-			}
-			px = append(px, us(v&0x0fff)...)
-		}
-	}
-	elem(&out, 0x7FE0, 0x0010, "OW", px)
-	return out.Bytes()
+		return v & 0x0fff
+	})
 }
 
 // studyUIDs returns seeded study and series UIDs under a private root.

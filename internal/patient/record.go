@@ -2,7 +2,6 @@ package patient
 
 import (
 	"context"
-	"errors"
 
 	"github.com/custodia-health/custodia/internal/access"
 )
@@ -41,27 +40,11 @@ type Record struct {
 // the full record is shown, the care team as CareTeam does (careteam.read):
 // two audited reads, two entries, but one load of the patient row.
 func (s *Service) ViewRecord(ctx context.Context, p *access.Principal, id string) (*Record, error) {
-	r, err := s.loadRow(ctx, p, id)
-	if errors.Is(err, ErrNotFound) {
-		c := Check{Action: access.PatientRead, ResourceType: "patient", ResourceID: id}
-		return nil, s.gate.Refuse(ctx, p, c, ReasonNotFound, ErrNotFound)
-	}
+	pt, r, err := s.view(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
 	res := r.resource()
-	a := access.PatientRead
-	if !access.Decide(p, a, res).Allow {
-		a = access.PatientReadSummary
-	}
-	rc, d, err := s.gate.Pass(ctx, p, patientCheck(a, "", r))
-	if err != nil {
-		return nil, err
-	}
-	pt, err := s.open(ctx, r, rc, d, a == access.PatientReadSummary)
-	if err != nil {
-		return nil, err
-	}
 	rec := &Record{Patient: pt, Standing: Standing{user: userOf(p), res: res}}
 	if pt.Limited {
 		return rec, nil

@@ -349,13 +349,20 @@ func (s *Service) GetSummary(ctx context.Context, p *access.Principal, id string
 // a page can show what is allowed and offer break-glass for the rest. Only
 // the read that happens is audited.
 func (s *Service) View(ctx context.Context, p *access.Principal, id string) (*Patient, error) {
+	pt, _, err := s.view(ctx, p, id)
+	return pt, err
+}
+
+// view is View, also returning the row it read (ViewRecord reads more of
+// the patient's record on it).
+func (s *Service) view(ctx context.Context, p *access.Principal, id string) (*Patient, *row, error) {
 	r, err := s.loadRow(ctx, p, id)
 	if errors.Is(err, ErrNotFound) {
 		c := Check{Action: access.PatientRead, ResourceType: "patient", ResourceID: id}
-		return nil, s.gate.Refuse(ctx, p, c, ReasonNotFound, ErrNotFound)
+		return nil, nil, s.gate.Refuse(ctx, p, c, ReasonNotFound, ErrNotFound)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := access.PatientRead
 	if !access.Decide(p, a, r.resource()).Allow {
@@ -363,9 +370,13 @@ func (s *Service) View(ctx context.Context, p *access.Principal, id string) (*Pa
 	}
 	rc, d, err := s.gate.Pass(ctx, p, patientCheck(a, "", r))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.open(ctx, r, rc, d, a == access.PatientReadSummary)
+	pt, err := s.open(ctx, r, rc, d, a == access.PatientReadSummary)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pt, r, nil
 }
 
 func (s *Service) open(ctx context.Context, r *row, rc audit.Receipt, d access.Decision, summaryOnly bool) (*Patient, error) {

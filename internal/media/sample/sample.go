@@ -164,6 +164,16 @@ func DICOMGray16(rows, cols, frames int, max int, wc, ww int, patientName string
 		pixel: func(f, _, x int) int { return x*max/max1(cols-1) + 100*f }}.bytes()
 }
 
+// Slice returns a single-frame rows×cols 16-bit MONOCHROME2 instance of
+// the given study and series, instance number number (its SOP instance UID
+// is seriesUID.number), with the given window, patient name and pixel
+// values (called row by row).
+func Slice(studyUID, seriesUID string, number, rows, cols, wc, ww int, patientName string, pixel func(y, x int) int) []byte {
+	return instance{rows: rows, cols: cols, frames: 1, wc: wc, ww: ww, patientName: patientName,
+		studyUID: studyUID, seriesUID: seriesUID, sopUID: fmt.Sprintf("%s.%d", seriesUID, number), number: number,
+		pixel: func(_, y, x int) int { return pixel(y, x) }}.bytes()
+}
+
 // Series UIDs of SphereSeries: fixed, so a series generated twice is the
 // same series (2.25: UIDs written as one integer).
 const (
@@ -183,19 +193,17 @@ func SphereSeries(n, size int, patientName string) [][]byte {
 	for i := range n {
 		z := (float64(i)+0.5)/float64(n)*2*r - r // slice position through the ball
 		rz := math.Sqrt(max(r*r-z*z, 0))
-		out[i] = instance{rows: size, cols: size, frames: 1, wc: 600, ww: 1200, patientName: patientName,
-			studyUID: SeriesStudyUID, seriesUID: SeriesSeriesUID, sopUID: fmt.Sprintf("%s.%d", SeriesSeriesUID, i+1), number: i + 1,
-			pixel: func(_, y, x int) int {
-				d := math.Hypot(float64(x)-c, float64(y)-c)
-				switch {
-				case d > rz:
-					return 20
-				case d > rz-2:
-					return 1100 // the shell
-				default:
-					return 400 + int(300*d/max(rz, 1))
-				}
-			}}.bytes()
+		out[i] = Slice(SeriesStudyUID, SeriesSeriesUID, i+1, size, size, 600, 1200, patientName, func(y, x int) int {
+			d := math.Hypot(float64(x)-c, float64(y)-c)
+			switch {
+			case d > rz:
+				return 20
+			case d > rz-2:
+				return 1100 // the shell
+			default:
+				return 400 + int(300*d/max(rz, 1))
+			}
+		})
 	}
 	return out
 }
