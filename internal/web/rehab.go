@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -151,26 +152,17 @@ func limitParam(w http.ResponseWriter, r *http.Request, def, max int) (int, bool
 }
 
 func (s *Server) apiRehabSessions(w http.ResponseWriter, r *http.Request) {
-	if !s.rehabReady(w, r) {
-		return
-	}
-	rng, ok := rangeParam(w, r)
-	if !ok {
-		return
-	}
-	limit, ok := limitParam(w, r, 50, 1000)
-	if !ok {
-		return
-	}
-	ss, err := s.rehab.Sessions(r.Context(), principalOf(r), r.PathValue("id"), rng, limit)
-	if err != nil {
-		s.rehabAPIError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"sessions": ss})
+	apiRehabList(s, w, r, "sessions", s.rehab.Sessions)
 }
 
 func (s *Server) apiRehabCalibrations(w http.ResponseWriter, r *http.Request) {
+	apiRehabList(s, w, r, "calibrations", s.rehab.Calibrations)
+}
+
+// apiRehabList answers a page of one kind of a patient's rehabilitation
+// records in the request's range as {key: [...]}.
+func apiRehabList[T any](s *Server, w http.ResponseWriter, r *http.Request, key string,
+	list func(ctx context.Context, p *access.Principal, patientID string, rng rehab.Range, limit int) ([]T, error)) {
 	if !s.rehabReady(w, r) {
 		return
 	}
@@ -182,12 +174,12 @@ func (s *Server) apiRehabCalibrations(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cs, err := s.rehab.Calibrations(r.Context(), principalOf(r), r.PathValue("id"), rng, limit)
+	items, err := list(r.Context(), principalOf(r), r.PathValue("id"), rng, limit)
 	if err != nil {
 		s.rehabAPIError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"calibrations": cs})
+	WriteJSON(w, http.StatusOK, map[string]any{key: items})
 }
 
 func (s *Server) apiRehabProgress(w http.ResponseWriter, r *http.Request) {
