@@ -101,14 +101,7 @@ func (s *Service) authorize(ctx context.Context, p *access.Principal, a access.A
 
 // event is the audit entry for decision d: ids and codes only.
 func (s *Service) event(p *access.Principal, d access.Decision, auditAction string, r access.Resource, resType, resID string) audit.Event {
-	ev := audit.Event{ActorRole: string(p.Role), ActorUserID: p.UserID, ActorTokenID: p.TokenID, WorkspaceID: r.WorkspaceID,
-		OnBehalfOf: p.OnBehalfOf, Action: auditAction, ResourceType: resType, ResourceID: resID, PatientID: r.PatientID,
-		Purpose: "treatment", Decision: "allow", Reason: string(d.Reason), BreakGlass: d.BreakGlass,
-		ClientAddr: p.ClientAddr, RequestID: p.RequestID, Outcome: "success"}
-	if !d.Allow {
-		ev.Decision, ev.Outcome = "deny", "denied"
-	}
-	return ev
+	return audit.Decided(p, d, "treatment", auditAction, r, resType, resID)
 }
 
 func (s *Service) record(ctx context.Context, p *access.Principal, d access.Decision, auditAction string, r access.Resource, resType, resID string) (audit.Receipt, error) {
