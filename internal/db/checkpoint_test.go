@@ -69,7 +69,7 @@ func fileSize(t *testing.T, path string) int64 {
 func BenchmarkCheckpointPlacement(b *testing.B) {
 	ctx := context.Background()
 	open := func(background bool) *DB {
-		d, err := openSQLiteCheckpointing(filepath.Join(b.TempDir(), "c.db"), background)
+		d, err := openSQLiteWith(filepath.Join(b.TempDir(), "c.db"), background, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -6,6 +6,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
@@ -54,23 +56,60 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.Write.PingContext(ctx); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	if err := Migrate(ctx, d); err != nil {
-		d.Close()
+	if err := ready(ctx, d); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-func openSQLite(path string) (*DB, error) { return openSQLiteCheckpointing(path, true) }
+// ready checks that d answers and applies pending migrations, closing d
+// when either fails.
+func ready(ctx context.Context, d *DB) error {
+	if err := d.Write.PingContext(ctx); err != nil {
+		d.Close()
+		return fmt.Errorf("open database: %w", err)
+	}
+	if err := Migrate(ctx, d); err != nil {
+		d.Close()
+		return err
+	}
+	return nil
+}
 
-// openSQLiteCheckpointing opens SQLite with WAL checkpoints in the
-// background or, for comparison in benchmarks, inside commits as SQLite
-// does by default.
-func openSQLiteCheckpointing(path string, background bool) (*DB, error) {
+func openSQLite(path string) (*DB, error) { return openSQLiteWith(path, true, nil) }
+
+// OpenSQLiteWith is Open for the SQLite database file at path, with each
+// pool's connector passed through wrap: a test wraps them to observe the
+// statements run, on pools set up exactly as Open sets them up.
+func OpenSQLiteWith(ctx context.Context, path string, wrap func(driver.Connector) driver.Connector) (*DB, error) {
+	d, err := openSQLiteWith(path, true, wrap)
+	if err != nil {
+		return nil, err
+	}
+	if err := ready(ctx, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// sqliteDriver is the registered "sqlite" driver, which carries the
+// functions registered with it (see EachRow).
+var sqliteDriver = sync.OnceValue(func() driver.Driver {
+	probe, _ := sql.Open("sqlite", "") // sql.Open only looks the driver up
+	return probe.Driver()
+})
+
+type dsnConnector string
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) {
+	return sqliteDriver().Open(string(c))
+}
+func (c dsnConnector) Driver() driver.Driver { return sqliteDriver() }
+
+// openSQLiteWith opens SQLite with WAL checkpoints in the background or,
+// for comparison in benchmarks, inside commits as SQLite does by default,
+// and the pools' connectors passed through wrap when it is not nil.
+func openSQLiteWith(path string, background bool, wrap func(driver.Connector) driver.Connector) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open database: create directory: %w", err)
 	}
@@ -90,18 +129,18 @@ func openSQLiteCheckpointing(path string, background bool) (*DB, error) {
 	if background {
 		wdsn += "&_pragma=wal_autocheckpoint(" + strconv.Itoa(walBackstopPages) + ")"
 	}
-	w, err := sql.Open("sqlite", wdsn)
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+	pool := func(dsn string) *sql.DB {
+		var c driver.Connector = dsnConnector(dsn)
+		if wrap != nil {
+			c = wrap(c)
+		}
+		return sql.OpenDB(c)
 	}
+	w := pool(wdsn)
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open database: %w", err)
-	}
+	r := pool(base + "&_pragma=query_only(1)")
 	n := max(4, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)

@@ -2,10 +2,9 @@ package dbtest
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"net/url"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -50,46 +49,30 @@ func (t *Trace) add(q string) {
 // (prepared statements at each execution) in the returned Trace.
 func TracedSQLite(tb testing.TB) (*db.DB, *Trace) {
 	tb.Helper()
-	d := SQLite(tb)
-	probe, err := sql.Open("sqlite", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	drv := probe.Driver()
-	probe.Close()
-	// The pools' settings as db.Open makes them.
-	base := "file:" + (&url.URL{Path: d.Path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_time_format=sqlite"
 	tr := &Trace{}
-	oldR, oldW := d.Read, d.Write
-	d.Write = sql.OpenDB(tracingConnector{drv: drv, dsn: base + "&_txlock=immediate", tr: tr})
-	d.Write.SetMaxOpenConns(1)
-	d.Write.SetMaxIdleConns(1)
-	d.Read = sql.OpenDB(tracingConnector{drv: drv, dsn: base + "&_pragma=query_only(1)", tr: tr})
-	d.Read.SetMaxOpenConns(4)
-	oldR.Close()
-	oldW.Close()
-	r, w := d.Read, d.Write
-	tb.Cleanup(func() { r.Close(); w.Close() })
+	d, err := db.OpenSQLiteWith(context.Background(), filepath.Join(tb.TempDir(), "custodia.db"),
+		func(c driver.Connector) driver.Connector { return tracingConnector{next: c, tr: tr} })
+	if err != nil {
+		tb.Fatalf("open sqlite: %v", err)
+	}
+	tb.Cleanup(func() { d.Close() })
 	return d, tr
 }
 
 type tracingConnector struct {
-	drv driver.Driver
-	dsn string
-	tr  *Trace
+	next driver.Connector
+	tr   *Trace
 }
 
-func (c tracingConnector) Connect(context.Context) (driver.Conn, error) {
-	cn, err := c.drv.Open(c.dsn)
+func (c tracingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	cn, err := c.next.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &tracingConn{Conn: cn, tr: c.tr}, nil
 }
 
-func (c tracingConnector) Driver() driver.Driver { return c.drv }
+func (c tracingConnector) Driver() driver.Driver { return c.next.Driver() }
 
 // tracingConn hides the driver's direct Query and Exec, so database/sql
 // prepares every statement and tracingStmt sees each execution.
