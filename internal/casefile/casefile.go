@@ -244,12 +244,8 @@ func revRow(caseID string, version int) string { return fmt.Sprintf("%s/%d", cas
 // patientFacts loads the policy facts about p and the patient.
 func (s *Service) patientFacts(ctx context.Context, p *access.Principal, patientID string) (access.Resource, error) {
 	var r access.Resource
-	err := s.db.Read.QueryRowContext(ctx, `SELECT p.workspace_id,
-		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = $2 AND t.removed_at IS NULL),
-		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = $2 AND g.expires_at > $3),
-		  EXISTS (SELECT 1 FROM case_collaborators c JOIN cases k ON k.id = c.case_id
-		          WHERE k.patient_id = p.id AND c.user_id = $2 AND c.removed_at IS NULL)
-		FROM patients p WHERE p.id = $1`, patientID, userOf(p), s.now().UnixMicro()).Scan(&r.WorkspaceID, &r.CareTeam, &r.BreakGlassOn, &r.Collaborator)
+	err := s.db.Read.QueryRowContext(ctx, patient.FactsSQL(s.db.Dialect), patientID, userOf(p), s.now().UnixMicro()).
+		Scan(&r.WorkspaceID, &r.CareTeam, &r.BreakGlassOn, &r.Collaborator)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, patient.ErrNotFound
 	}

@@ -164,12 +164,34 @@ func (s *Service) loadRow(ctx context.Context, p *access.Principal, id string) (
 // loadStatement. The patient's key row comes along (keys.PatientKeyJoin).
 var loadRowSQL = `
 		SELECT p.id, p.workspace_id, p.created_by, p.version, p.created_at, p.updated_at, p.profile, p.summary,
-		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = +$2 AND t.removed_at IS NULL),
-		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = +$2 AND g.expires_at > +$3),
-		  EXISTS (SELECT 1 FROM case_collaborators c JOIN cases k ON k.id = c.case_id
-		          WHERE k.patient_id = p.id AND c.user_id = +$2 AND c.removed_at IS NULL),
+		  ` + relationshipFacts + `,
 		  ` + keys.PatientKeyColumns("dk") + `
 		FROM patients p ` + keys.PatientKeyJoin("dk", "p.id") + ` WHERE p.id = +$1`
+
+// relationshipFacts are the policy's facts about user $2 and patient p at
+// time $3 (microseconds), as three SELECT columns: on the care team, holding
+// a break-glass grant, collaborating on one of the patient's cases.
+const relationshipFacts = `EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = +$2 AND t.removed_at IS NULL),
+		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = +$2 AND g.expires_at > +$3),
+		  EXISTS (SELECT 1 FROM case_collaborators c JOIN cases k ON k.id = c.case_id
+		          WHERE k.patient_id = p.id AND c.user_id = +$2 AND c.removed_at IS NULL)`
+
+// FactsSQL is a query of the workspace and the relationship facts of the
+// patient with id $1 for user $2 at time $3 (microseconds), scanned as
+// workspace id, care team, break-glass, collaborator: the same facts Get
+// decides on, for a package that decides about the patient's records.
+func FactsSQL(d db.Dialect) string {
+	return dialectParams(d, `SELECT p.workspace_id, `+relationshipFacts+` FROM patients p WHERE p.id = +$1`)
+}
+
+// dialectParams writes loadRowSQL's +$n parameters bare for PostgreSQL,
+// which cannot type +$n.
+func dialectParams(d db.Dialect, q string) string {
+	if d.Name != "sqlite" {
+		return strings.ReplaceAll(q, "+$", "$")
+	}
+	return q
+}
 
 // loadStatement returns loadRowSQL prepared on the read pool (database/sql
 // prepares it again on each connection it lands on, once). A failed
@@ -183,11 +205,7 @@ func (s *Service) loadStatement(ctx context.Context) (*sql.Stmt, error) {
 	if st := s.loadStmt.Load(); st != nil {
 		return st, nil
 	}
-	q := loadRowSQL
-	if s.db.Dialect.Name != "sqlite" {
-		q = strings.ReplaceAll(q, "+$", "$")
-	}
-	st, err := s.db.Read.PrepareContext(ctx, q)
+	st, err := s.db.Read.PrepareContext(ctx, dialectParams(s.db.Dialect, loadRowSQL))
 	if err != nil {
 		return nil, fmt.Errorf("load patient: prepare: %w", err)
 	}
