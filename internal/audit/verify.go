@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash"
@@ -141,8 +140,8 @@ type segment struct {
 // check verifies the entries and checkpoints in the segment, starting the
 // chain at genesis for the first segment and at the stored prev_hash of the
 // first entry otherwise. It reads every column of every entry in one pass
-// (db.EachRow: on SQLite the rows never cross database/sql, whose per-row
-// and per-value cost was most of Verify's time).
+// (db.EachRow: the rows never cross database/sql, whose per-row and
+// per-value cost was most of Verify's time).
 func (sg *segment) check(ctx context.Context, d *db.DB, pub ed25519.PublicKey) error {
 	cps, err := newCheckpointReader(ctx, d, sg.lo, sg.hi, pub)
 	if err != nil {
@@ -233,35 +232,43 @@ var filterField = [15]bool{fieldActorUserID: true, fieldWorkspaceID: true, field
 // which has none, is hashed from its columns. A value of an unexpected
 // type is a change too (the writer stores integers, text and blobs only
 // where the schema says).
-func (c *chain) row(v []driver.Value) error {
-	if len(v) != rowColumns {
-		return fmt.Errorf("entry row has %d columns, want %d", len(v), rowColumns)
+func (c *chain) row(r db.Row) error {
+	if r.Columns() != rowColumns {
+		return fmt.Errorf("entry row has %d columns, want %d", r.Columns(), rowColumns)
 	}
-	seq, ok := v[colSeq].(int64)
-	if !ok {
-		return fmt.Errorf("entry after %d has a seq of type %T", c.want-1, v[colSeq])
+	if r.Kind(colSeq) != db.Integer {
+		return fmt.Errorf("entry after %d has a seq that is not an integer", c.want-1)
 	}
+	seq := r.Int(colSeq)
 	if seq != c.want {
 		return c.fail(c.want, fmt.Sprintf("entry %d is missing (the next entry is %d)", c.want, seq))
 	}
-	micros, microsOK := v[colTime].(int64)
-	breakGlass, bgOK := v[colBreakGlass].(int64)
-	prevHash, _ := v[colPrevHash].([]byte)
-	storedHash, _ := v[colHash].([]byte)
-	if enc, isBlob := v[colEntry].([]byte); isBlob {
+	microsOK := r.Kind(colTime) == db.Integer
+	bgKind := r.Kind(colBreakGlass)
+	var micros, breakGlass int64
+	if microsOK {
+		micros = r.Int(colTime)
+	}
+	if bgKind == db.Integer {
+		breakGlass = r.Int(colBreakGlass)
+	}
+	prevHash, storedHash := blobOf(r, colPrevHash), blobOf(r, colHash)
+	if r.Kind(colEntry) == db.Blob {
+		enc := r.Bytes(colEntry)
 		if err := c.link(seq, enc, prevHash, storedHash); err != nil {
 			return err
 		}
-		// The encoding is what was hashed; the columns must agree with it.
+		// The encoding is what was hashed; the columns must agree with it:
+		// the filter columns hold its values, the others their defaults.
 		eseq, emicros, _, f, wellFormed := decodeEntry(enc)
 		agree := wellFormed && eseq == seq && microsOK && emicros == micros &&
-			(bgOK && breakGlass == 0 || v[colBreakGlass] == nil)
+			(bgKind == db.Integer && breakGlass == 0 || bgKind == db.Null)
 		for i := 0; agree && i < len(f); i++ {
-			s, isText := v[textColumn[i]].(string)
+			k := r.Kind(textColumn[i])
 			if filterField[i] {
-				agree = isText && s == string(f[i])
+				agree = k == db.Text && bytes.Equal(r.Bytes(textColumn[i]), f[i])
 			} else {
-				agree = isText && s == "" || v[textColumn[i]] == nil
+				agree = k == db.Text && r.Len(textColumn[i]) == 0 || k == db.Null
 			}
 		}
 		if !agree {
@@ -271,12 +278,14 @@ func (c *chain) row(v []driver.Value) error {
 	}
 	// Without an encoding the entry is checked by encoding its columns; a
 	// column of the wrong type cannot have been hashed.
-	wellTyped := microsOK && bgOK && (breakGlass == 0 || breakGlass == 1) && v[colEntry] == nil
+	wellTyped := microsOK && bgKind == db.Integer && (breakGlass == 0 || breakGlass == 1) && r.Kind(colEntry) == db.Null
 	c.enc = appendHeader(c.enc[:0], seq, micros, breakGlass != 0)
 	for _, i := range textColumn {
-		s, isText := v[i].(string)
-		wellTyped = wellTyped && isText
-		c.enc = appendField(c.enc, s)
+		if r.Kind(i) != db.Text {
+			wellTyped = false
+			break
+		}
+		c.enc = appendField(c.enc, r.Bytes(i))
 	}
 	if !wellTyped {
 		return c.fail(seq, "its contents do not match its hash (the entry was changed)")
@@ -285,6 +294,15 @@ func (c *chain) row(v []driver.Value) error {
 		return err
 	}
 	return c.checkpoint(seq)
+}
+
+// blobOf is column i's bytes if it is a blob (a hash column), else nil,
+// which no hash equals.
+func blobOf(r db.Row, i int) []byte {
+	if r.Kind(i) != db.Blob {
+		return nil
+	}
+	return r.Bytes(i)
 }
 
 // link checks that the entry seq with canonical encoding enc and the

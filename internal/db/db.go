@@ -92,8 +92,7 @@ func OpenSQLiteWith(ctx context.Context, path string, wrap func(driver.Connector
 	return d, nil
 }
 
-// sqliteDriver is the registered "sqlite" driver, which carries the
-// functions registered with it (see EachRow).
+// sqliteDriver is the registered "sqlite" driver.
 var sqliteDriver = sync.OnceValue(func() driver.Driver {
 	probe, _ := sql.Open("sqlite", "") // sql.Open only looks the driver up
 	return probe.Driver()

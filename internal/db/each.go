@@ -3,143 +3,96 @@ package db
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
-	"modernc.org/sqlite"
 )
 
+// Kind is the type of a column value.
+type Kind uint8
+
+// The kinds of value EachRow reads.
+const (
+	Null Kind = iota
+	Integer
+	Float
+	Text
+	Blob
+)
+
+// Row is the row EachRow is at. Each method reads column i when called, so
+// a caller pays only for what it reads: Kind, then Int for an Integer, or
+// Bytes (or only Len) for a Text or Blob. Bytes alias the driver's memory
+// and are valid only until the callback returns.
+type Row interface {
+	Columns() int
+	Kind(i int) Kind
+	Int(i int) int64
+	Bytes(i int) []byte
+	Len(i int) int
+}
+
+// Value is one decoded column value (PostgreSQL's rows are decoded whole).
+type Value struct {
+	Kind  Kind
+	Int   int64
+	Bytes []byte
+}
+
+// Values is a Row of decoded values.
+type Values []Value
+
+// Columns implements Row.
+func (v Values) Columns() int { return len(v) }
+
+// Kind implements Row.
+func (v Values) Kind(i int) Kind { return v[i].Kind }
+
+// Int implements Row.
+func (v Values) Int(i int) int64 { return v[i].Int }
+
+// Bytes implements Row.
+func (v Values) Bytes(i int) []byte { return v[i].Bytes }
+
+// Len implements Row.
+func (v Values) Len(i int) int { return len(v[i].Bytes) }
+
 // EachRow runs SELECT cols FROM from ORDER BY cols[key] (from carries any
-// WHERE) with args on a read connection and calls fn with each row's values,
-// in that order. cols[key] must be an integer column that no two rows share.
-// Values are int64, float64, string, []byte or nil; fn must not keep a
-// string or []byte after it returns, because they alias the driver's own
-// memory. An error from fn stops the query and EachRow returns it.
+// WHERE; the arguments are integers) and calls fn at each row, in that
+// order. fn must not keep a row's bytes after it returns: they alias the
+// driver's own memory. An error from fn stops the query and EachRow
+// returns it.
 //
 // It is for reading millions of rows (the audit verifier) without
-// database/sql, whose per-row and per-value cost is many times that of
-// reading them. On SQLite fn runs inside the query, called by a Go
-// aggregate function over the rows, so it must not use the connection that
-// runs the query (it cannot reach it: the pool hands out others). An
-// aggregate's input has no ORDER BY, and a subquery that has one costs a
-// third more, so there the rows come in the order SQLite scans them, which
-// for a rowid range or an index on the key is key order, and EachRow checks
-// it: a row out of order is an error. On PostgreSQL the rows come from pgx
-// in binary format.
-func (d *DB) EachRow(ctx context.Context, cols []string, key int, from string, args []any, fn func(row []driver.Value) error) error {
+// database/sql, whose per-row and per-value conversions cost many times
+// what reading the rows does. On SQLite the query runs on a read-only
+// connection of its own, through SQLite's C API (the driver's transpiled
+// library), and fn reads the values it wants in place; on PostgreSQL the
+// rows come from pgx in binary format.
+func (d *DB) EachRow(ctx context.Context, cols []string, key int, from string, args []any, fn func(Row) error) error {
+	q := `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + from + ` ORDER BY ` + cols[key]
 	if d.Dialect.Name != SQLite.Name {
-		return eachRowPostgres(ctx, d.Read, `SELECT `+strings.Join(cols, ", ")+` FROM `+from+` ORDER BY `+cols[key], args, fn)
+		return eachRowPostgres(ctx, d.Read, q, args, fn)
 	}
-	last, first := int64(0), true
-	ordered := func(row []driver.Value) error {
-		k, ok := row[key].(int64)
-		if !ok || !first && k <= last {
-			return fmt.Errorf("each row: %s %v is out of order after %d", cols[key], row[key], last)
-		}
-		last, first = k, false
-		return fn(row)
+	if d.Path == "" {
+		return errors.New("each row: the SQLite database has no file path")
 	}
-	h := &eachHandle{fn: ordered}
-	id := eachSeq.Add(1)
-	eachHandles.Store(id, h)
-	defer eachHandles.Delete(id)
-	conn, err := d.Read.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	// Reading the file through a memory map saves a read call and a copy a
-	// page (about a tenth of the CPU time of a long scan). Only this scan
-	// uses it: the connection goes back to the pool without it.
-	if _, err := conn.ExecContext(ctx, `PRAGMA mmap_size = `+fmt.Sprint(eachMmapSize)); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.Background(), `PRAGMA mmap_size = 0`)
-	// The handle is the first argument: the function has no other way to
-	// learn which call it serves. The query yields one row, NULL.
-	var done sql.NullInt64
-	q := `SELECT ` + eachRowFunction + `(` + fmt.Sprint(id) + `, ` + strings.Join(cols, ", ") + `) FROM ` + from
-	err = conn.QueryRowContext(ctx, q, args...).Scan(&done)
-	if h.err != nil {
-		return h.err
-	}
-	return err
+	return eachRowSQLite(ctx, d.Path, q, args, fn)
 }
 
 // eachMmapSize is the most of the database file a scan maps (SQLite caps
 // it at its compile-time limit).
 const eachMmapSize = 1 << 40
 
-const eachRowFunction = "custodia_each_row"
-
-// eachHandle is one EachRow call's callback and the error it stopped with.
-type eachHandle struct {
-	fn  func([]driver.Value) error
-	err error
-}
-
-var (
-	eachHandles sync.Map // int64 -> *eachHandle
-	eachSeq     atomic.Int64
-	errEachStop = errors.New("row callback stopped the query")
-)
-
-func init() {
-	// Every SQLite connection opened from here on knows the function.
-	sqlite.MustRegisterFunction(eachRowFunction, &sqlite.FunctionImpl{
-		NArgs: -1,
-		// Strings and blobs are passed without copying; EachRow's contract
-		// says fn keeps none of them.
-		VolatileArgs: true,
-		MakeAggregate: func(sqlite.FunctionContext) (sqlite.AggregateFunction, error) {
-			return &eachAggregate{}, nil
-		},
-	})
-}
-
-// eachAggregate passes each row it is stepped over to its handle's fn.
-type eachAggregate struct{ h *eachHandle }
-
-func (a *eachAggregate) Step(_ *sqlite.FunctionContext, row []driver.Value) error {
-	if a.h == nil {
-		id, _ := row[0].(int64)
-		h, ok := eachHandles.Load(id)
-		if !ok {
-			return errors.New("each row: unknown handle")
-		}
-		a.h = h.(*eachHandle)
-	}
-	if a.h.err != nil {
-		return errEachStop
-	}
-	if err := a.h.fn(row[1:]); err != nil {
-		a.h.err = err
-		return errEachStop
-	}
-	return nil
-}
-
-func (a *eachAggregate) WindowInverse(*sqlite.FunctionContext, []driver.Value) error {
-	return errors.New("each row: not a window function")
-}
-
-func (a *eachAggregate) WindowValue(*sqlite.FunctionContext) (driver.Value, error) { return nil, nil }
-
-func (a *eachAggregate) Final(*sqlite.FunctionContext) {}
-
 // eachRowPostgres is EachRow on pgx's own rows, all in binary format,
 // decoded in place: database/sql's per-value conversion and copying cost
 // the client several times what the values take to arrive.
-func eachRowPostgres(ctx context.Context, pool *sql.DB, query string, args []any, fn func([]driver.Value) error) error {
+func eachRowPostgres(ctx context.Context, pool *sql.DB, query string, args []any, fn func(Row) error) error {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return err
@@ -156,7 +109,7 @@ func eachRowPostgres(ctx context.Context, pool *sql.DB, query string, args []any
 		}
 		defer rows.Close()
 		fields := rows.FieldDescriptions()
-		vals := make([]driver.Value, len(fields))
+		vals := make(Values, len(fields))
 		for rows.Next() {
 			raw := rows.RawValues()
 			for i, f := range fields {
@@ -176,27 +129,30 @@ func eachRowPostgres(ctx context.Context, pool *sql.DB, query string, args []any
 
 // binaryValue decodes a value in PostgreSQL's binary format. Text and
 // bytea alias b.
-func binaryValue(oid uint32, b []byte) (driver.Value, error) {
+func binaryValue(oid uint32, b []byte) (Value, error) {
 	if b == nil {
-		return nil, nil
+		return Value{}, nil
 	}
 	switch oid {
 	case pgtype.Int8OID, pgtype.Int4OID, pgtype.Int2OID:
 		switch len(b) {
 		case 8:
-			return int64(binary.BigEndian.Uint64(b)), nil
+			return Value{Kind: Integer, Int: int64(binary.BigEndian.Uint64(b))}, nil
 		case 4:
-			return int64(int32(binary.BigEndian.Uint32(b))), nil
+			return Value{Kind: Integer, Int: int64(int32(binary.BigEndian.Uint32(b)))}, nil
 		case 2:
-			return int64(int16(binary.BigEndian.Uint16(b))), nil
+			return Value{Kind: Integer, Int: int64(int16(binary.BigEndian.Uint16(b)))}, nil
 		}
-		return nil, fmt.Errorf("an integer of %d bytes", len(b))
+		return Value{}, fmt.Errorf("an integer of %d bytes", len(b))
 	case pgtype.TextOID, pgtype.VarcharOID:
-		return unsafe.String(unsafe.SliceData(b), len(b)), nil
+		return Value{Kind: Text, Bytes: b}, nil
 	case pgtype.ByteaOID:
-		return b, nil
+		return Value{Kind: Blob, Bytes: b}, nil
 	case pgtype.BoolOID:
-		return len(b) == 1 && b[0] != 0, nil
+		if len(b) != 1 {
+			return Value{}, fmt.Errorf("a boolean of %d bytes", len(b))
+		}
+		return Value{Kind: Integer, Int: int64(b[0])}, nil
 	}
-	return nil, fmt.Errorf("type %d is not supported", oid)
+	return Value{}, fmt.Errorf("type %d is not supported", oid)
 }

@@ -2,7 +2,6 @@ package db_test
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"testing"
@@ -18,22 +17,39 @@ func TestEachRowPassesEveryRowInOrderWithItsTypes(t *testing.T) {
 		if _, err := d.Write.ExecContext(ctx, `CREATE TABLE each_test (id BIGINT PRIMARY KEY, name TEXT NOT NULL, data `+blob+`)`); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.Write.ExecContext(ctx, `INSERT INTO each_test VALUES (1, 'a', NULL), (2, '', $1), (3, 'ccc', $2), (300, 'big', $2)`,
+		// Inserted out of key order: the rows must come in key order.
+		if _, err := d.Write.ExecContext(ctx, `INSERT INTO each_test VALUES (300, 'big', $2), (1, 'a', NULL), (3, 'ccc', $2), (2, '', $1)`,
 			[]byte{0, 1, 0}, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
+		show := func(r db.Row, i int) string {
+			switch r.Kind(i) {
+			case db.Integer:
+				return fmt.Sprintf("int %d", r.Int(i))
+			case db.Text:
+				return fmt.Sprintf("text %q", r.Bytes(i))
+			case db.Blob:
+				return fmt.Sprintf("blob %q", r.Bytes(i))
+			case db.Null:
+				return "null"
+			}
+			return fmt.Sprintf("kind %d", r.Kind(i))
+		}
 		var got []string
-		err := d.EachRow(ctx, []string{"id", "name", "data"}, 0, `each_test WHERE id >= $1 AND id <= $2`, []any{2, 300}, func(row []driver.Value) error {
-			got = append(got, fmt.Sprintf("%T %v|%T %q|%T %q", row[0], row[0], row[1], row[1], row[2], row[2]))
+		err := d.EachRow(ctx, []string{"id", "name", "data"}, 0, `each_test WHERE id >= $1 AND id <= $2`, []any{2, 300}, func(r db.Row) error {
+			if r.Columns() != 3 {
+				t.Fatalf("%d columns, want 3", r.Columns())
+			}
+			got = append(got, show(r, 0)+"|"+show(r, 1)+"|"+show(r, 2))
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := []string{
-			`int64 2|string ""|[]uint8 "\x00\x01\x00"`,
-			`int64 3|string "ccc"|[]uint8 "x"`,
-			`int64 300|string "big"|[]uint8 "x"`,
+			`int 2|text ""|blob "\x00\x01\x00"`,
+			`int 3|text "ccc"|blob "x"`,
+			`int 300|text "big"|blob "x"`,
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("rows\n got %q\nwant %q", got, want)
@@ -41,15 +57,26 @@ func TestEachRowPassesEveryRowInOrderWithItsTypes(t *testing.T) {
 		// An error from the callback stops the query and comes back as it is.
 		stop := errors.New("stop here")
 		calls := 0
-		err = d.EachRow(ctx, []string{"id", "data"}, 0, `each_test WHERE id >= $1 AND id <= $2`, []any{1, 300}, func(row []driver.Value) error {
+		err = d.EachRow(ctx, []string{"id", "data"}, 0, `each_test WHERE id >= $1 AND id <= $2`, []any{1, 300}, func(r db.Row) error {
 			calls++
-			if row[1] != nil {
-				t.Errorf("row %v: data %v, want NULL as nil", row[0], row[1])
+			if r.Kind(1) != db.Null {
+				t.Errorf("row %v: data %v, want NULL", r.Int(0), show(r, 1))
 			}
 			return stop
 		})
 		if !errors.Is(err, stop) || calls != 1 {
 			t.Fatalf("stopped with %v after %d calls, want the callback's error after 1", err, calls)
+		}
+		// A cancelled context stops the query before its first row.
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		err = d.EachRow(cctx, []string{"id"}, 0, `each_test WHERE id >= $1`, []any{1}, func(db.Row) error { return nil })
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled: %v, want context.Canceled", err)
+		}
+		// A query SQLite or PostgreSQL refuses is an error, not a panic.
+		if err := d.EachRow(ctx, []string{"nope"}, 0, `each_test`, nil, func(db.Row) error { return nil }); err == nil {
+			t.Fatal("a query of a column that does not exist succeeded")
 		}
 	})
 }
