@@ -170,11 +170,14 @@ var loadRowSQL = `
 
 // relationshipFacts are the policy's facts about user $2 and patient p at
 // time $3 (microseconds), as three SELECT columns: on the care team, holding
-// a break-glass grant, collaborating on one of the patient's cases.
+// a break-glass grant, collaborating on one of the patient's cases. The
+// collaboration is looked up from the patient's cases (CROSS JOIN keeps
+// SQLite from starting at the user's collaborations, of which a busy doctor
+// has many); migration 0310 covers all three with indexes.
 const relationshipFacts = `EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = p.id AND t.user_id = +$2 AND t.removed_at IS NULL),
 		  EXISTS (SELECT 1 FROM break_glass_grants g WHERE g.patient_id = p.id AND g.user_id = +$2 AND g.expires_at > +$3),
-		  EXISTS (SELECT 1 FROM case_collaborators c JOIN cases k ON k.id = c.case_id
-		          WHERE k.patient_id = p.id AND c.user_id = +$2 AND c.removed_at IS NULL)`
+		  EXISTS (SELECT 1 FROM cases k CROSS JOIN case_collaborators c
+		          WHERE k.patient_id = p.id AND c.case_id = k.id AND c.user_id = +$2 AND c.removed_at IS NULL)`
 
 // FactsSQL is a query of the workspace and the relationship facts of the
 // patient with id $1 for user $2 at time $3 (microseconds), scanned as
