@@ -59,6 +59,16 @@ type withCommit struct {
 	err error
 }
 
+// hasWith reports whether any entry of the batch has AppendWith statements.
+func hasWith(batch []*pending) bool {
+	for _, p := range batch {
+		if p.with != nil && p.with.fn != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // runWith runs the AppendWith statements of a batch, each in a savepoint
 // of its own, after the entries are inserted. Only a failing savepoint
 // statement fails the batch.

@@ -170,6 +170,19 @@ func (d *DB) Close() error {
 	return err
 }
 
+// ExecOne runs st, a statement prepared on d.Write, as a transaction of
+// its own (autocommit), as durable as a Tx. One statement on its own needs
+// no statement journal, which SQLite otherwise keeps for a statement that
+// writes many rows inside a transaction: a copy of every page the
+// statement changes, taken before it changes it.
+func (d *DB) ExecOne(ctx context.Context, st *sql.Stmt, args ...any) error {
+	if _, err := st.ExecContext(ctx, args...); err != nil {
+		return err
+	}
+	d.ckpt.committed()
+	return nil
+}
+
 // Tx runs fn in a write transaction, committing if fn returns nil and rolling
 // back otherwise, so a failed request leaves no half-written rows.
 func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
