@@ -105,6 +105,9 @@ func (c dsnConnector) Connect(context.Context) (driver.Conn, error) {
 }
 func (c dsnConnector) Driver() driver.Driver { return sqliteDriver() }
 
+// readCacheKiB is the page cache the SQLite read pool shares (in KiB).
+const readCacheKiB = 128 << 10
+
 // openSQLiteWith opens SQLite with WAL checkpoints in the background or,
 // for comparison in benchmarks, inside commits as SQLite does by default,
 // and the pools' connectors passed through wrap when it is not nil.
@@ -139,8 +142,13 @@ func openSQLiteWith(path string, background bool, wrap func(driver.Connector) dr
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	r := pool(base + "&_pragma=query_only(1)")
+	// The read connections share readCacheKiB of page cache (SQLite's
+	// default is 2 MiB each). A connection drops its cache whenever another
+	// commits, and the audit log commits several hundred times a second
+	// under load, so what counts is how much of a patient read's pages
+	// (its row, key and relationship indexes) stay cached between commits.
 	n := max(4, runtime.NumCPU()*2)
+	r := pool(base + "&_pragma=query_only(1)&_pragma=cache_size(-" + strconv.Itoa(max(2048, readCacheKiB/n)) + ")")
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	d := &DB{Write: w, Read: r, Dialect: SQLite, Path: path}
