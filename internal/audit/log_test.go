@@ -180,3 +180,19 @@ func TestDatabaseRefusesAStatementWithOneBadLink(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL the INSERT trigger's lookup of the previous entry must
+// never become a sequential scan: PL/pgSQL keeps the plan it made while
+// the table was small, and each insert would then read the whole log.
+// Migration 0220 plans the function with sequential scans off.
+func TestPostgresChainTriggerPlansWithoutSequentialScans(t *testing.T) {
+	d := dbtest.Postgres(t)
+	var config []byte
+	if err := d.Read.QueryRowContext(context.Background(),
+		`SELECT array_to_string(proconfig, ',') FROM pg_proc WHERE proname = 'audit_check_link' AND pronamespace = current_schema()::regnamespace`).Scan(&config); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(config), "enable_seqscan=off") {
+		t.Fatalf("audit_check_link settings %q, want enable_seqscan=off", config)
+	}
+}
