@@ -92,9 +92,10 @@ func rawRun(ctx context.Context, tls *libc.TLS, h uintptr, q string, args []any,
 			return rawError(tls, h, rc, "bind")
 		}
 	}
-	row := &rawRow{tls: tls, st: st, n: int(sqlite3.Xsqlite3_column_count(tls, st))}
-	for n := 0; ; n++ {
-		if n%4096 == 0 {
+	n := int(sqlite3.Xsqlite3_column_count(tls, st))
+	row := &rawRow{tls: tls, st: st, n: n, vals: make([]uintptr, n)}
+	for rows := 0; ; rows++ {
+		if rows%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -104,6 +105,7 @@ func rawRun(ctx context.Context, tls *libc.TLS, h uintptr, q string, args []any,
 			if fn == nil {
 				continue
 			}
+			row.next()
 			if err := fn(row); err != nil {
 				return err
 			}
@@ -116,16 +118,32 @@ func rawRun(ctx context.Context, tls *libc.TLS, h uintptr, q string, args []any,
 }
 
 // rawRow is a Row read from a statement's current row through the C API.
+// Each column's value is looked up once a row (sqlite3_column_value, which
+// takes the statement's locks and checks) and then read with the cheaper
+// sqlite3_value_* calls.
 type rawRow struct {
-	tls *libc.TLS
-	st  uintptr
-	n   int
+	tls  *libc.TLS
+	st   uintptr
+	n    int
+	vals []uintptr // column i's sqlite3_value this row, or 0 until read
+}
+
+// next forgets the values of the row before.
+func (r *rawRow) next() { clear(r.vals) }
+
+func (r *rawRow) value(i int) uintptr {
+	v := r.vals[i]
+	if v == 0 {
+		v = sqlite3.Xsqlite3_column_value(r.tls, r.st, int32(i))
+		r.vals[i] = v
+	}
+	return v
 }
 
 func (r *rawRow) Columns() int { return r.n }
 
 func (r *rawRow) Kind(i int) Kind {
-	switch sqlite3.Xsqlite3_column_type(r.tls, r.st, int32(i)) {
+	switch sqlite3.Xsqlite3_value_type(r.tls, r.value(i)) {
 	case sqlite3.SQLITE_INTEGER:
 		return Integer
 	case sqlite3.SQLITE_FLOAT:
@@ -138,16 +156,17 @@ func (r *rawRow) Kind(i int) Kind {
 	return Null
 }
 
-func (r *rawRow) Int(i int) int64 { return sqlite3.Xsqlite3_column_int64(r.tls, r.st, int32(i)) }
+func (r *rawRow) Int(i int) int64 { return sqlite3.Xsqlite3_value_int64(r.tls, r.value(i)) }
 
 // Len is the length in bytes of a Text or Blob column.
-func (r *rawRow) Len(i int) int { return int(sqlite3.Xsqlite3_column_bytes(r.tls, r.st, int32(i))) }
+func (r *rawRow) Len(i int) int { return int(sqlite3.Xsqlite3_value_bytes(r.tls, r.value(i))) }
 
-// Bytes is the column's bytes, as stored for a Text or Blob (column_blob
+// Bytes is the column's bytes, as stored for a Text or Blob (value_blob
 // converts neither), taken before their length as SQLite asks.
 func (r *rawRow) Bytes(i int) []byte {
-	p := sqlite3.Xsqlite3_column_blob(r.tls, r.st, int32(i))
-	n := sqlite3.Xsqlite3_column_bytes(r.tls, r.st, int32(i))
+	v := r.value(i)
+	p := sqlite3.Xsqlite3_value_blob(r.tls, v)
+	n := sqlite3.Xsqlite3_value_bytes(r.tls, v)
 	if p == 0 || n <= 0 {
 		return []byte{}
 	}
