@@ -360,30 +360,39 @@ func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err er
 	if err != nil {
 		return head, false, err
 	}
-	rest, err := l.insertStatement(ctx, max(1, len(batch)%insertChunk))
-	if err != nil {
-		return head, false, err
-	}
-	// A batch that one INSERT carries, with no AppendWith statements and
-	// no checkpoint due (most batches), commits as that one statement: in
-	// a transaction SQLite would keep a statement journal for it, copying
-	// every page it changes first (a third of the writer's time).
 	if len(batch) <= insertChunk && !cp && !hasWith(batch) {
-		err = l.d.ExecOne(ctx, full, args...)
-		if err != nil {
+		// Most batches: one INSERT, committed as a statement of its own.
+		// Inside a transaction SQLite keeps a statement journal for an
+		// INSERT of many rows, a copy of every page it changes, taken
+		// first; that was a third of the writer's time.
+		if err = l.d.ExecOne(ctx, full, args...); err != nil {
 			err = fmt.Errorf("insert audit entries: %w", err)
 		}
-		clear(l.args)
-		copy(head[:], last)
-		return head, cp, err
+	} else {
+		err = l.insertInTx(ctx, batch, full, cp, seq, last)
 	}
-	// On SQLite the INSERT trigger of migration 0200 (each row extends the
-	// chain by one) costs about 10-15% of append throughput: its two
-	// subqueries are primary-key seeks, but any trigger makes a multi-row
-	// INSERT keep a statement journal. It stays: Verify would find a
-	// replaced or skipped row only later, and the trigger refuses an
-	// INSERT OR REPLACE (which fires no DELETE trigger) when it happens.
-	err = l.d.Tx(ctx, func(tx *sql.Tx) error {
+	clear(l.args) // drop references to the batch's strings
+	copy(head[:], last)
+	return head, cp, err
+}
+
+// insertInTx writes a batch that needs a transaction: more rows than one
+// INSERT carries, AppendWith statements, or a checkpoint of the new head
+// (seq, last). full is the INSERT of insertChunk rows, or of the whole
+// batch when it is smaller.
+//
+// On SQLite the INSERT trigger of migration 0200 (each row extends the
+// chain by one) costs about 10-15% of append throughput: its two
+// subqueries are primary-key seeks. It stays: Verify would find a replaced
+// or skipped row only later, and the trigger refuses an INSERT OR REPLACE
+// (which fires no DELETE trigger) when it happens.
+func (l *Log) insertInTx(ctx context.Context, batch []*pending, full *sql.Stmt, cp bool, seq int64, last []byte) error {
+	rest, err := l.insertStatement(ctx, max(1, len(batch)%insertChunk))
+	if err != nil {
+		return err
+	}
+	args := l.args
+	return l.d.Tx(ctx, func(tx *sql.Tx) error {
 		for i := 0; i < len(batch); i += insertChunk {
 			n := min(insertChunk, len(batch)-i)
 			st := full
@@ -402,9 +411,6 @@ func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err er
 		}
 		return nil
 	})
-	clear(l.args) // drop references to the batch's strings
-	copy(head[:], last)
-	return head, cp, err
 }
 
 func boolInt(b bool) int64 {
