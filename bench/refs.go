@@ -155,21 +155,18 @@ func storageRows(ctx context.Context, c config, ref *refs) ([]Result, error) {
 		return rate, store.Delete(ctx, name)
 	}
 	var copies, puts []float64
-	for round := 0; round < 3; round++ {
-		for i := 0; i < 2; i++ {
-			if (i+round)%2 == 0 {
-				r, err := copyOnce(round)
-				if err != nil {
-					return nil, err
-				}
-				copies = append(copies, r)
-			} else {
-				r, err := putOnce(round)
-				if err != nil {
-					return nil, err
-				}
-				puts = append(puts, r)
+	sides := []struct {
+		run   func(round int) (float64, error)
+		rates *[]float64
+	}{{copyOnce, &copies}, {putOnce, &puts}}
+	for round := range 3 {
+		for i := range sides {
+			side := sides[(i+round)%len(sides)]
+			r, err := side.run(round)
+			if err != nil {
+				return nil, err
 			}
+			*side.rates = append(*side.rates, r)
 		}
 	}
 	plain, put := median(copies), median(puts)

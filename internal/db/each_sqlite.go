@@ -92,8 +92,7 @@ func rawRun(ctx context.Context, tls *libc.TLS, h uintptr, q string, args []any,
 			return rawError(tls, h, rc, "bind")
 		}
 	}
-	n := int(sqlite3.Xsqlite3_column_count(tls, st))
-	row := &rawRow{tls: tls, st: st, n: n, vals: make([]uintptr, n)}
+	row := &rawRow{tls: tls, st: st, vals: make([]uintptr, sqlite3.Xsqlite3_column_count(tls, st))}
 	for rows := 0; ; rows++ {
 		if rows%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -124,7 +123,6 @@ func rawRun(ctx context.Context, tls *libc.TLS, h uintptr, q string, args []any,
 type rawRow struct {
 	tls  *libc.TLS
 	st   uintptr
-	n    int
 	vals []uintptr // column i's sqlite3_value this row, or 0 until read
 }
 
@@ -140,7 +138,7 @@ func (r *rawRow) value(i int) uintptr {
 	return v
 }
 
-func (r *rawRow) Columns() int { return r.n }
+func (r *rawRow) Columns() int { return len(r.vals) }
 
 func (r *rawRow) Kind(i int) Kind {
 	switch sqlite3.Xsqlite3_value_type(r.tls, r.value(i)) {
