@@ -13,10 +13,11 @@ const NoticeAcceptanceProblem = "/problems/notice-acceptance-required"
 
 // noticeExempt are the paths a held user may still reach: the acceptance
 // page and API, the notice itself, signing out, static files and health
-// checks.
+// checks. Signing out through the API is exempt as the page is: a held user
+// must always be able to end their session.
 func noticeExempt(path string) bool {
 	switch path {
-	case "/notices/accept", "/privacy", "/signout", "/healthz", "/readyz", "/metrics", "/api/v1/notices/current":
+	case "/notices/accept", "/privacy", "/signout", "/api/v1/auth/signout", "/healthz", "/readyz", "/metrics", "/api/v1/notices/current":
 		return true
 	}
 	if strings.HasPrefix(path, "/static/") {
