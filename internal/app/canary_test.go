@@ -7,9 +7,12 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,9 +23,11 @@ import (
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/app"
 	"github.com/custodia-health/custodia/internal/app/apptest"
+	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/db/dbtest"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/patient"
 )
 
@@ -310,5 +315,66 @@ func scanPostgres(t *testing.T, d *db.DB) {
 			}
 		}
 		rs.Close()
+	}
+}
+
+// A production server (an https base URL or TLS) without an SMTP relay has
+// no development outbox: nothing is kept in memory or written to the data
+// directory, /dev/outbox does not exist, and mail fails with ErrNoRelay
+// instead of vanishing. Outside production the outbox exists, in memory.
+func TestProductionServerHasNoOutboxAndWritesNoMail(t *testing.T) {
+	for _, tc := range []struct {
+		name, baseURL string
+		outbox        bool
+	}{
+		{"production", "https://custodia.example", false},
+		{"development", "http://127.0.0.1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), BaseURL: tc.baseURL, MailFrom: "custodia@localhost",
+				LogLevel: "info", LogFormat: "text", MaxUpload: 1 << 20, IdleTimeout: 15 * 60e9, Absolute: 12 * 3600e9}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			ctx := context.Background()
+			ws, ids, err := a.Identity.EnsureDemoWorkspace(ctx, "Clinic", []identity.DemoMember{
+				{Name: "Ada Admin", Email: "ada@clinic.example", Password: app.DemoPassword, Role: access.RoleAdmin}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin := &access.Principal{UserID: ids[0], WorkspaceID: ws, Role: access.RoleAdmin, ClientAddr: "127.0.0.1", RequestID: "r"}
+			_, err = a.Identity.Invite(ctx, admin, ws, identity.InviteInput{Kind: identity.InviteMember, Email: "bo@clinic.example", Role: access.RoleStaff},
+				identity.Meta{ClientAddr: "127.0.0.1", RequestID: "r"})
+			if err := a.Identity.SignUp(ctx, identity.SignUpInput{Name: "Cy Doc", Email: "cy@clinic.example", Password: app.DemoPassword}, identity.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			a.Identity.Wait()
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "http://127.0.0.1/dev/outbox", nil)
+			req.RemoteAddr = "127.0.0.1:40000"
+			a.Handler.ServeHTTP(rec, req)
+			if tc.outbox {
+				if err != nil || a.Outbox == nil || rec.Code != http.StatusOK {
+					t.Fatalf("development: invite %v, outbox %v, /dev/outbox %d", err, a.Outbox != nil, rec.Code)
+				}
+				if items, _ := a.Outbox.List(); len(items) != 2 {
+					t.Fatalf("development outbox holds %d messages, want 2", len(items))
+				}
+			} else if !errors.Is(err, mail.ErrNoRelay) || a.Outbox != nil || rec.Code != http.StatusNotFound {
+				t.Fatalf("production: invite %v, outbox %v, /dev/outbox %d", err, a.Outbox != nil, rec.Code)
+			}
+			// Neither mode writes mail to disk.
+			filepath.WalkDir(cfg.DataDir, func(path string, d os.DirEntry, err error) error {
+				if err == nil && (d.Name() == "outbox" || strings.HasSuffix(d.Name(), ".eml")) {
+					t.Errorf("mail on disk: %s", path)
+				}
+				return err
+			})
+		})
 	}
 }
