@@ -168,6 +168,14 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 		return deps, err
 	} else if n > 0 {
 		log.Info("sealed account emails and names stored before migration 0120", "rows", n)
+		// The plaintext is overwritten (secure_delete zeroes freed cells),
+		// but SQLite's old pages stay in the database file until the WAL is
+		// checkpointed: copy it back now and empty it.
+		if a.DB.Dialect.Name == db.SQLite.Name {
+			if _, err := a.DB.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+				return deps, fmt.Errorf("checkpoint after sealing accounts: %w", err)
+			}
+		}
 	}
 	a.Identity, deps.Identity = svc, svc
 	return deps, nil

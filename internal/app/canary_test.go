@@ -378,3 +378,60 @@ func TestProductionServerHasNoOutboxAndWritesNoMail(t *testing.T) {
 		})
 	}
 }
+
+// An upgraded server: accounts and an invitation stored before migration
+// 0120 hold their names and addresses in clear. Starting the server seals
+// them before it answers anything, and afterwards neither the running
+// server's database file and WAL nor the closed database holds them.
+func TestStartUpSealsAccountsStoredInClearBeforeTheUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config.Config{Addr: "127.0.0.1:0", DataDir: dir, BaseURL: "http://127.0.0.1", MailFrom: "custodia@localhost",
+		LogLevel: "info", LogFormat: "text", MaxUpload: 1 << 20, IdleTimeout: 15 * 60e9, Absolute: 12 * 3600e9}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Rows as the code before 0120 wrote them.
+	d, err := db.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO users (id, email, name, password_hash, email_verified_at, created_at, password_at) VALUES ('u-old', '` + clinEmail + `', '` + clinName + `', 'x', 1, 1, 1)`,
+		`INSERT INTO workspaces (id, name, mfa_required, created_at) VALUES ('w-old', 'Old Clinic', 1, 1)`,
+		`INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ('w-old', 'u-old', 'admin', 1)`,
+		`INSERT INTO invitations (id, token_hash, kind, workspace_id, email, role, invited_by, created_at, expires_at)
+			VALUES ('i-old', 'h', 'member', 'w-old', '` + patEmail + `', 'staff', 'u-old', 1, 2)`,
+	} {
+		if _, err := d.Write.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "custodia.db")); !bytes.Contains(b, []byte(clinName)) {
+		t.Fatal("the legacy rows are not in the file, so the scans below prove nothing")
+	}
+
+	a, err = app.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanDataDir(t, dir)
+	u, err := a.Identity.User(ctx, "u-old")
+	if err != nil || u.Name != clinName || u.Email != clinEmail {
+		t.Fatalf("the sealed account reads %+v %v", u, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	scanDataDir(t, dir)
+}
