@@ -70,7 +70,7 @@ func (s *Service) sealUser(uid, email, name string) (sealedUser, error) {
 }
 
 // insertUserSQL creates an account. The legacy email column takes the user
-// id ($1) and name takes ”: neither may hold the person's details.
+// id ($1) and name an empty string: neither may hold the person's details.
 const insertUserSQL = `INSERT INTO users (id, email, name, email_enc, name_enc, email_index, password_hash, email_verified_at, created_at, password_at)
 	VALUES ($1, $1, '', $2, $3, $4, $5, $6, $7, $7)`
 
