@@ -49,6 +49,9 @@ type App struct {
 	Rehab    *rehab.Service    // remote rehabilitation
 	Consent  *consent.Service  // consent per purpose
 	Captures *capture.Service  // patients' own 3D captures and their doctors
+	// Outbox is the development mail outbox (in memory), nil in production
+	// and when an SMTP relay is configured.
+	Outbox *mail.Outbox
 
 	janitor sync.WaitGroup // housekeeping started by StartJanitor
 	Handler http.Handler
@@ -123,24 +126,31 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 }
 
 // identity builds the mailer and the identity service. Mail goes to the SMTP
-// relay when one is configured, else to DATA_DIR/outbox, which the web UI
-// shows at /dev/outbox only outside production (no TLS, no https base URL)
-// and only to browsers on this machine.
+// relay when one is configured. Without one, outside production (no TLS, no
+// https base URL) it goes to the development outbox, kept in memory and
+// shown at /dev/outbox only to browsers on this machine; in production it
+// fails (mail.Unconfigured), because messages name people and must be
+// neither lost silently nor kept in the data directory.
 func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger) (web.Deps, error) {
 	deps := web.Deps{DB: a.DB, Log: log, Version: Version, BaseURL: cfg.BaseURL}
 	var mailer mail.Mailer
-	if cfg.SMTPAddr != "" {
+	production := cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL, "https://")
+	switch {
+	case cfg.SMTPAddr != "":
 		mailer = &mail.SMTP{Addr: cfg.SMTPAddr, User: cfg.SMTPUser, Password: cfg.SMTPPass, From: cfg.MailFrom}
-	} else {
-		ob, err := mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox"), cfg.MailFrom)
-		if err != nil {
-			return deps, err
-		}
-		mailer = ob
-		production := cfg.TLSCert != "" || strings.HasPrefix(cfg.BaseURL, "https://")
-		if !production {
-			deps.Outbox = ob
-		}
+	case production:
+		log.Warn("no SMTP relay is configured: invitations, confirmations and password resets cannot be mailed; set -smtp-addr")
+		mailer = mail.Unconfigured{}
+	default:
+		a.Outbox = mail.NewOutbox(cfg.MailFrom)
+		mailer, deps.Outbox = a.Outbox, a.Outbox
+	}
+	// Every account's email and name are sealed with the platform's account
+	// key; rows from before migration 0120 are sealed now, before any
+	// request can read them.
+	acct, err := a.Keys.AccountKey(ctx)
+	if err != nil {
+		return deps, err
 	}
 	// TOTP secrets are sealed with a secret derived from the key hierarchy,
 	// so rotating the master key does not force users to re-enrol.
@@ -149,10 +159,23 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 		return deps, err
 	}
 	svc, err := identity.New(a.DB, mailer, a.serviceAudit(), identity.Config{BaseURL: cfg.BaseURL,
-		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, Log: log,
+		IdleTimeout: cfg.IdleTimeout, Absolute: cfg.Absolute, SealingKey: key, AccountKey: acct, Log: log,
 		PatientWorkspace: a.patientWorkspace})
 	if err != nil {
 		return deps, err
+	}
+	if n, err := svc.SealAccounts(ctx); err != nil {
+		return deps, err
+	} else if n > 0 {
+		log.Info("sealed account emails and names stored before migration 0120", "rows", n)
+		// The plaintext is overwritten (secure_delete zeroes freed cells),
+		// but SQLite's old pages stay in the database file until the WAL is
+		// checkpointed: copy it back now and empty it.
+		if a.DB.Dialect.Name == db.SQLite.Name {
+			if _, err := a.DB.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+				return deps, fmt.Errorf("checkpoint after sealing accounts: %w", err)
+			}
+		}
 	}
 	a.Identity, deps.Identity = svc, svc
 	return deps, nil

@@ -13,7 +13,7 @@ import (
 func BenchmarkSignIn(b *testing.B) {
 	d := dbtest.SQLite(b)
 	f := newFixture(b, d)
-	svc, err := identity.New(d, f.mail, f.audit, identity.Config{BaseURL: "https://custodia.test", SealingKey: make([]byte, 32)})
+	svc, err := identity.New(d, f.mail, f.audit, identity.Config{BaseURL: "https://custodia.test", SealingKey: make([]byte, 32), AccountKey: accountKey(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

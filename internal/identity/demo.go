@@ -47,11 +47,10 @@ func (s *Service) EnsureDemoWorkspace(ctx context.Context, name string, members 
 		}
 		for i, m := range members {
 			email := normalizeEmail(m.Email)
-			err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&ids[i])
+			err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE email_index = $1`, s.emailIndex(email)).Scan(&ids[i])
 			if errors.Is(err, sql.ErrNoRows) {
 				ids[i] = newID()
-				_, err = tx.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, email_verified_at, created_at, password_at)
-					VALUES ($1, $2, $3, $4, $5, $5, $5)`, ids[i], email, m.Name, hashes[i], now)
+				err = s.insertUser(ctx, tx, ids[i], email, m.Name, hashes[i], now, now)
 			}
 			if err != nil {
 				return fmt.Errorf("create demo user: %w", err)

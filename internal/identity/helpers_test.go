@@ -16,6 +16,7 @@ import (
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
 )
 
@@ -109,6 +110,17 @@ type fixture struct {
 	patients map[string]string
 }
 
+// accountKey is a fresh key for account fields, as the keyring's
+// AccountKey would give.
+func accountKey(t testing.TB) *keys.Key {
+	t.Helper()
+	k, err := keys.NewRandomKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // cheapHash keeps tests fast; BenchmarkSignIn measures the real cost.
 var cheapHash = identity.HashParams{Memory: 1024, Time: 1, Threads: 1}
 
@@ -116,7 +128,7 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	f := &fixture{db: d, mail: &mailbox{}, audit: &auditRecorder{}, clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
 		patients: map[string]string{}}
-	svc, err := identity.New(d, f.mail, f.audit, identity.Config{BaseURL: "https://custodia.test", SealingKey: make([]byte, 32),
+	svc, err := identity.New(d, f.mail, f.audit, identity.Config{BaseURL: "https://custodia.test", SealingKey: make([]byte, 32), AccountKey: accountKey(t),
 		Hash: cheapHash, Now: f.clock.Now, PatientWorkspace: func(_ context.Context, id string) (string, error) { return f.patients[id], nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -141,8 +153,8 @@ func (f *fixture) verifiedUser(t testing.TB, name, email string, mfaOff bool) st
 	if err := f.svc.VerifyEmail(ctx, f.mail.lastToken(t, email, "/verify"), meta); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	var uid string
-	if err := f.db.Read.QueryRow(`SELECT id FROM users WHERE email = $1`, email).Scan(&uid); err != nil {
+	uid, err := identity.UserIDByEmail(ctx, f.svc, email)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if mfaOff {

@@ -20,6 +20,7 @@ import (
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/ids"
+	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	Absolute    time.Duration // a session older than this is over (default 12h)
 	// SealingKey is the 32-byte AES-256 key that seals TOTP secrets at rest.
 	SealingKey []byte
+	// AccountKey seals every account's email and name and keys the email's
+	// blind index (keys.Keyring.AccountKey). Required.
+	AccountKey *keys.Key
 	// Hash sets the argon2id cost; zero means DefaultHashParams. Tests lower it.
 	Hash HashParams
 	// Now is the clock; nil means time.Now. Tests inject one to age sessions.
@@ -51,6 +55,7 @@ type Service struct {
 	cfg    Config
 	hasher *hasher
 	seal   *sealer
+	acct   *keys.Key // account fields: see sealed.go
 	now    func() time.Time
 	// dummyHash is verified against when an email is unknown, so that unknown
 	// and known addresses cost the same time.
@@ -79,11 +84,14 @@ func New(d *db.DB, m mail.Mailer, a audit.Appender, cfg Config) (*Service, error
 	if err != nil {
 		return nil, err
 	}
+	if cfg.AccountKey == nil {
+		return nil, errors.New("identity: no account key: account emails and names must be sealed")
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: d, mailer: m, audit: a, cfg: cfg, hasher: newHasher(cfg.Hash), seal: sl, now: now, log: log}
+	s := &Service{db: d, mailer: m, audit: a, cfg: cfg, hasher: newHasher(cfg.Hash), seal: sl, acct: cfg.AccountKey, now: now, log: log}
 	s.dummyHash, err = s.hasher.hash(randomToken(16))
 	if err != nil {
 		return nil, err

@@ -393,7 +393,11 @@ func TestTOTPWrongCodeReplayAndRecoveryCodes(t *testing.T) {
 		}
 		// The secret is sealed at rest, not stored as text.
 		var sealed []byte
-		if err := d.Read.QueryRow(`SELECT totp_sealed FROM users WHERE email = 'ada@clinic.example'`).Scan(&sealed); err != nil {
+		ada, err := identity.UserIDByEmail(bg, f.svc, "ada@clinic.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Read.QueryRow(`SELECT totp_sealed FROM users WHERE id = $1`, ada).Scan(&sealed); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(string(sealed), secret) || len(sealed) < 16 {

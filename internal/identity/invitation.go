@@ -93,9 +93,15 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in
 	if in.Kind == InvitePatient {
 		patient = sql.NullString{String: strings.TrimSpace(in.PatientID), Valid: true}
 	}
-	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO invitations (id, token_hash, kind, workspace_id, email, role, patient_id, invited_by, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		inv.ID, hashToken(tok), in.Kind, ws, email, string(in.Role), patient, p.UserID, micros(now), micros(inv.ExpiresAt)); err != nil {
+	sealed, err := s.sealText("invitations", inv.ID, "email_enc", email)
+	if err != nil {
+		return nil, fmt.Errorf("create invitation: %w", err)
+	}
+	// The legacy email column stays '': an invitee's address is as telling
+	// as a patient's name.
+	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO invitations (id, token_hash, kind, workspace_id, email, email_enc, email_index, role, patient_id, invited_by, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11)`,
+		inv.ID, hashToken(tok), in.Kind, ws, sealed, s.emailIndex(email), string(in.Role), patient, p.UserID, micros(now), micros(inv.ExpiresAt)); err != nil {
 		return nil, fmt.Errorf("create invitation: %w", err)
 	}
 	// The email names no workspace, inviter or patient: being invited by a
@@ -118,13 +124,17 @@ func (s *Service) InvitationByToken(ctx context.Context, tok string) (*Invitatio
 	var inv Invitation
 	var role string
 	var exp int64
-	err := s.db.Read.QueryRowContext(ctx, `SELECT i.id, i.kind, i.workspace_id, w.name, i.email, i.role, i.expires_at FROM invitations i
+	var sealed []byte
+	err := s.db.Read.QueryRowContext(ctx, `SELECT i.id, i.kind, i.workspace_id, w.name, i.email_enc, i.role, i.expires_at FROM invitations i
 		JOIN workspaces w ON w.id = i.workspace_id WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.expires_at > $2`,
-		hashToken(strings.TrimSpace(tok)), micros(s.now())).Scan(&inv.ID, &inv.Kind, &inv.WorkspaceID, &inv.WorkspaceName, &inv.Email, &role, &exp)
+		hashToken(strings.TrimSpace(tok)), micros(s.now())).Scan(&inv.ID, &inv.Kind, &inv.WorkspaceID, &inv.WorkspaceName, &sealed, &role, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errBadInvitation
 	}
 	if err != nil {
+		return nil, fmt.Errorf("read invitation: %w", err)
+	}
+	if inv.Email, err = s.openText("invitations", inv.ID, "email_enc", sealed); err != nil {
 		return nil, fmt.Errorf("read invitation: %w", err)
 	}
 	inv.Role, inv.ExpiresAt = access.Role(role), time.UnixMicro(exp)
@@ -182,8 +192,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInput, m Meta) 
 	now := micros(s.now())
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if hash != "" {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, email_verified_at, created_at, password_at) VALUES ($1, $2, $3, $4, $5, $5, $5)`,
-				uid, inv.Email, in.Name, hash, now); err != nil {
+			if err := s.insertUser(ctx, tx, uid, inv.Email, in.Name, hash, now, now); err != nil {
 				if s.db.Dialect.IsUniqueViolation(err) {
 					return &Error{Kind: KindConflict, Code: "signin_required", Message: "An account already uses this email address. Sign in first, then open the invitation link again."}
 				}

@@ -20,7 +20,7 @@ func BenchmarkSignInFailureKnownVsUnknown(b *testing.B) {
 	d := dbtest.SQLite(b)
 	f := newFixture(t, d)
 	// Real-ish cost so that the password hash dominates, as in production.
-	svc, err := identity.New(d, f.mail, f.audit, identity.Config{BaseURL: "https://custodia.test", SealingKey: make([]byte, 32),
+	svc, err := identity.New(d, f.mail, f.audit, identity.Config{BaseURL: "https://custodia.test", SealingKey: make([]byte, 32), AccountKey: accountKey(b),
 		Hash: identity.HashParams{Memory: 16 * 1024, Time: 2, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)

@@ -34,15 +34,24 @@ type User struct {
 	CreatedAt     time.Time
 }
 
-const userCols = `id, email, name, password_hash, email_verified_at, operator, mfa_enabled_at, created_at`
+const userCols = `id, email_enc, name_enc, password_hash, email_verified_at, operator, mfa_enabled_at, created_at`
 
-func scanUser(row interface{ Scan(...any) error }) (User, string, error) {
+// scanUser reads a row of userCols and opens the sealed email and name.
+func (s *Service) scanUser(row interface{ Scan(...any) error }) (User, string, error) {
 	var u User
 	var hash string
+	var email, name []byte
 	var verified, mfa sql.NullInt64
 	var op int
 	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &hash, &verified, &op, &mfa, &created); err != nil {
+	if err := row.Scan(&u.ID, &email, &name, &hash, &verified, &op, &mfa, &created); err != nil {
+		return u, "", err
+	}
+	var err error
+	if u.Email, err = s.openText("users", u.ID, "email_enc", email); err != nil {
+		return u, "", err
+	}
+	if u.Name, err = s.openText("users", u.ID, "name_enc", name); err != nil {
 		return u, "", err
 	}
 	u.EmailVerified, u.MFAEnabled, u.Operator = verified.Valid, mfa.Valid, op != 0
@@ -54,7 +63,7 @@ var errNoUser = &Error{Kind: KindNotFound, Code: "user_not_found", Message: "The
 
 // User returns the account with id.
 func (s *Service) User(ctx context.Context, id string) (User, error) {
-	u, _, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	u, _, err := s.scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errNoUser
 	}
@@ -65,7 +74,7 @@ func (s *Service) User(ctx context.Context, id string) (User, error) {
 }
 
 func (s *Service) userByEmail(ctx context.Context, email string) (User, string, error) {
-	u, hash, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, normalizeEmail(email)))
+	u, hash, err := s.scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email_index = $1`, s.emailIndex(email)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, "", errNoUser
 	}
@@ -80,7 +89,7 @@ type SignUpInput struct {
 	Name          string
 	Email         string
 	Password      string
-	WorkspaceName string // the practice or clinic; defaults to "<Name>'s practice"
+	WorkspaceName string // the practice or clinic; defaults to "My practice"
 }
 
 func checkNameEmail(name, email string) error {
@@ -116,7 +125,9 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 	}
 	ws := strings.TrimSpace(in.WorkspaceName)
 	if ws == "" {
-		ws = in.Name + "’s practice"
+		// Not "<Name>'s practice": the workspace name is stored in clear, and
+		// the account's name is sealed.
+		ws = "My practice"
 	}
 	if utf8.RuneCountInString(ws) > 200 {
 		return invalid("workspace", "workspace_name_too_long", "The practice name must be at most 200 characters long.")
@@ -129,8 +140,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 	uid, wid := newID(), newID()
 	var exists bool
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, created_at, password_at) VALUES ($1, $2, $3, $4, $5, $5)`,
-			uid, email, in.Name, hash, micros(now))
+		err := s.insertUser(ctx, tx, uid, email, in.Name, hash, nil, micros(now))
 		if s.db.Dialect.IsUniqueViolation(err) {
 			exists = true
 			return errNoUser // roll back; handled below
@@ -265,7 +275,7 @@ func (s *Service) ResetPassword(ctx context.Context, tok, password string, m Met
 		if uid, err = s.useEmailToken(ctx, tx, tok, "reset"); err != nil {
 			return err
 		}
-		u, _, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, uid))
+		u, _, err := s.scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, uid))
 		if err != nil {
 			return fmt.Errorf("read user: %w", err)
 		}
@@ -302,7 +312,7 @@ func (s *Service) ResetPassword(ctx context.Context, tok, password string, m Met
 // ChangePassword replaces the password after checking the current one. The
 // calling session gets a new token and every other session is signed out.
 func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, next string, m Meta) (string, error) {
-	u, hash, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, sess.UserID))
+	u, hash, err := s.scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, sess.UserID))
 	if err != nil {
 		return "", fmt.Errorf("read user: %w", err)
 	}
@@ -362,15 +372,19 @@ func (s *Service) DisplayNames(ctx context.Context, ids []string) map[string]str
 		}
 		// One query per batch: an IN list of $N parameters reads the same on
 		// both databases.
-		rows, err := s.db.Read.QueryContext(ctx, `SELECT id, name FROM users WHERE id IN (`+strings.Join(ph, ", ")+`)`, batch...)
+		rows, err := s.db.Read.QueryContext(ctx, `SELECT id, name_enc FROM users WHERE id IN (`+strings.Join(ph, ", ")+`)`, batch...)
 		batch = nil
 		if err != nil {
 			return
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id, name string
-			if rows.Scan(&id, &name) == nil {
+			var id string
+			var sealed []byte
+			if rows.Scan(&id, &sealed) != nil {
+				continue
+			}
+			if name, err := s.openText("users", id, "name_enc", sealed); err == nil {
 				out[id] = name
 			}
 		}
@@ -397,14 +411,18 @@ const displayNameBatch = 500
 // workspace's name ("" otherwise).
 func (s *Service) SignedInAs(ctx context.Context, uid, ws string) (name, workspace string, err error) {
 	var wsName sql.NullString
-	err = s.db.Read.QueryRowContext(ctx, `SELECT u.name,
+	var sealed []byte
+	err = s.db.Read.QueryRowContext(ctx, `SELECT u.name_enc,
 		  (SELECT w.name FROM memberships m JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = u.id AND m.workspace_id = $2)
-		FROM users u WHERE u.id = $1`, uid, ws).Scan(&name, &wsName)
+		FROM users u WHERE u.id = $1`, uid, ws).Scan(&sealed, &wsName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", errNoUser
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("read user: %w", err)
+	}
+	if name, err = s.openText("users", uid, "name_enc", sealed); err != nil {
+		return "", "", err
 	}
 	return name, wsName.String, nil
 }
@@ -416,7 +434,7 @@ func (s *Service) SignedInAs(ctx context.Context, uid, ws string) (name, workspa
 func (s *Service) ClinicianByEmail(ctx context.Context, email, ws string) (string, bool) {
 	var id string
 	err := s.db.Read.QueryRowContext(ctx, `SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id
-		WHERE u.email = $1 AND u.email_verified_at IS NOT NULL AND m.role = $2 AND ($3 = '' OR m.workspace_id = $3) LIMIT 1`,
-		normalizeEmail(email), string(access.RoleClinician), ws).Scan(&id)
+		WHERE u.email_index = $1 AND u.email_verified_at IS NOT NULL AND m.role = $2 AND ($3 = '' OR m.workspace_id = $3) LIMIT 1`,
+		s.emailIndex(email), string(access.RoleClinician), ws).Scan(&id)
 	return id, err == nil
 }

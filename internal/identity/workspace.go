@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -144,8 +145,8 @@ func (s *Service) Members(ctx context.Context, p *access.Principal, ws string) (
 	if err := requireRole(p, ws, access.RoleAdmin, access.RolePrivacyOfficer); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.id, u.name, u.email, m.role, u.mfa_enabled_at, m.created_at FROM memberships m
-		JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.name, u.id`, ws)
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.id, u.name_enc, u.email_enc, m.role, u.mfa_enabled_at, m.created_at FROM memberships m
+		JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1`, ws)
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
@@ -156,13 +157,28 @@ func (s *Service) Members(ctx context.Context, p *access.Principal, ws string) (
 		var role string
 		var mfa sql.NullInt64
 		var since int64
-		if err := rows.Scan(&mb.UserID, &mb.Name, &mb.Email, &role, &mfa, &since); err != nil {
+		var name, email []byte
+		if err := rows.Scan(&mb.UserID, &name, &email, &role, &mfa, &since); err != nil {
+			return nil, fmt.Errorf("list members: %w", err)
+		}
+		var err error
+		if mb.Name, err = s.openText("users", mb.UserID, "name_enc", name); err != nil {
+			return nil, fmt.Errorf("list members: %w", err)
+		}
+		if mb.Email, err = s.openText("users", mb.UserID, "email_enc", email); err != nil {
 			return nil, fmt.Errorf("list members: %w", err)
 		}
 		mb.Role, mb.MFAEnabled, mb.Since = access.Role(role), mfa.Valid, time.UnixMicro(since)
 		out = append(out, mb)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	// Sorted here: the database holds the names sealed.
+	slices.SortFunc(out, func(a, b Member) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.UserID, b.UserID))
+	})
+	return out, nil
 }
 
 var errLastAdmin = &Error{Kind: KindConflict, Code: "last_admin", Message: "A workspace needs at least one admin. Make someone else admin first."}
@@ -241,11 +257,15 @@ func (s *Service) UnlockMember(ctx context.Context, p *access.Principal, ws, uid
 	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
 		return err
 	}
-	var email string
-	err := s.db.Read.QueryRowContext(ctx, `SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.user_id = $2`, ws, uid).Scan(&email)
+	var sealed []byte
+	err := s.db.Read.QueryRowContext(ctx, `SELECT u.email_enc FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.user_id = $2`, ws, uid).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &Error{Kind: KindNotFound, Code: "member_not_found", Message: "That person is not a member of this workspace."}
 	}
+	if err != nil {
+		return fmt.Errorf("unlock member: %w", err)
+	}
+	email, err := s.openText("users", uid, "email_enc", sealed)
 	if err != nil {
 		return fmt.Errorf("unlock member: %w", err)
 	}

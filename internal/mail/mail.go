@@ -1,7 +1,7 @@
 // Package mail sends Custodia's email: verification and reset links and
 // invitations. Messages carry at most the recipient's own name and opaque
 // links, never PHI. SMTP delivers in production; the development Outbox
-// writes .eml files that a developer can read.
+// keeps messages in memory (never on disk) for a developer to read.
 package mail
 
 import (

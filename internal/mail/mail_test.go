@@ -11,8 +11,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -190,11 +192,8 @@ func TestSMTPFailsClearlyWhenTheRelayIsDown(t *testing.T) {
 	}
 }
 
-func TestOutboxWritesListsAndReadsMessages(t *testing.T) {
-	o, err := mail.NewOutbox(t.TempDir(), "custodia@localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestOutboxKeepsListsAndReadsMessages(t *testing.T) {
+	o := mail.NewOutbox("custodia@localhost")
 	long := "https://custodia.test/verify?token=" + strings.Repeat("a", 90)
 	for _, to := range []string{"ada@clinic.example", "bo@clinic.example"} {
 		if err := o.Send(context.Background(), mail.Message{To: to, Subject: "Hello", Text: "Open:\n" + long + "\n"}); err != nil {
@@ -208,13 +207,47 @@ func TestOutboxWritesListsAndReadsMessages(t *testing.T) {
 	if items[0].To != "bo@clinic.example" || !strings.Contains(items[0].Text, long) {
 		t.Fatalf("newest first, link intact: %+v", items[0])
 	}
+	if got, err := o.Read(items[1].Name); err != nil || got.To != "ada@clinic.example" {
+		t.Fatalf("read by name: %+v %v", got, err)
+	}
 	if _, err := o.Read("../../etc/passwd"); err == nil {
 		t.Fatal("read outside the outbox")
 	}
 }
 
+// The outbox holds messages addressed to patients: it keeps them in memory
+// only (nothing in the working directory or anywhere on disk), and no more
+// than OutboxCapacity of them.
+func TestOutboxWritesNothingToDiskAndKeepsTheNewest(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	o := mail.NewOutbox("custodia@localhost")
+	for i := range mail.OutboxCapacity + 3 {
+		if err := o.Send(context.Background(), mail.Message{To: fmt.Sprintf("p%d@home.example", i), Subject: "Hello", Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, err := o.List()
+	if err != nil || len(items) != mail.OutboxCapacity {
+		t.Fatalf("kept %d messages, %v; want %d", len(items), err, mail.OutboxCapacity)
+	}
+	if items[0].To != fmt.Sprintf("p%d@home.example", mail.OutboxCapacity+2) || items[len(items)-1].To != "p3@home.example" {
+		t.Fatalf("kept %s .. %s, want the newest", items[0].To, items[len(items)-1].To)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the outbox wrote %d files", len(entries))
+	}
+}
+
+func TestUnconfiguredMailerRefusesEveryMessage(t *testing.T) {
+	err := mail.Unconfigured{}.Send(context.Background(), mail.Message{To: "pat@home.example", Subject: "x", Text: "y"})
+	if !errors.Is(err, mail.ErrNoRelay) || strings.Contains(err.Error(), "pat@") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestHeaderInjectionIsRefused(t *testing.T) {
-	o, _ := mail.NewOutbox(t.TempDir(), "custodia@localhost")
+	o := mail.NewOutbox("custodia@localhost")
 	for _, m := range []mail.Message{
 		{To: "ada@clinic.example\r\nBcc: eve@evil.example", Subject: "x"},
 		{To: "ada@clinic.example", Subject: "x\r\nBcc: eve@evil.example"},

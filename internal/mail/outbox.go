@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,35 +9,41 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Outbox is the development mailer: each message becomes an .eml file in a
-// directory (DATA_DIR/outbox), so a developer can follow emailed links
-// without a mail server. It is never shown to users in production.
+// OutboxCapacity is how many messages the development outbox keeps; older
+// ones are dropped so a long-running development server does not grow.
+const OutboxCapacity = 500
+
+// Outbox is the development mailer: it keeps the newest messages in memory,
+// so a developer can follow emailed links at /dev/outbox without a mail
+// server. It never writes them to disk: they name people (a patient's
+// portal invitation is addressed to the patient), and the data directory
+// holds nothing personal in the clear. A restart empties it. The server
+// uses it only outside production (app.New).
 type Outbox struct {
-	Dir  string
 	From string
 	mu   sync.Mutex
 	seq  int
+	msgs []outboxMessage // oldest first, at most OutboxCapacity
 	now  func() time.Time
 }
 
-// NewOutbox creates dir if needed and returns an Outbox writing there.
-func NewOutbox(dir, from string) (*Outbox, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create outbox: %w", err)
-	}
-	return &Outbox{Dir: dir, From: from, now: time.Now}, nil
+type outboxMessage struct {
+	name string
+	raw  []byte
 }
 
-// Send writes m as DIR/<time>-<n>.eml, through a temporary file and a
-// rename so that a reader never sees half a message.
+// NewOutbox returns an empty Outbox sending as from.
+func NewOutbox(from string) *Outbox {
+	return &Outbox{From: from, now: time.Now}
+}
+
+// Send formats m (refusing header injection as SMTP would) and keeps it as
+// <time>-<n>.eml.
 func (o *Outbox) Send(ctx context.Context, m Message) error {
 	t := o.now()
 	raw, err := Format(o.From, m, t)
@@ -44,22 +51,19 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.seq++
 	name := fmt.Sprintf("%s-%04d.eml", t.UTC().Format("20060102T150405.000000"), o.seq)
-	o.mu.Unlock()
-	tmp := filepath.Join(o.Dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return fmt.Errorf("write outbox message: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(o.Dir, name)); err != nil {
-		return fmt.Errorf("write outbox message: %w", err)
+	o.msgs = append(o.msgs, outboxMessage{name: name, raw: raw})
+	if over := len(o.msgs) - OutboxCapacity; over > 0 {
+		o.msgs = append(o.msgs[:0], o.msgs[over:]...)
 	}
 	return nil
 }
 
 // Item is one message in the outbox, decoded.
 type Item struct {
-	Name    string // file name, the item's id
+	Name    string // the item's id
 	To      string
 	Subject string
 	Date    time.Time
@@ -68,36 +72,38 @@ type Item struct {
 
 // List returns the messages, newest first.
 func (o *Outbox) List() ([]Item, error) {
-	entries, err := os.ReadDir(o.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	var out []Item
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".eml") || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		it, err := o.Read(e.Name())
+	o.mu.Lock()
+	msgs := append([]outboxMessage(nil), o.msgs...)
+	o.mu.Unlock()
+	out := make([]Item, 0, len(msgs))
+	for i := len(msgs) - 1; i >= 0; i-- {
+		it, err := Parse(msgs[i].name, bytes.NewReader(msgs[i].raw))
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, it)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name > out[j].Name })
 	return out, nil
 }
 
+// errNoMessage is an unknown message name; it does not echo the name.
+var errNoMessage = errors.New("read outbox message: no such message")
+
 // Read decodes one message by name.
 func (o *Outbox) Read(name string) (Item, error) {
-	if name != filepath.Base(name) || !strings.HasSuffix(name, ".eml") || strings.HasPrefix(name, ".") {
-		return Item{}, errors.New("read outbox message: bad name")
+	o.mu.Lock()
+	var raw []byte
+	for _, m := range o.msgs {
+		if m.name == name {
+			raw = m.raw
+			break
+		}
 	}
-	f, err := os.Open(filepath.Join(o.Dir, name))
-	if err != nil {
-		return Item{}, fmt.Errorf("read outbox message: %w", err)
+	o.mu.Unlock()
+	if raw == nil {
+		return Item{}, errNoMessage
 	}
-	defer f.Close()
-	return Parse(name, f)
+	return Parse(name, bytes.NewReader(raw))
 }
 
 // Parse decodes a message written by Format.
@@ -123,5 +129,17 @@ func Parse(name string, r io.Reader) (Item, error) {
 		Text: strings.ReplaceAll(string(body), "\r\n", "\n")}, nil
 }
 
+// ErrNoRelay is what Unconfigured answers: production has no outbox, so
+// mail without an SMTP relay cannot go anywhere.
+var ErrNoRelay = errors.New("send mail: no SMTP relay is configured (set -smtp-addr); production servers have no development outbox")
+
+// Unconfigured is the mailer of a production server without an SMTP relay:
+// every message fails with ErrNoRelay instead of being kept anywhere.
+type Unconfigured struct{}
+
+// Send returns ErrNoRelay.
+func (Unconfigured) Send(context.Context, Message) error { return ErrNoRelay }
+
 var _ Mailer = (*Outbox)(nil)
 var _ Mailer = (*SMTP)(nil)
+var _ Mailer = Unconfigured{}

@@ -17,6 +17,7 @@ import (
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/db/dbtest"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/web"
 )
@@ -41,11 +42,12 @@ func newAuthServer(t *testing.T) *authServer {
 	d := dbtest.SQLite(t)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	ob, err := mail.NewOutbox(t.TempDir(), "custodia@localhost")
+	ob := mail.NewOutbox("custodia@localhost")
+	acct, err := keys.NewRandomKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := identity.New(d, ob, discardAudit{}, identity.Config{BaseURL: base, SealingKey: make([]byte, 32),
+	svc, err := identity.New(d, ob, discardAudit{}, identity.Config{BaseURL: base, SealingKey: make([]byte, 32), AccountKey: acct,
 		Hash: identity.HashParams{Memory: 1024, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)

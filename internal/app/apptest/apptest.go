@@ -13,7 +13,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -25,7 +24,6 @@ import (
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/config"
 	"github.com/custodia-health/custodia/internal/identity"
-	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -195,11 +193,7 @@ func (e *Env) PatientAccount(t testing.TB, inviter *Account, role access.Role, p
 		t.Fatalf("invite patient: %v", err)
 	}
 	e.App.Identity.Wait()
-	ob, err := mail.NewOutbox(filepath.Join(e.App.Config.DataDir, "outbox"), e.App.Config.MailFrom)
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := ob.List()
+	items, err := e.App.Outbox.List()
 	if err != nil {
 		t.Fatal(err)
 	}
