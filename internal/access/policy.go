@@ -113,18 +113,67 @@ type Decision struct {
 	Visible    bool
 }
 
+// TokenScope is a permission an API token may carry: exactly the actions
+// it names. A token may do nothing outside its scopes' actions, and the
+// policy still decides each of those for the token's user.
+type TokenScope struct {
+	Name        string
+	Description string // what a person choosing the scope reads
+	Actions     []Action
+}
+
+// TokenScopes is the closed list of scopes. Care-team changes, sharing,
+// consent, planning, audit and break-glass are in none of them: they change
+// who may see a record, or need a person at the keyboard.
+var TokenScopes = []TokenScope{
+	{Name: "records:read", Description: "read patient profiles, cases and rehabilitation progress",
+		Actions: []Action{PatientList, PatientRead, PatientReadSummary, CaseList, CaseRead, RehabRead}},
+	{Name: "records:write", Description: "create and change patient profiles and cases, and comment on cases",
+		Actions: []Action{PatientCreate, PatientUpdate, CaseCreate, CaseUpdate, CaseComment}},
+	{Name: "media:read", Description: "view imaging, 3D models and patients' captures (download only what the token's user uploaded)",
+		Actions: []Action{FileView, FileDownload, CaptureView}},
+	{Name: "media:upload", Description: "upload imaging, 3D models and patients' own captures",
+		Actions: []Action{FileUpload, CaptureUpload}},
+	{Name: "rehab:ingest", Description: "send rehabilitation sessions, exercises and calibrations from a device",
+		Actions: []Action{RehabIngest}},
+}
+
+// scopeOf is the one scope each action belongs to, built from TokenScopes.
+var scopeOf = func() map[Action]string {
+	m := map[Action]string{}
+	for _, sc := range TokenScopes {
+		for _, a := range sc.Actions {
+			if prev, dup := m[a]; dup {
+				panic("access: action " + string(a) + " is in scopes " + prev + " and " + sc.Name)
+			}
+			m[a] = sc.Name
+		}
+	}
+	return m
+}()
+
 // Scope returns the API token scope an action needs, or "" if tokens may
 // not perform it at all.
-func Scope(a Action) string {
-	switch a {
-	case RehabIngest:
-		return "rehab:ingest"
-	case FileUpload, CaptureUpload:
-		return "media:upload"
-	case PatientList, PatientRead, PatientReadSummary, CaseList, CaseRead, FileView, CaptureView, RehabRead:
-		return "records:read"
+func Scope(a Action) string { return scopeOf[a] }
+
+// ScopeActions returns the actions scope grants, nil for a scope the policy
+// does not know (which therefore means nothing).
+func ScopeActions(scope string) []Action {
+	for _, sc := range TokenScopes {
+		if sc.Name == scope {
+			return sc.Actions
+		}
 	}
-	return ""
+	return nil
+}
+
+// ScopeNames lists the scopes' names in TokenScopes order.
+func ScopeNames() []string {
+	out := make([]string, len(TokenScopes))
+	for i, sc := range TokenScopes {
+		out[i] = sc.Name
+	}
+	return out
 }
 
 // Decide is the one function that says whether p may do a to r, and why.

@@ -532,8 +532,10 @@ func (s *Server) pageMatrix(w http.ResponseWriter, r *http.Request, p *access.Pr
 		}
 	}
 	s.renderView(w, r, http.StatusOK, "access_matrix", View{Title: "Who may do what", Data: map[string]any{
-		"Actions": access.Actions, "Rows": policyMatrix(), "Members": members, "MembersWired": listed}})
+		"Actions": access.Actions, "Rows": policyMatrix(), "Scopes": scopeMatrix(), "Members": members, "MembersWired": listed}})
 }
+
+var scopeMatrix = sync.OnceValue(access.ScopeMatrix)
 
 // policyMatrix is the policy evaluated for every role and relationship; it
 // never changes while the server runs, so it is built once.
