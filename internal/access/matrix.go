@@ -82,9 +82,12 @@ func Matrix() []MatrixRow {
 }
 
 // Mark is the one-character summary of a decision in the printed matrix:
-// Y allowed, B allowed as break-glass, - denied.
+// Y allowed, B allowed as break-glass, P only as a request awaiting someone
+// else's approval, - denied.
 func (d Decision) Mark() string {
 	switch {
+	case d.Pending:
+		return "P"
 	case d.Allow && d.BreakGlass:
 		return "B"
 	case d.Allow:
@@ -109,7 +112,7 @@ func WriteMatrix(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nY allowed · B allowed only as break-glass (reason required, privacy officer alerted, shown to the patient) · - denied\n")
+	b.WriteString("\nY allowed · B allowed only as break-glass (reason required, privacy officer alerted, shown to the patient) · P only as a request that takes effect when a privacy officer approves it · - denied\n")
 	b.WriteString("\n## API token scopes\n\nA token acts as its user, limited to the actions of its scopes; the table above still decides each one.\n\n| scope | grants |")
 	for _, a := range Actions {
 		b.WriteString(" " + string(a) + " |")
@@ -186,7 +189,7 @@ func hasRole(rs []Role, r Role) bool {
 // kindOf is the resource kind an action is about.
 func kindOf(a Action) Kind {
 	switch a {
-	case PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage, BreakGlass:
+	case PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage, CareTeamApprove, BreakGlass:
 		return KindPatient
 	case CaseList, CaseCreate, CaseRead, CaseUpdate, CaseComment, CaseShare:
 		return KindCase

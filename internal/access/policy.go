@@ -11,6 +11,7 @@ const (
 	PatientReadSummary Action = "patient.read_summary" // the minimum a collaborator needs: name, age, sex, laterality
 	PatientUpdate      Action = "patient.update"       // change the profile
 	CareTeamManage     Action = "careteam.manage"      // add or remove clinicians on a patient's care team
+	CareTeamApprove    Action = "careteam.approve"     // approve or reject a care-team change requested under break-glass
 	CaseList           Action = "case.list"            // the cases of a patient
 	CaseCreate         Action = "case.create"          // open a case
 	CaseRead           Action = "case.read"            // a case with notes, comments and annotations
@@ -101,16 +102,28 @@ const (
 	DenyNotUploader     Reason = "only_uploader_may_download"
 	DenyNotConnected    Reason = "patient_not_connected"
 	DenyOperator        Reason = "operator_without_grant"
+	// DenyGlassNeedsApproval: under break-glass a care-team change is only
+	// a request (Decision.Pending) until a privacy officer approves it.
+	DenyGlassNeedsApproval Reason = "break_glass_needs_approval"
+	// DenyGlassNoLasting: an emergency grant cannot give anyone lasting
+	// access (collaborators, sharing).
+	DenyGlassNoLasting Reason = "break_glass_grants_no_lasting_access"
 )
 
 // Decision is the policy's answer. Visible says whether the principal may
 // know the resource exists: a denied read of something invisible must look
 // like "not found" (404), a denied action on something visible is 403.
+//
+// Pending (never with Allow) says the action may be recorded as a request
+// that takes effect only when someone else approves it: a care-team change
+// asked for under break-glass, which must not turn four hours of emergency
+// access into lasting access.
 type Decision struct {
 	Allow      bool
 	Reason     Reason
 	BreakGlass bool
 	Visible    bool
+	Pending    bool
 }
 
 // TokenScope is a permission an API token may carry: exactly the actions
@@ -273,7 +286,7 @@ func decideForMember(p *Principal, a Action, r Resource) Decision {
 		return deny(DenyRole)
 	case RolePrivacyOfficer:
 		switch a {
-		case AuditRead, PatientList, PatientReadSummary, PatientRead, ConsentRead, ConsentRecord:
+		case AuditRead, PatientList, PatientReadSummary, PatientRead, ConsentRead, ConsentRecord, CareTeamApprove:
 			return allow(AllowWorkspaceRole)
 		}
 		return deny(DenyRole)
@@ -314,6 +327,20 @@ func decideForClinician(_ *Principal, a Action, r Resource) Decision {
 		case CaseRead, CaseComment, FileView, FileUpload, PatientReadSummary:
 			return allow(AllowCollaborator)
 		}
+	}
+	if r.BreakGlassOn && !r.CareTeam {
+		// An emergency grant reaches the record, never who may reach it.
+		switch a {
+		case CareTeamManage:
+			return Decision{Reason: DenyGlassNeedsApproval, BreakGlass: true, Pending: true}
+		case CaseShare:
+			return Decision{Reason: DenyGlassNoLasting, BreakGlass: true}
+		case CareTeamApprove:
+			return deny(DenyRole)
+		}
+	}
+	if a == CareTeamApprove {
+		return deny(DenyRole)
 	}
 	return careTeamOrGlass(r)
 }
@@ -367,7 +394,7 @@ func isRead(a Action) bool {
 
 // Actions lists every action the policy knows, in a stable order.
 var Actions = []Action{
-	PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage,
+	PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage, CareTeamApprove,
 	CaseList, CaseCreate, CaseRead, CaseUpdate, CaseComment, CaseShare,
 	FileUpload, FileView, FileDownload, CaptureUpload, CaptureView,
 	RehabIngest, RehabRead, RehabPlan, ConsentRead, ConsentRecord, AuditReadOwn, AuditRead, MembersManage, BreakGlass,

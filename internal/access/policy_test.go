@@ -65,7 +65,7 @@ func every(fn func(p *Principal, a Action, r Resource, d Decision)) {
 }
 
 // TestNoUnexpectedAllow checks the rules that must hold in every one of the
-// 638,976 combinations, so no mix of facts opens a hole.
+// 663,552 combinations, so no mix of facts opens a hole.
 func TestNoUnexpectedAllow(t *testing.T) {
 	n := 0
 	every(func(p *Principal, a Action, r Resource, d Decision) {
@@ -73,6 +73,9 @@ func TestNoUnexpectedAllow(t *testing.T) {
 		fail := func(rule string) {
 			t.Helper()
 			t.Errorf("%s: role=%s action=%s token=%v scopes=%v resource=%+v → %+v", rule, p.Role, a, p.TokenID != "", p.Scopes, r, d)
+		}
+		if d.Pending && (d.Allow || a != CareTeamManage || !r.BreakGlassOn || r.CareTeam || !d.BreakGlass) {
+			fail("a pending decision outside a care-team change under break-glass")
 		}
 		if !d.Allow {
 			if d.Reason == "" {
@@ -110,10 +113,14 @@ func TestNoUnexpectedAllow(t *testing.T) {
 			fail("break-glass flag without a grant, or with normal rights")
 		case d.Reason == AllowBreakGlass && !d.BreakGlass:
 			fail("break-glass access not flagged")
+		case d.BreakGlass && (a == CareTeamManage || a == CaseShare):
+			fail("an emergency grant gave lasting access")
+		case a == CareTeamApprove && (p.Role != RolePrivacyOfficer || r.WorkspaceID != p.WorkspaceID):
+			fail("someone other than the workspace's privacy officer approves care-team changes")
 		}
 	})
-	if n != 638976 {
-		t.Fatalf("enumerated %d combinations, want 638976", n)
+	if n != 663552 {
+		t.Fatalf("enumerated %d combinations, want 663552", n)
 	}
 }
 
@@ -281,5 +288,35 @@ func TestScopeMatrixAgreesWithTheScopeList(t *testing.T) {
 	}
 	if ScopeActions("records:delete") != nil {
 		t.Error("an unknown scope names actions")
+	}
+}
+
+// TestBreakGlassCannotGrantLastingAccess: under an emergency grant a
+// clinician reads and works on the record, but a care-team change is only a
+// request awaiting approval, and sharing or inviting collaborators is
+// refused; the clinician cannot approve it, a privacy officer can.
+func TestBreakGlassCannotGrantLastingAccess(t *testing.T) {
+	doc := &Principal{UserID: "u", WorkspaceID: "w1", Role: RoleClinician}
+	glass := Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p1", BreakGlassOn: true}
+	if d := Decide(doc, CareTeamManage, glass); d.Allow || !d.Pending || !d.BreakGlass || d.Reason != DenyGlassNeedsApproval {
+		t.Fatalf("care-team change under break-glass: %+v", d)
+	}
+	glass.Kind = KindCase
+	if d := Decide(doc, CaseShare, glass); d.Allow || d.Pending || !d.BreakGlass || d.Reason != DenyGlassNoLasting {
+		t.Fatalf("sharing under break-glass: %+v", d)
+	}
+	if d := Decide(doc, CaseRead, glass); !d.Allow || !d.BreakGlass {
+		t.Fatalf("reading under break-glass: %+v", d)
+	}
+	glass.Kind = KindPatient
+	if d := Decide(doc, CareTeamApprove, glass); d.Allow {
+		t.Fatalf("the clinician approved: %+v", d)
+	}
+	po := &Principal{UserID: "po", WorkspaceID: "w1", Role: RolePrivacyOfficer}
+	if d := Decide(po, CareTeamApprove, Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p1"}); !d.Allow {
+		t.Fatalf("the privacy officer may not approve: %+v", d)
+	}
+	if d := Decide(doc, CareTeamManage, Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p1", CareTeam: true, BreakGlassOn: true}); !d.Allow || d.BreakGlass {
+		t.Fatalf("a care-team member's own rights: %+v", d)
 	}
 }
