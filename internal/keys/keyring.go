@@ -117,8 +117,8 @@ type cached struct {
 
 // RefreshShreds reads the database's shred generation now and drops the
 // cached keys of patients shredded since the generation last seen. Key
-// lookups call it on their own at most every CheckEvery; tests and the shred
-// command call it directly.
+// lookups call it on their own at most every CheckEvery; tests call it
+// directly.
 func (k *Keyring) RefreshShreds(ctx context.Context) error { return k.refresh(ctx, true) }
 
 // refresh is RefreshShreds if the generation was last read more than
@@ -126,7 +126,7 @@ func (k *Keyring) RefreshShreds(ctx context.Context) error { return k.refresh(ct
 // a cached key: the bound holds even while the database cannot be read.
 func (k *Keyring) refresh(ctx context.Context, force bool) error {
 	fresh := func() bool { return k.now().UnixNano()-k.checkedAt.Load() < int64(k.checkEvery) }
-	if !force && k.primed0() && fresh() {
+	if !force && k.everChecked() && fresh() {
 		return nil
 	}
 	k.checkMu.Lock()
@@ -170,9 +170,9 @@ func (k *Keyring) refresh(ctx context.Context, force bool) error {
 	return nil
 }
 
-// primed0 reports, without checkMu, whether the generation was ever read
+// everChecked reports, without checkMu, whether the generation was ever read
 // (checkedAt is set only after the first read).
-func (k *Keyring) primed0() bool { return k.checkedAt.Load() != 0 }
+func (k *Keyring) everChecked() bool { return k.checkedAt.Load() != 0 }
 
 // cachedPatient returns the cached key of the patient if it was opened under
 // ws and its row was confirmed within CheckEvery.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/casefile"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/db/dbtest"
 	"github.com/custodia-health/custodia/internal/patient"
@@ -64,6 +65,21 @@ func TestBreakGlassCareTeamChangeIsOnlyARequest(t *testing.T) {
 		}
 		if en := last(t, e); en.Reason != string(access.DenyGlassNoLasting) || !en.BreakGlass || en.Decision != "deny" {
 			t.Fatalf("refused representative audited as %+v", en.Event)
+		}
+		// So are collaborators and sharing: the case is readable, not givable.
+		title := "Knee"
+		cs, err := e.Cases.Create(ctx, doc, x.ID, casefile.Input{Title: &title})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Cases.Get(ctx, er, cs.ID); err != nil {
+			t.Fatalf("reading the case under break-glass: %v", err)
+		}
+		if err := e.Cases.AddCollaborator(ctx, er, cs.ID, "surgeon9"); !errors.Is(err, patient.ErrForbidden) {
+			t.Fatalf("collaborator invited under break-glass: %v", err)
+		}
+		if err := e.Cases.Share(ctx, er, cs.ID, casefile.Sharing{Shared: true}); !errors.Is(err, patient.ErrForbidden) {
+			t.Fatalf("case shared under break-glass: %v", err)
 		}
 		po := pt.Member("ws1", "po1", access.RolePrivacyOfficer)
 		rs, err := e.Patients.Reviews(ctx, po)
