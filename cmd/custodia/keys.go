@@ -160,5 +160,6 @@ func keysShred(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "Destroyed the key of patient %s: their records and files can no longer be decrypted.\n", *patientID)
+	fmt.Fprintf(stdout, "Servers sharing this database stop using a cached copy within %s.\n", keys.ShredCheckInterval)
 	return nil
 }

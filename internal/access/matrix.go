@@ -82,9 +82,12 @@ func Matrix() []MatrixRow {
 }
 
 // Mark is the one-character summary of a decision in the printed matrix:
-// Y allowed, B allowed as break-glass, - denied.
+// Y allowed, B allowed as break-glass, P only as a request awaiting someone
+// else's approval, - denied.
 func (d Decision) Mark() string {
 	switch {
+	case d.Pending:
+		return "P"
 	case d.Allow && d.BreakGlass:
 		return "B"
 	case d.Allow:
@@ -109,9 +112,69 @@ func WriteMatrix(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nY allowed · B allowed only as break-glass (reason required, privacy officer alerted, shown to the patient) · - denied\n")
+	b.WriteString("\nY allowed · B allowed only as break-glass (reason required, privacy officer alerted, shown to the patient) · P only as a request that takes effect when a privacy officer approves it · - denied\n")
+	b.WriteString("\n## API token scopes\n\nA token acts as its user, limited to the actions of its scopes; the table above still decides each one.\n\n| scope | grants |")
+	for _, a := range Actions {
+		b.WriteString(" " + string(a) + " |")
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(Actions)) + "\n")
+	for _, row := range ScopeMatrix() {
+		fmt.Fprintf(&b, "| %s | %s |", row.Scope.Name, row.Scope.Description)
+		for _, g := range row.Grants {
+			if g {
+				b.WriteString(" Y |")
+			} else {
+				b.WriteString(" - |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nY the scope lets a token attempt the action · - no token may, with this scope\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// ScopeRow is one token scope, with whether a token holding only that scope
+// may do each action in Actions order for some role and relationship.
+type ScopeRow struct {
+	Scope  TokenScope
+	Grants []bool
+}
+
+// ScopeMatrix evaluates the policy for a token holding each scope alone,
+// over every role and relationship of the matrix: what a scope grants is
+// read from Decide, not from the TokenScopes list, so the two can be
+// checked against each other.
+func ScopeMatrix() []ScopeRow {
+	var rows []ScopeRow
+	for _, sc := range TokenScopes {
+		row := ScopeRow{Scope: sc, Grants: make([]bool, len(Actions))}
+		for i, a := range Actions {
+			row.Grants[i] = scopeGrants(sc.Name, a)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func scopeGrants(scope string, a Action) bool {
+	for _, role := range []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator} {
+		for _, rel := range Relationships {
+			if !hasRole(rel.Roles, role) {
+				continue
+			}
+			p := &Principal{UserID: "u1", TokenID: "t1", Scopes: []string{scope}, WorkspaceID: matrixWorkspace, Role: role}
+			if rel.Patient {
+				p.WorkspaceID, p.PatientID = "", matrixPatient
+			}
+			r := rel.Resource
+			r.Kind = kindOf(a)
+			if Decide(p, a, r).Allow {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func hasRole(rs []Role, r Role) bool {
@@ -126,7 +189,7 @@ func hasRole(rs []Role, r Role) bool {
 // kindOf is the resource kind an action is about.
 func kindOf(a Action) Kind {
 	switch a {
-	case PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage, BreakGlass:
+	case PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage, CareTeamApprove, BreakGlass:
 		return KindPatient
 	case CaseList, CaseCreate, CaseRead, CaseUpdate, CaseComment, CaseShare:
 		return KindCase

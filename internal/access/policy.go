@@ -11,6 +11,7 @@ const (
 	PatientReadSummary Action = "patient.read_summary" // the minimum a collaborator needs: name, age, sex, laterality
 	PatientUpdate      Action = "patient.update"       // change the profile
 	CareTeamManage     Action = "careteam.manage"      // add or remove clinicians on a patient's care team
+	CareTeamApprove    Action = "careteam.approve"     // approve or reject a care-team change requested under break-glass
 	CaseList           Action = "case.list"            // the cases of a patient
 	CaseCreate         Action = "case.create"          // open a case
 	CaseRead           Action = "case.read"            // a case with notes, comments and annotations
@@ -101,30 +102,91 @@ const (
 	DenyNotUploader     Reason = "only_uploader_may_download"
 	DenyNotConnected    Reason = "patient_not_connected"
 	DenyOperator        Reason = "operator_without_grant"
+	// DenyGlassNeedsApproval: under break-glass a care-team change is only
+	// a request (Decision.Pending) until a privacy officer approves it.
+	DenyGlassNeedsApproval Reason = "break_glass_needs_approval"
+	// DenyGlassNoLasting: an emergency grant cannot give anyone lasting
+	// access (collaborators, sharing).
+	DenyGlassNoLasting Reason = "break_glass_grants_no_lasting_access"
 )
 
 // Decision is the policy's answer. Visible says whether the principal may
 // know the resource exists: a denied read of something invisible must look
 // like "not found" (404), a denied action on something visible is 403.
+//
+// Pending (never with Allow) says the action may be recorded as a request
+// that takes effect only when someone else approves it: a care-team change
+// asked for under break-glass, which must not turn four hours of emergency
+// access into lasting access.
 type Decision struct {
 	Allow      bool
 	Reason     Reason
 	BreakGlass bool
 	Visible    bool
+	Pending    bool
 }
+
+// TokenScope is a permission an API token may carry: exactly the actions
+// it names. A token may do nothing outside its scopes' actions, and the
+// policy still decides each of those for the token's user.
+type TokenScope struct {
+	Name        string
+	Description string // what a person choosing the scope reads
+	Actions     []Action
+}
+
+// TokenScopes is the closed list of scopes. Care-team changes, sharing,
+// consent, planning, audit and break-glass are in none of them: they change
+// who may see a record, or need a person at the keyboard.
+var TokenScopes = []TokenScope{
+	{Name: "records:read", Description: "read patient profiles, cases and rehabilitation progress",
+		Actions: []Action{PatientList, PatientRead, PatientReadSummary, CaseList, CaseRead, RehabRead}},
+	{Name: "records:write", Description: "create and change patient profiles and cases, and comment on cases",
+		Actions: []Action{PatientCreate, PatientUpdate, CaseCreate, CaseUpdate, CaseComment}},
+	{Name: "media:read", Description: "view imaging, 3D models and patients' captures (download only what the token's user uploaded)",
+		Actions: []Action{FileView, FileDownload, CaptureView}},
+	{Name: "media:upload", Description: "upload imaging, 3D models and patients' own captures",
+		Actions: []Action{FileUpload, CaptureUpload}},
+	{Name: "rehab:ingest", Description: "send rehabilitation sessions, exercises and calibrations from a device",
+		Actions: []Action{RehabIngest}},
+}
+
+// scopeOf is the one scope each action belongs to, built from TokenScopes.
+var scopeOf = func() map[Action]string {
+	m := map[Action]string{}
+	for _, sc := range TokenScopes {
+		for _, a := range sc.Actions {
+			if prev, dup := m[a]; dup {
+				panic("access: action " + string(a) + " is in scopes " + prev + " and " + sc.Name)
+			}
+			m[a] = sc.Name
+		}
+	}
+	return m
+}()
 
 // Scope returns the API token scope an action needs, or "" if tokens may
 // not perform it at all.
-func Scope(a Action) string {
-	switch a {
-	case RehabIngest:
-		return "rehab:ingest"
-	case FileUpload, CaptureUpload:
-		return "media:upload"
-	case PatientList, PatientRead, PatientReadSummary, CaseList, CaseRead, FileView, CaptureView, RehabRead:
-		return "records:read"
+func Scope(a Action) string { return scopeOf[a] }
+
+// ScopeActions returns the actions scope grants, nil for a scope the policy
+// does not know (which therefore means nothing).
+func ScopeActions(scope string) []Action {
+	for _, sc := range TokenScopes {
+		if sc.Name == scope {
+			return sc.Actions
+		}
 	}
-	return ""
+	return nil
+}
+
+// ScopeNames lists the scopes' names in TokenScopes order.
+func ScopeNames() []string {
+	out := make([]string, len(TokenScopes))
+	for i, sc := range TokenScopes {
+		out[i] = sc.Name
+	}
+	return out
 }
 
 // Decide is the one function that says whether p may do a to r, and why.
@@ -224,7 +286,7 @@ func decideForMember(p *Principal, a Action, r Resource) Decision {
 		return deny(DenyRole)
 	case RolePrivacyOfficer:
 		switch a {
-		case AuditRead, PatientList, PatientReadSummary, PatientRead, ConsentRead, ConsentRecord:
+		case AuditRead, PatientList, PatientReadSummary, PatientRead, ConsentRead, ConsentRecord, CareTeamApprove:
 			return allow(AllowWorkspaceRole)
 		}
 		return deny(DenyRole)
@@ -265,6 +327,20 @@ func decideForClinician(_ *Principal, a Action, r Resource) Decision {
 		case CaseRead, CaseComment, FileView, FileUpload, PatientReadSummary:
 			return allow(AllowCollaborator)
 		}
+	}
+	if r.BreakGlassOn && !r.CareTeam {
+		// An emergency grant reaches the record, never who may reach it.
+		switch a {
+		case CareTeamManage:
+			return Decision{Reason: DenyGlassNeedsApproval, BreakGlass: true, Pending: true}
+		case CaseShare:
+			return Decision{Reason: DenyGlassNoLasting, BreakGlass: true}
+		case CareTeamApprove:
+			return deny(DenyRole)
+		}
+	}
+	if a == CareTeamApprove {
+		return deny(DenyRole)
 	}
 	return careTeamOrGlass(r)
 }
@@ -318,7 +394,7 @@ func isRead(a Action) bool {
 
 // Actions lists every action the policy knows, in a stable order.
 var Actions = []Action{
-	PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage,
+	PatientList, PatientCreate, PatientRead, PatientReadSummary, PatientUpdate, CareTeamManage, CareTeamApprove,
 	CaseList, CaseCreate, CaseRead, CaseUpdate, CaseComment, CaseShare,
 	FileUpload, FileView, FileDownload, CaptureUpload, CaptureView,
 	RehabIngest, RehabRead, RehabPlan, ConsentRead, ConsentRecord, AuditReadOwn, AuditRead, MembersManage, BreakGlass,

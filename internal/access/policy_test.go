@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -34,7 +35,10 @@ func TestMatrixMatchesReviewedGolden(t *testing.T) {
 // same/other workspace × own/other patient × session/token, for every action.
 func every(fn func(p *Principal, a Action, r Resource, d Decision)) {
 	roles := []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator, Role("intruder")}
-	tokens := [][]string{nil, {"records:read"}, {"rehab:ingest"}, {"media:upload"}}
+	tokens := [][]string{nil}
+	for _, sc := range TokenScopes {
+		tokens = append(tokens, []string{sc.Name})
+	}
 	for _, role := range roles {
 		for facts := 0; facts < 1<<7; facts++ {
 			for _, ws := range []string{"w1", "w2"} {
@@ -61,7 +65,7 @@ func every(fn func(p *Principal, a Action, r Resource, d Decision)) {
 }
 
 // TestNoUnexpectedAllow checks the rules that must hold in every one of the
-// 425,984 combinations, so no mix of facts opens a hole.
+// 663,552 combinations, so no mix of facts opens a hole.
 func TestNoUnexpectedAllow(t *testing.T) {
 	n := 0
 	every(func(p *Principal, a Action, r Resource, d Decision) {
@@ -69,6 +73,9 @@ func TestNoUnexpectedAllow(t *testing.T) {
 		fail := func(rule string) {
 			t.Helper()
 			t.Errorf("%s: role=%s action=%s token=%v scopes=%v resource=%+v → %+v", rule, p.Role, a, p.TokenID != "", p.Scopes, r, d)
+		}
+		if d.Pending && (d.Allow || a != CareTeamManage || !r.BreakGlassOn || r.CareTeam || !d.BreakGlass) {
+			fail("a pending decision outside a care-team change under break-glass")
 		}
 		if !d.Allow {
 			if d.Reason == "" {
@@ -106,10 +113,14 @@ func TestNoUnexpectedAllow(t *testing.T) {
 			fail("break-glass flag without a grant, or with normal rights")
 		case d.Reason == AllowBreakGlass && !d.BreakGlass:
 			fail("break-glass access not flagged")
+		case d.BreakGlass && (a == CareTeamManage || a == CaseShare):
+			fail("an emergency grant gave lasting access")
+		case a == CareTeamApprove && (p.Role != RolePrivacyOfficer || r.WorkspaceID != p.WorkspaceID):
+			fail("someone other than the workspace's privacy officer approves care-team changes")
 		}
 	})
-	if n != 425984 {
-		t.Fatalf("enumerated %d combinations, want 425984", n)
+	if n != 663552 {
+		t.Fatalf("enumerated %d combinations, want 663552", n)
 	}
 }
 
@@ -193,5 +204,119 @@ func BenchmarkDecide(b *testing.B) {
 		if d := Decide(p, FileDownload, r); d.Allow {
 			b.Fatal("allowed")
 		}
+	}
+}
+
+// TestEachScopeGrantsExactlyItsActions goes over every scope × every action
+// × every role and combination of facts: inside its actions a token with one
+// scope decides exactly like its user's session, outside them it is refused
+// for the scope, and each action a scope names is allowed somewhere (a scope
+// never names an action no token could use).
+func TestEachScopeGrantsExactlyItsActions(t *testing.T) {
+	roles := []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator}
+	for _, sc := range TokenScopes {
+		if len(sc.Actions) == 0 || sc.Description == "" {
+			t.Errorf("scope %s names no action or has no description", sc.Name)
+		}
+		for _, a := range Actions {
+			named := slices.Contains(sc.Actions, a)
+			if got := Scope(a) == sc.Name; got != named {
+				t.Errorf("Scope(%s) = %q, but %s names it: %v", a, Scope(a), sc.Name, named)
+			}
+			used := false
+			for _, role := range roles {
+				for facts := 0; facts < 1<<7; facts++ {
+					for _, ws := range []string{"w1", "w2"} {
+						for _, pid := range []string{"p1", "p2"} {
+							session := &Principal{UserID: "u1", SessionID: "s1", WorkspaceID: "w1", Role: role}
+							if role == RolePatient || role == RoleRepresentative {
+								session.PatientID = "p1"
+							}
+							token := *session
+							token.SessionID, token.TokenID, token.Scopes = "", "t1", []string{sc.Name}
+							r := Resource{Kind: kindOf(a), WorkspaceID: ws, PatientID: pid,
+								CareTeam: facts&1 != 0, Collaborator: facts&2 != 0, Shared: facts&4 != 0, Uploader: facts&8 != 0,
+								Connected: facts&16 != 0, BreakGlassOn: facts&32 != 0, OperatorGrant: facts&64 != 0}
+							ds, dt := Decide(session, a, r), Decide(&token, a, r)
+							switch {
+							case named && (ds.Allow != dt.Allow || ds.Reason != dt.Reason || ds.BreakGlass != dt.BreakGlass):
+								t.Fatalf("%s token %s as %s on %+v: %+v, session %+v", sc.Name, a, role, r, dt, ds)
+							case !named && (dt.Allow || dt.Reason != DenyScope):
+								t.Fatalf("%s token allowed %s as %s on %+v: %+v", sc.Name, a, role, r, dt)
+							}
+							used = used || dt.Allow
+						}
+					}
+				}
+			}
+			if named && !used {
+				t.Errorf("scope %s names %s, which no token holding it can ever do", sc.Name, a)
+			}
+		}
+	}
+}
+
+// TestImagingNeedsMediaRead: records:read no longer opens imaging or
+// captures, and media:read does (for a principal the policy allows).
+func TestImagingNeedsMediaRead(t *testing.T) {
+	doc := func(scopes ...string) *Principal {
+		return &Principal{UserID: "u", TokenID: "t", Scopes: scopes, WorkspaceID: "w1", Role: RoleClinician}
+	}
+	file := Resource{Kind: KindFile, WorkspaceID: "w1", PatientID: "p1", CareTeam: true, Uploader: true, Connected: true}
+	for _, a := range []Action{FileView, FileDownload, CaptureView} {
+		if d := Decide(doc("records:read"), a, file); d.Allow || d.Reason != DenyScope {
+			t.Errorf("records:read %s: %+v", a, d)
+		}
+		if d := Decide(doc("media:read"), a, file); !d.Allow {
+			t.Errorf("media:read %s: %+v", a, d)
+		}
+	}
+	if d := Decide(doc("media:read"), CaseRead, Resource{Kind: KindCase, WorkspaceID: "w1", PatientID: "p1", CareTeam: true}); d.Allow {
+		t.Errorf("media:read read the case: %+v", d)
+	}
+}
+
+// TestScopeMatrixAgreesWithTheScopeList: the printed scope table is read
+// from Decide, and it says the same as TokenScopes.
+func TestScopeMatrixAgreesWithTheScopeList(t *testing.T) {
+	for _, row := range ScopeMatrix() {
+		for i, a := range Actions {
+			if row.Grants[i] != slices.Contains(row.Scope.Actions, a) {
+				t.Errorf("%s × %s: matrix %v, list %v", row.Scope.Name, a, row.Grants[i], !row.Grants[i])
+			}
+		}
+	}
+	if ScopeActions("records:delete") != nil {
+		t.Error("an unknown scope names actions")
+	}
+}
+
+// TestBreakGlassCannotGrantLastingAccess: under an emergency grant a
+// clinician reads and works on the record, but a care-team change is only a
+// request awaiting approval, and sharing or inviting collaborators is
+// refused; the clinician cannot approve it, a privacy officer can.
+func TestBreakGlassCannotGrantLastingAccess(t *testing.T) {
+	doc := &Principal{UserID: "u", WorkspaceID: "w1", Role: RoleClinician}
+	glass := Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p1", BreakGlassOn: true}
+	if d := Decide(doc, CareTeamManage, glass); d.Allow || !d.Pending || !d.BreakGlass || d.Reason != DenyGlassNeedsApproval {
+		t.Fatalf("care-team change under break-glass: %+v", d)
+	}
+	glass.Kind = KindCase
+	if d := Decide(doc, CaseShare, glass); d.Allow || d.Pending || !d.BreakGlass || d.Reason != DenyGlassNoLasting {
+		t.Fatalf("sharing under break-glass: %+v", d)
+	}
+	if d := Decide(doc, CaseRead, glass); !d.Allow || !d.BreakGlass {
+		t.Fatalf("reading under break-glass: %+v", d)
+	}
+	glass.Kind = KindPatient
+	if d := Decide(doc, CareTeamApprove, glass); d.Allow {
+		t.Fatalf("the clinician approved: %+v", d)
+	}
+	po := &Principal{UserID: "po", WorkspaceID: "w1", Role: RolePrivacyOfficer}
+	if d := Decide(po, CareTeamApprove, Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p1"}); !d.Allow {
+		t.Fatalf("the privacy officer may not approve: %+v", d)
+	}
+	if d := Decide(doc, CareTeamManage, Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p1", CareTeam: true, BreakGlassOn: true}); !d.Allow || d.BreakGlass {
+		t.Fatalf("a care-team member's own rights: %+v", d)
 	}
 }

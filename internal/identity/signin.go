@@ -17,7 +17,8 @@ type SignInResult struct {
 
 // SignIn checks an email and password. Unknown and known addresses get the
 // same error and cost the same argon2id work; failures are throttled per
-// account and per client address; the account locks after LockoutFailures
+// account, per account and client address, and per address only for the
+// accounts it failed at (throttle.go); the account locks after LockoutFailures
 // in a row. A correct password for an address not yet verified mails a new
 // verification link and fails with code "email_unverified".
 func (s *Service) SignIn(ctx context.Context, email, password string, m Meta) (*SignInResult, error) {

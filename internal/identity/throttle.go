@@ -8,23 +8,40 @@ import (
 	"time"
 )
 
-// Throttling: every failed sign-in (or second-factor code) adds one to a
-// counter for the account and one for the client address. After a few free
-// tries each further attempt must wait twice as long as the last, up to a
-// cap; the account locks outright after LockoutFailures in a row (NIST
-// SP 800-63B-4 §3.2.2) until its password is reset by email or an admin
-// unlocks it. The account key is a hash of the email, so an address
-// without an account is throttled and locked exactly like one with.
+// Throttling: every failed sign-in (or second-factor code) adds one to three
+// counters: the account's, the account's from this client address (the
+// pair), and the address's. After a few free tries each further attempt must
+// wait twice as long as the last, up to a cap:
+//
+//   - The pair slows one address guessing at one account, early (5 free).
+//   - The account slows guessing spread over many addresses (10 free) and
+//     locks outright after LockoutFailures in a row (NIST SP 800-63B-4
+//     §3.2.2) until the password is reset by email or an admin unlocks it.
+//   - The address (20 free in an hour) slows an address spraying guesses
+//     over many accounts, but only for the accounts it has itself failed at
+//     within the hour: many people share one address behind a clinic's NAT,
+//     and one of them guessing must not refuse a colleague's correct
+//     password. A sprayer thus gets one guess per account before the
+//     address's wait applies to it.
+//
+// The account key is a hash of the email, so an address without an account
+// is throttled and locked exactly like one with.
 const (
 	LockoutFailures   = 100
-	freeAccountTries  = 5
+	freeAccountTries  = 10
+	freePairTries     = 5
 	freeAddressTries  = 20
 	maxThrottleWait   = 10 * time.Minute
-	addressForgetting = time.Hour // an address's count resets after this long without failures
+	addressForgetting = time.Hour // an address's or pair's count resets after this long without failures
 )
 
 func accountKey(email string) string { return "acct:" + hashToken(normalizeEmail(email)) }
 func addressKey(addr string) string  { return "addr:" + addr }
+
+// pairKey counts an account's failures from one address. It starts with the
+// account's hash, so clearing an account's counts can find its pairs.
+func pairKey(email, addr string) string { return pairPrefix(email) + addr }
+func pairPrefix(email string) string    { return "pair:" + hashToken(normalizeEmail(email)) + ":" }
 
 type failureCount struct {
 	n    int
@@ -71,12 +88,21 @@ func (s *Service) checkThrottle(ctx context.Context, email, addr string) error {
 	}
 	wait := acct.last.Add(backoff(acct.n, freeAccountTries)).Sub(now)
 	if addr != "" {
-		ad, err := s.failures(ctx, addressKey(addr))
+		pair, err := s.failures(ctx, pairKey(email, addr))
 		if err != nil {
 			return err
 		}
-		if now.Sub(ad.last) < addressForgetting {
-			wait = max(wait, ad.last.Add(backoff(ad.n, freeAddressTries)).Sub(now))
+		if pair.n > 0 && now.Sub(pair.last) < addressForgetting {
+			wait = max(wait, pair.last.Add(backoff(pair.n, freePairTries)).Sub(now))
+			// Only an address that has failed at this account is held to
+			// the address's count.
+			ad, err := s.failures(ctx, addressKey(addr))
+			if err != nil {
+				return err
+			}
+			if now.Sub(ad.last) < addressForgetting {
+				wait = max(wait, ad.last.Add(backoff(ad.n, freeAddressTries)).Sub(now))
+			}
 		}
 	}
 	if wait > 0 {
@@ -86,20 +112,22 @@ func (s *Service) checkThrottle(ctx context.Context, email, addr string) error {
 	return nil
 }
 
-// noteFailure counts a failed attempt against the account and address.
+// noteFailure counts a failed attempt against the account, the pair and the
+// address.
 func (s *Service) noteFailure(ctx context.Context, email, addr string) error {
 	now := micros(s.now())
 	keys := []string{accountKey(email)}
 	if addr != "" {
-		keys = append(keys, addressKey(addr))
+		keys = append(keys, pairKey(email, addr), addressKey(addr))
 	}
 	forgetBefore := micros(s.now().Add(-addressForgetting))
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for _, k := range keys {
-			// Address counts fade after an hour; account counts are consecutive.
+			// Address and pair counts fade after an hour; account counts are
+			// consecutive.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO auth_failures (key, failures, last_at) VALUES ($1, 1, $2)
 				ON CONFLICT (key) DO UPDATE SET
-				failures = CASE WHEN auth_failures.key LIKE 'addr:%' AND auth_failures.last_at < $3 THEN 1 ELSE auth_failures.failures + 1 END,
+				failures = CASE WHEN auth_failures.key NOT LIKE 'acct:%' AND auth_failures.last_at < $3 THEN 1 ELSE auth_failures.failures + 1 END,
 				last_at = $2`, k, now, forgetBefore); err != nil {
 				return fmt.Errorf("count sign-in failure: %w", err)
 			}
@@ -108,9 +136,11 @@ func (s *Service) noteFailure(ctx context.Context, email, addr string) error {
 	})
 }
 
-// clearFailures resets the account's consecutive count.
+// clearFailures resets the account's consecutive count and its counts from
+// every address (the prefix is hex, so it holds no LIKE wildcard). The
+// addresses' own counts stay: a success proves nothing about other accounts.
 func (s *Service) clearFailures(ctx context.Context, email string) error {
-	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM auth_failures WHERE key = $1`, accountKey(email)); err != nil {
+	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM auth_failures WHERE key = $1 OR key LIKE $2`, accountKey(email), pairPrefix(email)+"%"); err != nil {
 		return fmt.Errorf("clear sign-in failures: %w", err)
 	}
 	return nil

@@ -14,9 +14,11 @@ import (
 	"github.com/custodia-health/custodia/internal/audit"
 )
 
-// Scopes is the closed list of what an API token may be allowed to do.
-// A token acts as the user who made it, limited to its scopes.
-var Scopes = []string{"records:read", "records:write", "rehab:ingest", "media:upload", "media:read"}
+// Scopes is the closed list of what an API token may be allowed to do,
+// taken from the access policy so that every scope offered grants the
+// actions it names. A token acts as the user who made it, limited to its
+// scopes.
+var Scopes = access.ScopeNames()
 
 // TokenPrefix starts every API token, so leaked tokens are easy to
 // recognise and scan for.
@@ -58,7 +60,9 @@ func (s *Service) CreateToken(ctx context.Context, p *access.Principal, in Token
 		return nil, "", invalid("scopes", "scopes_required", "Choose at least one permission for the token.")
 	}
 	for _, sc := range in.Scopes {
-		if !slices.Contains(Scopes, sc) {
+		// A scope the policy maps to no action would grant nothing while
+		// looking like a permission, so it is refused like an unknown one.
+		if !slices.Contains(Scopes, sc) || len(access.ScopeActions(sc)) == 0 {
 			return nil, "", invalid("scopes", "scope_unknown", "Unknown permission "+fmt.Sprintf("%q", sc)+"; choose from: "+strings.Join(Scopes, ", ")+".")
 		}
 	}

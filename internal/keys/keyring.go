@@ -38,6 +38,22 @@ const (
 	defaultCacheSize = 4096
 )
 
+// ShredCheckInterval bounds how long a patient key shredded by another
+// server sharing the database (or whose row disappeared) stays usable from
+// this keyring's cache: before using a cached patient key, a keyring reads
+// the database's shred generation if it last did more than this long ago,
+// and re-reads the key's own row if it last confirmed it more than this long
+// ago. A request that already holds the key finishes with it.
+const ShredCheckInterval = 2 * time.Second
+
+// Options adjust a Keyring; the zero value is the default.
+type Options struct {
+	// CheckEvery is the shred bound; 0 means ShredCheckInterval.
+	CheckEvery time.Duration
+	// Now is the clock the bound is measured with; nil means time.Now.
+	Now func() time.Time
+}
+
 // Keyring hands out unwrapped workspace and patient keys, creating them on
 // first use, and keeps recently used ones in memory because opening a patient
 // record must not cost a database round trip plus two unwraps every time.
@@ -50,12 +66,23 @@ type Keyring struct {
 	// written under the old master after rotation has read the table.
 	rotMu sync.RWMutex
 
-	mu     sync.Mutex // guards master, cache, gen
+	mu     sync.Mutex // guards master, cache, gen and cached.checked
 	master *Master
 	cache  *lru
-	// gen changes on every shred; a lookup that started before a shred does
-	// not put its (now destroyed) key into the cache.
+	// gen changes on every shred this keyring makes or learns of; a lookup
+	// that started before a shred does not put its (now destroyed) key into
+	// the cache.
 	gen uint64
+
+	// The database's shred generation: checkMu serialises reading it,
+	// checkedAt (Unix nanoseconds of k.now) says when it was last read, and
+	// seen is the generation this keyring has applied to its cache.
+	checkEvery time.Duration
+	now        func() time.Time
+	checkMu    sync.Mutex
+	checkedAt  atomic.Int64
+	seen       int64
+	primed     bool
 
 	// readStmt is loadKeySQL prepared once on the read pool: on SQLite,
 	// parsing it cost about as much as running it on every cache miss.
@@ -64,17 +91,113 @@ type Keyring struct {
 }
 
 // NewKeyring returns a keyring over d whose workspace keys are wrapped by m.
-func NewKeyring(d *db.DB, m *Master) *Keyring {
-	return &Keyring{db: d, master: m, cache: newLRU(defaultCacheSize)}
+func NewKeyring(d *db.DB, m *Master) *Keyring { return NewKeyringWith(d, m, Options{}) }
+
+// NewKeyringWith is NewKeyring with options.
+func NewKeyringWith(d *db.DB, m *Master, o Options) *Keyring {
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = ShredCheckInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Keyring{db: d, master: m, cache: newLRU(defaultCacheSize), checkEvery: o.CheckEvery, now: o.Now}
 }
 
 // cached is one unwrapped key. For workspaces, blind is the derived
-// blind-index key; for patients, ws is the workspace they were opened under.
+// blind-index key; for patients, ws is the workspace they were opened under
+// and checked is when its row was last seen unshredded.
 type cached struct {
-	id    string
-	ws    string
-	key   *Key
-	blind *Key
+	id      string
+	ws      string
+	key     *Key
+	blind   *Key
+	checked time.Time
+}
+
+// RefreshShreds reads the database's shred generation now and drops the
+// cached keys of patients shredded since the generation last seen. Key
+// lookups call it on their own at most every CheckEvery; tests call it
+// directly.
+func (k *Keyring) RefreshShreds(ctx context.Context) error { return k.refresh(ctx, true) }
+
+// refresh is RefreshShreds if the generation was last read more than
+// CheckEvery ago. An error leaves the check due, so the caller must not use
+// a cached key: the bound holds even while the database cannot be read.
+func (k *Keyring) refresh(ctx context.Context, force bool) error {
+	fresh := func() bool { return k.now().UnixNano()-k.checkedAt.Load() < int64(k.checkEvery) }
+	if !force && k.everChecked() && fresh() {
+		return nil
+	}
+	k.checkMu.Lock()
+	defer k.checkMu.Unlock()
+	if !force && k.primed && fresh() {
+		return nil // another caller refreshed while this one waited
+	}
+	started := k.now()
+	var g int64
+	if err := k.db.Read.QueryRowContext(ctx, `SELECT generation FROM key_generation WHERE id = 1`).Scan(&g); err != nil {
+		return fmt.Errorf("keys: read shred generation: %w", err)
+	}
+	if k.primed && g != k.seen {
+		rows, err := k.db.Read.QueryContext(ctx, `SELECT owner_id FROM key_shreds WHERE generation > $1 AND generation <= $2`, k.seen, g)
+		if err != nil {
+			return fmt.Errorf("keys: read shreds: %w", err)
+		}
+		var shredded []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("keys: read shreds: %w", err)
+			}
+			shredded = append(shredded, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("keys: read shreds: %w", err)
+		}
+		k.mu.Lock()
+		k.gen++
+		for _, id := range shredded {
+			k.cache.remove("p\x00" + id)
+		}
+		k.mu.Unlock()
+	}
+	// Before its first read the cache was empty, so older shreds are moot.
+	k.seen, k.primed = g, true
+	k.checkedAt.Store(started.UnixNano())
+	return nil
+}
+
+// everChecked reports, without checkMu, whether the generation was ever read
+// (checkedAt is set only after the first read).
+func (k *Keyring) everChecked() bool { return k.checkedAt.Load() != 0 }
+
+// cachedPatient returns the cached key of the patient if it was opened under
+// ws and its row was confirmed within CheckEvery.
+func (k *Keyring) cachedPatient(name, ws string) (*cached, bool, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.cache.get(name)
+	if !ok || e.ws != ws {
+		return nil, false, false
+	}
+	return e, true, k.now().Sub(e.checked) < k.checkEvery
+}
+
+// confirm marks e's row as seen unshredded now, or drops e if the row is
+// gone, destroyed or replaced, so a stale cached key is never returned.
+func (k *Keyring) confirm(name string, e *cached, rowID string, alive bool) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if alive && rowID == e.id {
+		e.checked = k.now()
+		return true
+	}
+	k.gen++
+	k.cache.remove(name)
+	return false
 }
 
 func (k *Keyring) snapshot() (*Master, uint64) {
@@ -170,8 +293,23 @@ func (k *Keyring) PatientKey(ctx context.Context, workspaceID, patientID string)
 		return nil, errors.New("keys: empty patient id")
 	}
 	name := "p\x00" + patientID
-	if e, ok := k.get(name); ok && e.ws == workspaceID {
-		return e.key, nil
+	if err := k.refresh(ctx, false); err != nil {
+		return nil, err
+	}
+	if e, ok, fresh := k.cachedPatient(name, workspaceID); ok {
+		if fresh {
+			return e.key, nil
+		}
+		// Confirm the row still holds this key before using the cache.
+		r, err := k.readKey(ctx, kindPatient, patientID)
+		switch {
+		case err == nil && k.confirm(name, e, r.id, !r.shredded && r.wrapped != nil):
+			return e.key, nil
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("keys: load %s key: %w", kindPatient, err)
+		case errors.Is(err, sql.ErrNoRows):
+			k.confirm(name, e, "", false)
+		}
 	}
 	_, gen := k.snapshot()
 	w, err := k.workspace(ctx, workspaceID)
@@ -199,7 +337,7 @@ func (k *Keyring) PatientKey(ctx context.Context, workspaceID, patientID string)
 	if err != nil {
 		return nil, fmt.Errorf("keys: unwrap patient key %s: %w", r.id, err)
 	}
-	k.put(name, &cached{id: r.id, ws: workspaceID, key: key}, gen)
+	k.put(name, &cached{id: r.id, ws: workspaceID, key: key, checked: k.now()}, gen)
 	return key, nil
 }
 
@@ -250,11 +388,21 @@ func (k *Keyring) PatientKeyFrom(ctx context.Context, workspaceID, patientID str
 	if patientID == "" {
 		return nil, errors.New("keys: empty patient id")
 	}
-	name := "p\x00" + patientID
-	if e, ok := k.get(name); ok && e.ws == workspaceID {
-		return e.key, nil
+	if s == nil {
+		return k.PatientKey(ctx, workspaceID, patientID)
 	}
-	if s == nil || !s.id.Valid {
+	name := "p\x00" + patientID
+	if err := k.refresh(ctx, false); err != nil {
+		return nil, err
+	}
+	if e, ok, _ := k.cachedPatient(name, workspaceID); ok {
+		// The caller's query just read the row: use it to confirm the
+		// cached key for free.
+		if k.confirm(name, e, s.id.String, s.id.Valid && !s.shredded.Valid && s.wrapped != nil) {
+			return e.key, nil
+		}
+	}
+	if !s.id.Valid {
 		return k.PatientKey(ctx, workspaceID, patientID)
 	}
 	w, err := k.workspace(ctx, workspaceID)
@@ -271,7 +419,7 @@ func (k *Keyring) PatientKeyFrom(ctx context.Context, workspaceID, patientID str
 	if err != nil {
 		return nil, fmt.Errorf("keys: unwrap patient key %s: %w", s.id.String, err)
 	}
-	k.put(name, &cached{id: s.id.String, ws: workspaceID, key: key}, s.gen)
+	k.put(name, &cached{id: s.id.String, ws: workspaceID, key: key, checked: k.now()}, s.gen)
 	return key, nil
 }
 
@@ -279,8 +427,10 @@ func (k *Keyring) PatientKeyFrom(ctx context.Context, workspaceID, patientID str
 // and shredded_at is recorded, and the key leaves this keyring's cache.
 // Everything sealed with it becomes unreadable. Shredding a patient that has
 // no key yet records a tombstone so no key is ever created for that id, and
-// shredding twice is not an error. Other processes sharing the database keep
-// a cached copy until it falls out of their cache.
+// shredding twice is not an error. The same transaction bumps the shred
+// generation and records the patient under it, so every other keyring
+// sharing the database drops its cached copy within its CheckEvery
+// (ShredCheckInterval by default).
 func (k *Keyring) ShredPatient(ctx context.Context, patientID string) error {
 	if patientID == "" {
 		return errors.New("keys: empty patient id")
@@ -294,14 +444,24 @@ func (k *Keyring) ShredPatient(ctx context.Context, patientID string) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO data_keys (id, owner_kind, owner_id, parent_id, wrapping_key, wrapped, created_at, shredded_at)
+				 VALUES ($1, $2, $3, NULL, '', NULL, $4, $4)
+				 ON CONFLICT (owner_kind, owner_id) DO NOTHING`,
+				newID(), kindPatient, patientID, now); err != nil {
+				return err
+			}
+		}
+		// The one-row UPDATE takes the row's lock, so concurrent shreds get
+		// their generations in commit order.
+		if _, err := tx.ExecContext(ctx, `UPDATE key_generation SET generation = generation + 1 WHERE id = 1`); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO data_keys (id, owner_kind, owner_id, parent_id, wrapping_key, wrapped, created_at, shredded_at)
-			 VALUES ($1, $2, $3, NULL, '', NULL, $4, $4)
-			 ON CONFLICT (owner_kind, owner_id) DO NOTHING`,
-			newID(), kindPatient, patientID, now)
+		_, err = tx.ExecContext(ctx, `INSERT INTO key_shreds (generation, owner_id, shredded_at)
+			SELECT generation, $1, $2 FROM key_generation WHERE id = 1`, patientID, now)
 		return err
 	})
 	k.mu.Lock()

@@ -108,10 +108,25 @@ func (s *Service) BreakGlass(ctx context.Context, p *access.Principal, patientID
 // Review is a break-glass grant awaiting or past privacy officer review.
 type Review struct {
 	Grant
-	Status     string // "pending" or "reviewed"
-	ReviewedBy string
-	ReviewedAt time.Time
-	Notes      string
+	PatientName string // given and family name, for the reviewer
+	Status      string // "pending" or "reviewed"
+	ReviewedBy  string
+	ReviewedAt  time.Time
+	Notes       string
+	// Changes are the care-team changes asked for under the grant, each
+	// waiting for (or given) a privacy officer's decision.
+	Changes []CareTeamChange
+}
+
+// PendingChanges counts the changes still waiting for a decision.
+func (v Review) PendingChanges() int {
+	n := 0
+	for _, c := range v.Changes {
+		if c.Status == "pending" {
+			n++
+		}
+	}
+	return n
 }
 
 // Reviews lists the workspace's break-glass reviews, pending first then
@@ -127,21 +142,25 @@ func (s *Service) Reviews(ctx context.Context, p *access.Principal) ([]Review, e
 	if _, _, err := s.gate.Pass(ctx, p, c); err != nil {
 		return nil, err
 	}
+	// A review with a care-team change still to decide stays at the top
+	// even once the access itself was reviewed.
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT g.id, g.patient_id, g.user_id, g.reason_code, g.reason, g.created_at, g.expires_at,
-		  r.status, COALESCE(r.reviewed_by, ''), COALESCE(r.reviewed_at, 0), r.notes
-		FROM break_glass_reviews r JOIN break_glass_grants g ON g.id = r.grant_id
-		WHERE r.workspace_id = $1 ORDER BY CASE r.status WHEN 'pending' THEN 0 ELSE 1 END, g.created_at DESC LIMIT 200`, ws)
+		  r.status, COALESCE(r.reviewed_by, ''), COALESCE(r.reviewed_at, 0), r.notes, p.summary
+		FROM break_glass_reviews r JOIN break_glass_grants g ON g.id = r.grant_id JOIN patients p ON p.id = g.patient_id
+		WHERE r.workspace_id = $1
+		ORDER BY CASE WHEN r.status = 'pending' OR EXISTS (SELECT 1 FROM care_team_changes c WHERE c.grant_id = g.id AND c.status = 'pending') THEN 0 ELSE 1 END,
+		  g.created_at DESC LIMIT 200`, ws)
 	if err != nil {
 		return nil, fmt.Errorf("list break-glass reviews: %w", err)
 	}
-	type sealed struct{ reason, notes []byte }
+	type sealed struct{ reason, notes, summary []byte }
 	var out []Review
 	var cts []sealed
 	for rows.Next() {
 		var v Review
 		var ct sealed
 		var at, exp, rat int64
-		if err := rows.Scan(&v.ID, &v.PatientID, &v.UserID, &v.ReasonCode, &ct.reason, &at, &exp, &v.Status, &v.ReviewedBy, &rat, &ct.notes); err != nil {
+		if err := rows.Scan(&v.ID, &v.PatientID, &v.UserID, &v.ReasonCode, &ct.reason, &at, &exp, &v.Status, &v.ReviewedBy, &rat, &ct.notes, &ct.summary); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list break-glass reviews: %w", err)
 		}
@@ -165,15 +184,20 @@ func (s *Service) Reviews(ctx context.Context, p *access.Principal) ([]Review, e
 	if err != nil {
 		return nil, err
 	}
+	changes, err := s.careTeamChanges(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
 	for i := range out {
-		if err := s.openReview(ctx, rcs[i], ws, &out[i], cts[i].reason, cts[i].notes); err != nil {
+		if err := s.openReview(ctx, rcs[i], ws, &out[i], cts[i].reason, cts[i].notes, cts[i].summary); err != nil {
 			return nil, err
 		}
+		out[i].Changes = changes[out[i].ID]
 	}
 	return out, nil
 }
 
-func (s *Service) openReview(ctx context.Context, rc audit.Receipt, ws string, v *Review, reason, notes []byte) error {
+func (s *Service) openReview(ctx context.Context, rc audit.Receipt, ws string, v *Review, reason, notes, summary []byte) error {
 	k, err := s.keys.PatientKey(ctx, ws, v.PatientID)
 	if err != nil {
 		return fmt.Errorf("patient key: %w", err)
@@ -181,6 +205,11 @@ func (s *Service) openReview(ctx context.Context, rc audit.Receipt, ws string, v
 	if err := Open(rc, v.PatientID, k, reason, "break_glass_grants", v.ID, "reason", &v.Reason); err != nil {
 		return err
 	}
+	var sum Summary
+	if err := Open(rc, v.PatientID, k, summary, tablePatients, v.PatientID, colSummary, &sum); err != nil {
+		return err
+	}
+	v.PatientName = strings.TrimSpace(sum.GivenName + " " + sum.FamilyName)
 	if len(notes) > 0 {
 		return Open(rc, v.PatientID, k, notes, "break_glass_reviews", v.ID, "notes", &v.Notes)
 	}

@@ -59,7 +59,7 @@ func (s *Service) AddRepresentative(ctx context.Context, p *access.Principal, pa
 	if err := rep.Validate(); err != nil {
 		return nil, err
 	}
-	r, _, d, err := s.pass(ctx, p, patientID, access.PatientUpdate, "patient.representative_add")
+	r, _, d, err := s.passLasting(ctx, p, patientID, access.PatientUpdate, "patient.representative_add")
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ type PortalInviter interface {
 // receipt goes with the invitation to identity, which refuses a patient
 // invitation without one.
 func (s *Service) AuthorizePortalInvite(ctx context.Context, p *access.Principal, patientID string) (audit.Receipt, error) {
-	_, rc, _, err := s.pass(ctx, p, patientID, access.PatientUpdate, "patient.portal_invite")
+	_, rc, _, err := s.passLasting(ctx, p, patientID, access.PatientUpdate, "patient.portal_invite")
 	return rc, err
 }
 
@@ -156,7 +156,7 @@ func (s *Service) AuthorizePortalInvite(ctx context.Context, p *access.Principal
 // a linked personal representative, so each representative is invited and
 // the minor is not. A minor without a representative is refused.
 func (s *Service) InvitePortal(ctx context.Context, p *access.Principal, patientID string) ([]PortalInvitation, error) {
-	r, rc, d, err := s.pass(ctx, p, patientID, access.PatientUpdate, "patient.portal_invite")
+	r, rc, d, err := s.passLasting(ctx, p, patientID, access.PatientUpdate, "patient.portal_invite")
 	if err != nil {
 		return nil, err
 	}

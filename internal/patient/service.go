@@ -251,6 +251,26 @@ func (s *Service) pass(ctx context.Context, p *access.Principal, id string, a ac
 	return r, rc, d, err
 }
 
+// passLasting is pass for an action that gives someone lasting access to
+// the record (a representative, a portal account): the policy allows it as
+// a patient update, but not under break-glass, since an emergency grant
+// must not outlive itself through the people it lets in. The refusal is
+// audited, flagged as done under the grant.
+func (s *Service) passLasting(ctx context.Context, p *access.Principal, id string, a access.Action, auditAction string) (*row, audit.Receipt, access.Decision, error) {
+	r, err := s.loadRow(ctx, p, id)
+	if err == nil {
+		if d := access.Decide(p, a, r.resource()); d.Allow && d.BreakGlass {
+			refused := access.Decision{Reason: access.DenyGlassNoLasting, BreakGlass: true, Visible: true}
+			c := patientCheck(a, auditAction, r)
+			if _, err := s.gate.Audit.Append(ctx, Event(p, c, refused)); err != nil {
+				return nil, audit.Receipt{}, refused, fmt.Errorf("audit %s: %w", auditAction, err)
+			}
+			return nil, audit.Receipt{}, refused, ErrForbidden
+		}
+	}
+	return s.pass(ctx, p, id, a, auditAction)
+}
+
 // Create adds a patient to p's workspace; p joins the care team.
 func (s *Service) Create(ctx context.Context, p *access.Principal, in Profile) (*Patient, error) {
 	in.Normalise()

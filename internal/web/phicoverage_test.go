@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -127,6 +128,15 @@ func newCoverFixture(t *testing.T) *coverFixture {
 		t.Fatal(err)
 	}
 	f.ids["grant"] = g.ID
+	// Care-team changes the ER clinician asks for under the grant: they
+	// wait for the privacy officer (one for the API, one for the page).
+	for key, user := range map[string]string{"change": f.as[asER].Principal.UserID, "change-page": f.as[asStaff].Principal.UserID} {
+		var wait *patient.AwaitingApproval
+		if err := env.App.Patients.AddToCareTeam(ctx, f.as[asER].Principal, pat.ID, user); !errors.As(err, &wait) {
+			t.Fatalf("care-team change under break-glass: %v", err)
+		}
+		f.ids[key] = wait.ChangeID
+	}
 
 	// A file on the case, uploaded through the media service, and a second
 	// upload left open for the upload routes.

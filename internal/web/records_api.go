@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -52,6 +53,7 @@ func (s *Server) routesRecordsAPI(mux Mux) {
 	h("PUT /api/v1/cases/{id}/sharing", s.apiShareCase)
 	h("GET /api/v1/break-glass/reviews", s.apiReviews)
 	h("POST /api/v1/break-glass/reviews/{id}", s.apiMarkReviewed)
+	h("POST /api/v1/break-glass/changes/{id}", s.apiDecideChange)
 	h("GET /api/v1/me/patient", s.apiMyProfile)
 	h("GET /api/v1/me/cases", s.apiMyCases)
 }
@@ -199,19 +201,25 @@ func (s *Server) apiAddCareTeam(w http.ResponseWriter, r *http.Request, p *acces
 	if !DecodeJSON(w, r, &in) {
 		return
 	}
-	if err := s.records.Patients.AddToCareTeam(r.Context(), p, r.PathValue("id"), in.UserID); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.careTeamAnswer(w, r, s.records.Patients.AddToCareTeam(r.Context(), p, r.PathValue("id"), in.UserID))
 }
 
 func (s *Server) apiRemoveCareTeam(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	if err := s.records.Patients.RemoveFromCareTeam(r.Context(), p, r.PathValue("id"), r.PathValue("userID")); err != nil {
+	s.careTeamAnswer(w, r, s.records.Patients.RemoveFromCareTeam(r.Context(), p, r.PathValue("id"), r.PathValue("userID")))
+}
+
+// careTeamAnswer is 204 for a change made, 202 with the request's id for a
+// change asked for under break-glass, which waits for a privacy officer.
+func (s *Server) careTeamAnswer(w http.ResponseWriter, r *http.Request, err error) {
+	var wait *patient.AwaitingApproval
+	switch {
+	case errors.As(err, &wait):
+		WriteJSON(w, http.StatusAccepted, map[string]string{"status": "pending", "change_id": wait.ChangeID, "detail": pendingMessage})
+	case err != nil:
 		s.apiError(w, r, err)
-		return
+	default:
+		w.WriteHeader(http.StatusNoContent)
 	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) apiRepresentatives(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -509,11 +517,27 @@ func (s *Server) apiReviews(w http.ResponseWriter, r *http.Request, p *access.Pr
 		ReviewedBy string     `json:"reviewed_by,omitempty"`
 		ReviewedAt *time.Time `json:"reviewed_at,omitempty"`
 		Notes      string     `json:"notes,omitempty"`
+		// Changes are the care-team changes asked for under the grant;
+		// Actions every audited action done under it, oldest first.
+		Changes []changeJSON   `json:"care_team_changes"`
+		Actions []reviewAction `json:"actions"`
 	}
 	out := []reviewJSON{}
-	for _, v := range rs {
+	for _, v := range s.reviewViews(r.Context(), p, rs) {
 		j := reviewJSON{GrantID: v.ID, PatientID: v.PatientID, UserID: v.UserID, ReasonCode: v.ReasonCode, Reason: v.Reason,
-			CreatedAt: v.CreatedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(), Status: v.Status, ReviewedBy: v.ReviewedBy, Notes: v.Notes}
+			CreatedAt: v.CreatedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(), Status: v.Status, ReviewedBy: v.ReviewedBy, Notes: v.Notes,
+			Changes: []changeJSON{}, Actions: v.Actions}
+		if j.Actions == nil {
+			j.Actions = []reviewAction{}
+		}
+		for _, c := range v.Changes {
+			cj := changeJSON{ID: c.ID, Op: c.Op, UserID: c.UserID, RequestedBy: c.RequestedBy, RequestedAt: c.RequestedAt.UTC(), Status: c.Status, DecidedBy: c.DecidedBy}
+			if !c.DecidedAt.IsZero() {
+				t := c.DecidedAt.UTC()
+				cj.DecidedAt = &t
+			}
+			j.Changes = append(j.Changes, cj)
+		}
 		if !v.ReviewedAt.IsZero() {
 			t := v.ReviewedAt.UTC()
 			j.ReviewedAt = &t
@@ -521,6 +545,18 @@ func (s *Server) apiReviews(w http.ResponseWriter, r *http.Request, p *access.Pr
 		out = append(out, j)
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"reviews": out})
+}
+
+// changeJSON is a care-team change asked for under a break-glass grant.
+type changeJSON struct {
+	ID          string     `json:"id"`
+	Op          string     `json:"op"`
+	UserID      string     `json:"user_id"`
+	RequestedBy string     `json:"requested_by"`
+	RequestedAt time.Time  `json:"requested_at"`
+	Status      string     `json:"status"`
+	DecidedBy   string     `json:"decided_by,omitempty"`
+	DecidedAt   *time.Time `json:"decided_at,omitempty"`
 }
 
 func (s *Server) apiMarkReviewed(w http.ResponseWriter, r *http.Request, p *access.Principal) {

@@ -85,6 +85,7 @@ func (s *Server) routesRecordsPages(mux Mux) {
 	h("GET /me", s.pageMe)
 	h("GET /privacy/break-glass", s.pageReviews)
 	h("POST /privacy/break-glass/{id}", s.pageMarkReviewed)
+	h("POST /privacy/break-glass/changes/{id}", s.pageDecideChange)
 	form("GET /access/matrix", s.pageMatrix)
 }
 
@@ -290,6 +291,10 @@ func (s *Server) pageCareTeam(w http.ResponseWriter, r *http.Request, p *access.
 		s.showPatient(w, r, p, http.StatusUnprocessableEntity, patientView{TeamErrors: f}, "", "The care team was not changed.")
 		return
 	}
+	if errors.As(err, new(*patient.AwaitingApproval)) {
+		s.showPatient(w, r, p, http.StatusAccepted, patientView{}, pendingMessage, "")
+		return
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -476,31 +481,29 @@ func (s *Server) pageMe(w http.ResponseWriter, r *http.Request, p *access.Princi
 }
 
 func (s *Server) pageReviews(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	rs, err := s.records.Patients.Reviews(r.Context(), p)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
+	flash := ""
+	switch r.URL.Query().Get("decided") {
+	case "approved":
+		flash = "The care-team change was approved and is now in effect."
+	case "rejected":
+		flash = "The care-team change was rejected; the care team is unchanged."
+	case "reviewed":
+		flash = "The review was saved."
 	}
-	s.renderView(w, r, http.StatusOK, "breakglass_reviews", View{Title: "Break-glass reviews", Data: rs})
+	s.renderReviews(w, r, p, http.StatusOK, flash, "")
 }
 
 func (s *Server) pageMarkReviewed(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	err := s.records.Patients.MarkReviewed(r.Context(), p, r.PathValue("id"), r.PostFormValue("notes"))
 	if fieldsOf(err) != nil {
-		rs, lerr := s.records.Patients.Reviews(r.Context(), p)
-		if lerr != nil {
-			s.pageError(w, r, lerr)
-			return
-		}
-		s.renderView(w, r, http.StatusUnprocessableEntity, "breakglass_reviews", View{Title: "Break-glass reviews", Data: rs,
-			Error: "The review was not saved: " + strings.Join(reasons(fieldsOf(err)), "; ")})
+		s.renderReviews(w, r, p, http.StatusUnprocessableEntity, "", "The review was not saved: "+strings.Join(reasons(fieldsOf(err)), "; "))
 		return
 	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/privacy/break-glass", http.StatusSeeOther)
+	http.Redirect(w, r, "/privacy/break-glass?decided=reviewed", http.StatusSeeOther)
 }
 
 func reasons(f map[string]string) []string {
@@ -532,8 +535,10 @@ func (s *Server) pageMatrix(w http.ResponseWriter, r *http.Request, p *access.Pr
 		}
 	}
 	s.renderView(w, r, http.StatusOK, "access_matrix", View{Title: "Who may do what", Data: map[string]any{
-		"Actions": access.Actions, "Rows": policyMatrix(), "Members": members, "MembersWired": listed}})
+		"Actions": access.Actions, "Rows": policyMatrix(), "Scopes": scopeMatrix(), "Members": members, "MembersWired": listed}})
 }
+
+var scopeMatrix = sync.OnceValue(access.ScopeMatrix)
 
 // policyMatrix is the policy evaluated for every role and relationship; it
 // never changes while the server runs, so it is built once.

@@ -282,6 +282,8 @@ func (f *recordsFixture) routes() []route {
 		{"GET /api/v1/break-glass/reviews", "GET", "/api/v1/break-glass/reviews", nil, "doc1", 404, "breakglass.review_list", "deny"},
 		{"POST /api/v1/break-glass/reviews/{id}", "POST", "/api/v1/break-glass/reviews/" + f.grantID, map[string]string{"notes": "Checked " + canary}, "po", 204, "breakglass.review", "allow"},
 		{"POST /api/v1/break-glass/reviews/{id}", "POST", "/api/v1/break-glass/reviews/" + f.grantID, map[string]string{"notes": "x"}, "doc1", 404, "breakglass.review", "deny"},
+		{"POST /api/v1/patients/{id}/care-team", "POST", "/api/v1/patients/" + b + "/care-team", map[string]string{"user_id": "er1"}, "er1", 202, "careteam.add_request", "allow"},
+		{"POST /api/v1/break-glass/changes/{id}", "POST", "/api/v1/break-glass/changes/0123456789abcdef0123456789abcdef", map[string]string{"decision": "approve"}, "po", 404, "careteam.change_approve", "deny"},
 		{"GET /api/v1/me/patient", "GET", "/api/v1/me/patient", nil, "mum", 200, "patient.read", "allow"},
 		{"GET /api/v1/me/cases", "GET", "/api/v1/me/cases", nil, "anna", 200, "case.list", "allow"},
 		// Pages.
@@ -307,6 +309,7 @@ func (f *recordsFixture) routes() []route {
 		{"GET /me", "GET", "/me", nil, "anna", 200, "case.list", "allow"},
 		{"GET /privacy/break-glass", "GET", "/privacy/break-glass", nil, "po", 200, "breakglass.review_read", "allow"},
 		{"POST /privacy/break-glass/{id}", "POST", "/privacy/break-glass/" + f.grantID, form("notes", "again"), "po", 422, "breakglass.review", "allow"},
+		{"POST /privacy/break-glass/changes/{id}", "POST", "/privacy/break-glass/changes/0123456789abcdef0123456789abcdef", form("decision", "reject"), "po", 404, "careteam.change_reject", "deny"},
 		{"GET /access/matrix", "GET", "/access/matrix", nil, "admin", 200, "", ""},
 	}
 }
