@@ -45,7 +45,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string, m Meta) (*
 		}
 		_ = s.record(ctx, m, audit.Event{ActorUserID: u.ID, Action: "auth.signin", ResourceID: u.ID, Outcome: "failure", Reason: "bad_credentials"})
 		if known {
-			if f, err := s.failures(ctx, accountKey(email)); err == nil && f.n == LockoutFailures {
+			if f, err := s.failures(ctx, s.accountKey(email)); err == nil && f.n == LockoutFailures {
 				_ = s.record(ctx, m, audit.Event{ActorUserID: u.ID, Action: "auth.lockout", ResourceID: u.ID, Outcome: "denied"})
 			}
 		}

@@ -3,9 +3,12 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/custodia-health/custodia/internal/keys"
 )
 
 // Throttling: every failed sign-in (or second-factor code) adds one to three
@@ -24,7 +27,7 @@ import (
 //     password. A sprayer thus gets one guess per account before the
 //     address's wait applies to it.
 //
-// The account key is a hash of the email, so an address without an account
+// The account key is a keyed hash of the email, so an address without an account
 // is throttled and locked exactly like one with.
 const (
 	LockoutFailures   = 100
@@ -35,13 +38,29 @@ const (
 	addressForgetting = time.Hour // an address's or pair's count resets after this long without failures
 )
 
-func accountKey(email string) string { return "acct:" + hashToken(normalizeEmail(email)) }
-func addressKey(addr string) string  { return "addr:" + addr }
+// The counters' keys are keyed hashes (the account key's blind index), so
+// the table names no address and no client IP to someone who can read the
+// database: a plain hash of an email can be confirmed by guessing it.
+func (s *Service) accountKey(email string) string {
+	return "acct:" + hex.EncodeToString(s.emailIndex(email))
+}
+
+func (s *Service) addressKey(addr string) string { return "addr:" + s.addressIndex(addr) }
+
+func (s *Service) addressIndex(addr string) string {
+	return hex.EncodeToString(keys.BlindIndex(s.acct, throttleAddressField, addr))
+}
+
+// throttleAddressField separates the client address's blind index from the
+// email's.
+const throttleAddressField = "auth_failures.address"
 
 // pairKey counts an account's failures from one address. It starts with the
-// account's hash, so clearing an account's counts can find its pairs.
-func pairKey(email, addr string) string { return pairPrefix(email) + addr }
-func pairPrefix(email string) string    { return "pair:" + hashToken(normalizeEmail(email)) + ":" }
+// account's index, so clearing an account's counts can find its pairs.
+func (s *Service) pairKey(email, addr string) string { return s.pairPrefix(email) + s.addressIndex(addr) }
+func (s *Service) pairPrefix(email string) string {
+	return "pair:" + hex.EncodeToString(s.emailIndex(email)) + ":"
+}
 
 type failureCount struct {
 	n    int
@@ -78,7 +97,7 @@ func backoff(n, free int) time.Duration {
 // attempt must not be evaluated at all.
 func (s *Service) checkThrottle(ctx context.Context, email, addr string) error {
 	now := s.now()
-	acct, err := s.failures(ctx, accountKey(email))
+	acct, err := s.failures(ctx, s.accountKey(email))
 	if err != nil {
 		return err
 	}
@@ -88,7 +107,7 @@ func (s *Service) checkThrottle(ctx context.Context, email, addr string) error {
 	}
 	wait := acct.last.Add(backoff(acct.n, freeAccountTries)).Sub(now)
 	if addr != "" {
-		pair, err := s.failures(ctx, pairKey(email, addr))
+		pair, err := s.failures(ctx, s.pairKey(email, addr))
 		if err != nil {
 			return err
 		}
@@ -96,7 +115,7 @@ func (s *Service) checkThrottle(ctx context.Context, email, addr string) error {
 			wait = max(wait, pair.last.Add(backoff(pair.n, freePairTries)).Sub(now))
 			// Only an address that has failed at this account is held to
 			// the address's count.
-			ad, err := s.failures(ctx, addressKey(addr))
+			ad, err := s.failures(ctx, s.addressKey(addr))
 			if err != nil {
 				return err
 			}
@@ -116,9 +135,9 @@ func (s *Service) checkThrottle(ctx context.Context, email, addr string) error {
 // address.
 func (s *Service) noteFailure(ctx context.Context, email, addr string) error {
 	now := micros(s.now())
-	keys := []string{accountKey(email)}
+	keys := []string{s.accountKey(email)}
 	if addr != "" {
-		keys = append(keys, pairKey(email, addr), addressKey(addr))
+		keys = append(keys, s.pairKey(email, addr), s.addressKey(addr))
 	}
 	forgetBefore := micros(s.now().Add(-addressForgetting))
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -140,7 +159,7 @@ func (s *Service) noteFailure(ctx context.Context, email, addr string) error {
 // every address (the prefix is hex, so it holds no LIKE wildcard). The
 // addresses' own counts stay: a success proves nothing about other accounts.
 func (s *Service) clearFailures(ctx context.Context, email string) error {
-	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM auth_failures WHERE key = $1 OR key LIKE $2`, accountKey(email), pairPrefix(email)+"%"); err != nil {
+	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM auth_failures WHERE key = $1 OR key LIKE $2`, s.accountKey(email), s.pairPrefix(email)+"%"); err != nil {
 		return fmt.Errorf("clear sign-in failures: %w", err)
 	}
 	return nil

@@ -1,7 +1,10 @@
 package identity_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +83,48 @@ func TestGuessingSpreadOverAddressesIsThrottledPerAccount(t *testing.T) {
 		}
 		if _, err := f.svc.SignIn(bg, "bo@clinic.example", "wrong password here!", fresh); codeOf(err) != "signin_failed" {
 			t.Fatalf("another account from that address: %v", err)
+		}
+	})
+}
+
+// TestThrottleCountersNameNoAccountAndNoAddress: the failure counters are
+// found by keyed hashes, so someone who reads the database can neither read
+// a client's address there nor confirm a guessed email by hashing it.
+func TestThrottleCountersNameNoAccountAndNoAddress(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.verifiedUser(t, "Ada Quimby", "ada@clinic.example", true)
+		m := meta
+		m.ClientAddr = "198.51.100.7"
+		for range 3 {
+			if _, err := f.svc.SignIn(bg, "ada@clinic.example", "wrong password here!", m); codeOf(err) != "signin_failed" {
+				t.Fatalf("failure was not evaluated: %v", err)
+			}
+		}
+		plain := sha256.Sum256([]byte("ada@clinic.example"))
+		rows, err := d.Read.Query(`SELECT key FROM auth_failures`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			for _, leak := range []string{"198.51.100.7", "ada@clinic.example", hex.EncodeToString(plain[:])} {
+				if strings.Contains(k, leak) {
+					t.Errorf("counter key %q holds %q", k, leak)
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if n < 3 {
+			t.Fatalf("%d counters after failures from one address at one account, want account, pair and address", n)
 		}
 	})
 }

@@ -291,7 +291,7 @@ func (s *Service) ResetPassword(ctx context.Context, tok, password string, m Met
 			hash, now, uid); err != nil {
 			return fmt.Errorf("reset password: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM auth_failures WHERE key = $1`, accountKey(u.Email)); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM auth_failures WHERE key = $1`, s.accountKey(u.Email)); err != nil {
 			return fmt.Errorf("reset password: clear failures: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, now, uid); err != nil {
