@@ -57,7 +57,9 @@ const throttleAddressField = "auth_failures.address"
 
 // pairKey counts an account's failures from one address. It starts with the
 // account's index, so clearing an account's counts can find its pairs.
-func (s *Service) pairKey(email, addr string) string { return s.pairPrefix(email) + s.addressIndex(addr) }
+func (s *Service) pairKey(email, addr string) string {
+	return s.pairPrefix(email) + s.addressIndex(addr)
+}
 func (s *Service) pairPrefix(email string) string {
 	return "pair:" + hex.EncodeToString(s.emailIndex(email)) + ":"
 }
