@@ -57,7 +57,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			if !ok || err != nil {
 				if err != nil && !isIdentityError(err) {
-					s.log.Error("authenticate token", "request_id", m.RequestID, "err", err.Error())
+					// A token that cannot be checked is not a bad token:
+					// telling the app so would make it drop a good one.
+					s.fail(w, r, err)
+					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="custodia"`)
 				WriteProblem(w, r, http.StatusUnauthorized, "The API token is not valid: it may be mistyped, expired or revoked. Send it as “Authorization: Bearer cus_…”.")
@@ -77,8 +80,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			case isIdentityError(err):
 				s.clearSessionCookie(w, r)
 			default:
-				s.log.Error("authenticate session", "request_id", m.RequestID, "err", err.Error())
-				s.fail(w, r, err)
+				s.fail(w, r, err) // logs; an unavailable store answers 503
 				return
 			}
 		}
@@ -208,11 +210,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e, ok := identity.AsError(err)
 	if !ok {
 		s.log.Error("identity request failed", "request_id", RequestID(r.Context()), "route", r.Pattern, "err", mail.RedactAddresses(err.Error()))
-		if wantsHTML(r) {
-			s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again; if it keeps happening, quote the request id to support.")
-			return
+		status, msg := unexpectedStatus(err)
+		if wantsHTML(r) && status == http.StatusInternalServerError {
+			msg = "Something went wrong on our side. Try again; if it keeps happening, quote the request id to support."
 		}
-		WriteProblem(w, r, http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support.")
+		s.answer(w, r, status, msg)
 		return
 	}
 	if e.RetryAfter > 0 {
