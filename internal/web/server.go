@@ -20,6 +20,7 @@ import (
 	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/ids"
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/notice"
 	"github.com/custodia-health/custodia/internal/rehab"
@@ -149,11 +150,21 @@ type patternRecorder struct {
 
 func (p *patternRecorder) Handle(pattern string, h http.Handler) {
 	p.s.patterns = append(p.s.patterns, pattern)
+	idNames := pathIDNames(pattern)
 	p.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Middleware between observe and the mux copies the request, so the
 		// pattern the mux matched is handed back through the context.
 		if m, ok := r.Context().Value(matchedKey).(*string); ok {
 			*m = pattern
+		}
+		// Before anything else reads them, every id in the path must have
+		// the shape of an id: a handler never sees, and the audit log never
+		// keeps, a name typed into a URL.
+		for _, name := range idNames {
+			if !ids.Valid(r.PathValue(name)) {
+				p.s.malformedID(w, r)
+				return
+			}
 		}
 		h.ServeHTTP(w, r)
 	}))
