@@ -194,6 +194,13 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		WriteProblem(w, r, http.StatusUnsupportedMediaType, "Send the request body as application/json (UTF-8).")
 		return nil, false
 	}
+	// A declared length over the limit is refused before the body is read,
+	// so a client that sent Expect: 100-continue never sends it and gets
+	// the 413 instead of a connection closed under its upload.
+	if r.ContentLength > maxJSONBody {
+		WriteProblem(w, r, http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB.")
+		return nil, false
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
