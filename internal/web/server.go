@@ -244,7 +244,7 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) staticFiles(static fs.FS) http.Handler {
 	files := http.FileServerFS(static)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := strings.TrimSuffix(path.Clean("/"+r.URL.Path)[1:], "/")
+		name := strings.TrimSuffix(path.Clean("/" + r.URL.Path)[1:], "/")
 		if name == "" {
 			name = "."
 		}
