@@ -13,9 +13,16 @@ import (
 	"github.com/custodia-health/custodia/internal/mail"
 )
 
-// SessionCookie names the browser session cookie. It holds an opaque random
-// token; the server keeps only the token's hash.
+// SessionCookie names the browser session cookie on plain-HTTP loopback
+// development servers. It holds an opaque random token; the server keeps
+// only the token's hash.
 const SessionCookie = "custodia_session"
+
+// SecureSessionCookie is the session cookie's name when cookies are Secure
+// (TLS or an https base URL). Browsers accept a __Host- cookie only if it
+// is Secure, has Path=/ and no Domain, so neither a sibling subdomain nor
+// a plain-HTTP page can plant or shadow it.
+const SecureSessionCookie = "__Host-" + SessionCookie
 
 const sessionKey ctxKey = 100
 
@@ -69,7 +76,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(access.WithPrincipal(ctx, p)))
 			return
 		}
-		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if c, err := r.Cookie(s.sessionCookieName(r)); err == nil && c.Value != "" {
 			sess, p, err := s.identity.Authenticate(ctx, c.Value, m)
 			switch {
 			case err == nil:
@@ -101,13 +108,23 @@ func (s *Server) secureCookies(r *http.Request) bool {
 	return r.TLS != nil || strings.HasPrefix(s.baseURL, "https://")
 }
 
+// sessionCookieName is the name the session cookie has on this request:
+// SecureSessionCookie whenever cookies are Secure. Only that name is read,
+// so a cookie without the prefix cannot stand in for it.
+func (s *Server) sessionCookieName(r *http.Request) string {
+	if s.secureCookies(r) {
+		return SecureSessionCookie
+	}
+	return SessionCookie
+}
+
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookieName(r), Value: token, Path: "/", HttpOnly: true,
 		Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode})
 }
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookieName(r), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode})
 }
 

@@ -2,13 +2,20 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/custodia-health/custodia/internal/access"
+	"github.com/custodia-health/custodia/internal/db/dbtest"
+	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/web"
 )
 
@@ -119,3 +126,76 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+// TestSessionCookieHasHostPrefixOverTLS: with an https base URL or a TLS
+// connection the session cookie is __Host-custodia_session (Secure, Path=/,
+// no Domain), and only that name is read; plain loopback development keeps
+// custodia_session.
+func TestSessionCookieHasHostPrefixOverTLS(t *testing.T) {
+	for _, c := range []struct {
+		name, base string
+		tls        bool
+		cookie     string
+	}{
+		{"https base URL", "https://custodia.example", false, web.SecureSessionCookie},
+		{"TLS connection", "", true, web.SecureSessionCookie},
+		{"plain loopback", "", false, web.SessionCookie},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := dbtest.SQLite(t)
+			svc, err := identity.New(d, discardMailer{}, discardAudit{}, identity.Config{BaseURL: "http://127.0.0.1", SealingKey: make([]byte, 32),
+				Hash: identity.HashParams{Memory: 1024, Time: 1, Threads: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := web.New(web.Deps{DB: d, Log: slog.New(slog.DiscardHandler), Version: "test", Identity: svc, BaseURL: c.base})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := httptest.NewUnstartedServer(s)
+			if c.tls {
+				ts.StartTLS()
+			} else {
+				ts.Start()
+			}
+			t.Cleanup(func() { svc.Wait(); ts.Close() })
+			const email = "cookie@c.example"
+			if _, _, err := svc.EnsureDemoWorkspace(context.Background(), "Clinic C", []identity.DemoMember{{Name: "Cai Cookie", Email: email, Password: pw, Role: access.RoleClinician}}); err != nil {
+				t.Fatal(err)
+			}
+			client := ts.Client()
+			req, _ := http.NewRequest("POST", ts.URL+"/api/v1/auth/signin", strings.NewReader(`{"email":"`+email+`","password":"`+pw+`"}`))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			var got *http.Cookie
+			for _, ck := range res.Cookies() {
+				if strings.HasSuffix(ck.Name, web.SessionCookie) {
+					got = ck
+				}
+			}
+			if got == nil || got.Name != c.cookie || got.Path != "/" || got.Domain != "" || got.Secure != (c.cookie == web.SecureSessionCookie) {
+				t.Fatalf("sign-in set %+v, want %s with Path=/ and no Domain", got, c.cookie)
+			}
+			for _, name := range []string{web.SessionCookie, web.SecureSessionCookie} {
+				req, _ := http.NewRequest("GET", ts.URL+"/api/v1/me", nil)
+				req.AddCookie(&http.Cookie{Name: name, Value: got.Value})
+				res, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if want := map[bool]int{true: 200, false: 401}[name == c.cookie]; res.StatusCode != want {
+					t.Errorf("GET /api/v1/me with the cookie named %s: %d, want %d", name, res.StatusCode, want)
+				}
+			}
+		})
+	}
+}
+
+type discardMailer struct{}
+
+func (discardMailer) Send(context.Context, mail.Message) error { return nil }
