@@ -199,3 +199,37 @@ func TestSessionCookieHasHostPrefixOverTLS(t *testing.T) {
 type discardMailer struct{}
 
 func (discardMailer) Send(context.Context, mail.Message) error { return nil }
+
+// TestMetricsAreNotOnTheMainHandler: /metrics needed no sign-in on the
+// public listener; it is now only on the handler the command serves on a
+// loopback-only address (-metrics-addr).
+func TestMetricsAreNotOnTheMainHandler(t *testing.T) {
+	s, err := web.New(web.Deps{DB: dbtest.SQLite(t), Log: slog.New(slog.DiscardHandler), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	main := httptest.NewServer(s)
+	defer main.Close()
+	metrics := httptest.NewServer(s.MetricsHandler())
+	defer metrics.Close()
+	if _, err := http.Get(main.URL + "/healthz"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(main.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("main handler /metrics: %d, want 404", res.StatusCode)
+	}
+	res, err = http.Get(metrics.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !bytes.Contains(body, []byte(`custodia_http_requests_total{code="200",route="GET /healthz"}`)) {
+		t.Errorf("metrics handler: %d %.300s", res.StatusCode, body)
+	}
+}

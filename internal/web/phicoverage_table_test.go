@@ -37,7 +37,7 @@ const (
 	whyAccount   = "the signed-in person's own account, sessions and tokens: no patient data; identity audits changes"
 	whyMembers   = "workspace membership (staff names and roles), no patient data; identity audits changes"
 	whyNotice    = "the workspace's privacy notices and processor registry: published texts, no patient data"
-	whyPlatform  = "platform endpoint with no data: health, metrics, static files, API description, fallbacks"
+	whyPlatform  = "platform endpoint with no data: health, static files, API description, fallbacks"
 	whyEmptyForm = "an empty form or a static reference page: renders no patient data and reads none"
 
 	// whyUploadSession: an upload session is looked up by id and uploader,
@@ -132,7 +132,7 @@ var coverage = []coveredRoute{
 
 	// Platform.
 	public("GET /static/", whyPlatform), public("GET /healthz", whyPlatform), public("GET /readyz", whyPlatform),
-	public("GET /metrics", whyPlatform), public("GET /api/v1/openapi.json", whyPlatform), public("GET /{$}", whyPlatform),
+	public("GET /api/v1/openapi.json", whyPlatform), public("GET /{$}", whyPlatform),
 	public("/api/", whyPlatform), public("/", whyPlatform),
 	public("GET /test/media", "registered only in test builds by media_test.go: a viewer harness page with no data"),
 	public("GET /patients/new", whyEmptyForm), public("GET /access/matrix", whyEmptyForm),

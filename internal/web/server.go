@@ -123,6 +123,16 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
+// MetricsHandler serves the Prometheus metrics. It is not on the main
+// handler: request counts by route and the process's figures are for the
+// operator, so the command serves them on a loopback-only listener of
+// their own (-metrics-addr).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -195,7 +205,6 @@ func (s *Server) routes(mux Mux) {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticFiles(static)))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
