@@ -77,3 +77,33 @@ func TestIsUnavailableTellsAnUnreachableStoreFromARefusedStatement(t *testing.T)
 		}
 	}
 }
+
+// TestIsUnavailableOnAPostgreSQLLockTimeout: a statement that waits out
+// lock_timeout behind another transaction's lock is unavailable, not a bug.
+func TestIsUnavailableOnAPostgreSQLLockTimeout(t *testing.T) {
+	d := dbtest.Postgres(t)
+	ctx := context.Background()
+	if _, err := d.Write.ExecContext(ctx, `CREATE TABLE lock_probe (k TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := d.Write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, `LOCK TABLE lock_probe IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := d.Write.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SET lock_timeout = '50ms'`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.ExecContext(ctx, `INSERT INTO lock_probe (k) VALUES ('a')`)
+	if err == nil || !db.IsUnavailable(fmt.Errorf("insert: %w", err)) {
+		t.Fatalf("IsUnavailable(%v) = false, want true", err)
+	}
+}
