@@ -101,6 +101,8 @@ func TestLockedDatabaseAnswers503ProblemWithOnlyTheRequestID(t *testing.T) {
 		{name: "token touch", method: "GET", path: "/api/v1/me", header: map[string]string{"Authorization": "Bearer " + token}},
 		{name: "handler write", method: "POST", path: "/api/v1/me/tokens", body: `{"name":"another","scopes":["records:read"]}`,
 			header: map[string]string{"Cookie": web.SessionCookie + "=" + fresh.Token, "Content-Type": "application/json"}},
+		{name: "sign-in (audit append, session write)", method: "POST", path: "/api/v1/auth/signin", body: `{"email":"` + email + `","password":"` + pw + `"}`,
+			header: map[string]string{"Content-Type": "application/json"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			req, _ := http.NewRequest(c.method, ts.URL+c.path, strings.NewReader(c.body))
