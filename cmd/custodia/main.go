@@ -130,7 +130,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := web.HTTPServer(cfg.Addr, a.Handler, log)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	// Metrics need no sign-in, so they have a listener of their own that
+	// config allows only on loopback; the main handler does not serve them.
+	var metrics *http.Server
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", cfg.MetricsAddr, err)
+		}
+		metrics = web.HTTPServer(cfg.MetricsAddr, a.Metrics, log)
+		go func() { errc <- metrics.Serve(mln) }()
+		log.Info("metrics are served on loopback", "addr", mln.Addr().String(), "path", "/metrics")
+	}
 	go func() {
 		if cfg.TLSCert != "" {
 			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
@@ -150,6 +163,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("shutting down: finishing requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if metrics != nil {
+		_ = metrics.Shutdown(shutdownCtx)
+	}
 	return srv.Shutdown(shutdownCtx)
 }
 

@@ -55,6 +55,7 @@ type App struct {
 
 	janitor sync.WaitGroup // housekeeping started by StartJanitor
 	Handler http.Handler
+	Metrics http.Handler // Prometheus /metrics, for the loopback metrics listener only
 }
 
 // New opens the data directory, the database (applying migrations) and the
@@ -121,7 +122,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	a.Handler = srv
+	a.Handler, a.Metrics = srv, srv.MetricsHandler()
 	return a, nil
 }
 

@@ -19,6 +19,7 @@ import (
 // Config is the validated configuration of a server.
 type Config struct {
 	Addr        string        // listen address, host:port
+	MetricsAddr string        // loopback host:port of the Prometheus /metrics listener; empty: none
 	DataDir     string        // SQLite file, master key file, local blobs, development outbox
 	DatabaseURL string        // empty or sqlite:PATH for SQLite; postgres://... for PostgreSQL
 	BaseURL     string        // the address users reach, for links in email
@@ -46,6 +47,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 		fs.StringVar(p, name, envOr(env, def), usage+" (env "+env+")")
 	}
 	str(&c.Addr, "addr", "CUSTODIA_ADDR", "127.0.0.1:8080", "listen address; anything but loopback needs -tls-cert and -tls-key")
+	str(&c.MetricsAddr, "metrics-addr", "CUSTODIA_METRICS_ADDR", "127.0.0.1:9464", "loopback address of the Prometheus /metrics listener; empty serves no metrics")
 	str(&c.DataDir, "data-dir", "CUSTODIA_DATA_DIR", "./custodia-data", "data directory, created on first run")
 	str(&c.DatabaseURL, "database-url", "CUSTODIA_DATABASE_URL", "", "database: empty for SQLite in the data directory, or postgres://...")
 	str(&c.BaseURL, "base-url", "CUSTODIA_BASE_URL", "", "public URL used in emailed links (default http(s)://ADDR)")
@@ -75,6 +77,16 @@ func (c *Config) Validate() error {
 		bad("-addr %q: want host:port, e.g. 127.0.0.1:8080", c.Addr)
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		bad("-addr %q: the port must be a number from 0 to 65535", c.Addr)
+	}
+	if c.MetricsAddr != "" {
+		// Metrics are served without sign-in, so only to this machine (a
+		// Prometheus agent or a tunnel beside the server).
+		mh, mp, err := net.SplitHostPort(c.MetricsAddr)
+		if p, perr := strconv.Atoi(mp); err != nil || perr != nil || p < 0 || p > 65535 {
+			bad("-metrics-addr %q: want host:port, e.g. 127.0.0.1:9464, or empty for no metrics", c.MetricsAddr)
+		} else if !IsLoopback(mh) {
+			bad("-metrics-addr %q is not a loopback address: metrics are served without sign-in, so only on 127.0.0.1, ::1 or localhost", c.MetricsAddr)
+		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("-tls-cert and -tls-key go together: give both or neither")

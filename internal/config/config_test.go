@@ -67,3 +67,24 @@ func TestEnvironmentProvidesDefaults(t *testing.T) {
 		t.Fatalf("env not applied: %+v", c)
 	}
 }
+
+func TestMetricsListenOnlyOnLoopback(t *testing.T) {
+	c, err := parse(t)
+	if err != nil || c.MetricsAddr != "127.0.0.1:9464" {
+		t.Fatalf("default metrics address %q (%v), want 127.0.0.1:9464", c.MetricsAddr, err)
+	}
+	for _, ok := range []string{"", "[::1]:9100", "localhost:9464"} {
+		if c, err := parse(t, "-metrics-addr", ok); err != nil || c.MetricsAddr != ok {
+			t.Errorf("-metrics-addr %q: %v", ok, err)
+		}
+	}
+	for bad, want := range map[string]string{"0.0.0.0:9464": "not a loopback address", "10.0.0.5:9464": "not a loopback address", "9464": "want host:port"} {
+		if _, err := parse(t, "-metrics-addr", bad); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("-metrics-addr %q: want an error containing %q, got %v", bad, want, err)
+		}
+	}
+	t.Setenv("CUSTODIA_METRICS_ADDR", "")
+	if c, err := parse(t); err != nil || c.MetricsAddr != "" {
+		t.Errorf("CUSTODIA_METRICS_ADDR empty: %q %v, want metrics off", c.MetricsAddr, err)
+	}
+}

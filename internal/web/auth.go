@@ -13,9 +13,16 @@ import (
 	"github.com/custodia-health/custodia/internal/mail"
 )
 
-// SessionCookie names the browser session cookie. It holds an opaque random
-// token; the server keeps only the token's hash.
+// SessionCookie names the browser session cookie on plain-HTTP loopback
+// development servers. It holds an opaque random token; the server keeps
+// only the token's hash.
 const SessionCookie = "custodia_session"
+
+// SecureSessionCookie is the session cookie's name when cookies are Secure
+// (TLS or an https base URL). Browsers accept a __Host- cookie only if it
+// is Secure, has Path=/ and no Domain, so neither a sibling subdomain nor
+// a plain-HTTP page can plant or shadow it.
+const SecureSessionCookie = "__Host-" + SessionCookie
 
 const sessionKey ctxKey = 100
 
@@ -57,7 +64,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			if !ok || err != nil {
 				if err != nil && !isIdentityError(err) {
-					s.log.Error("authenticate token", "request_id", m.RequestID, "err", err.Error())
+					// A token that cannot be checked is not a bad token:
+					// telling the app so would make it drop a good one.
+					s.fail(w, r, err)
+					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="custodia"`)
 				WriteProblem(w, r, http.StatusUnauthorized, "The API token is not valid: it may be mistyped, expired or revoked. Send it as “Authorization: Bearer cus_…”.")
@@ -66,7 +76,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(access.WithPrincipal(ctx, p)))
 			return
 		}
-		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if c, err := r.Cookie(s.sessionCookieName(r)); err == nil && c.Value != "" {
 			sess, p, err := s.identity.Authenticate(ctx, c.Value, m)
 			switch {
 			case err == nil:
@@ -77,8 +87,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			case isIdentityError(err):
 				s.clearSessionCookie(w, r)
 			default:
-				s.log.Error("authenticate session", "request_id", m.RequestID, "err", err.Error())
-				s.fail(w, r, err)
+				s.fail(w, r, err) // logs; an unavailable store answers 503
 				return
 			}
 		}
@@ -99,13 +108,23 @@ func (s *Server) secureCookies(r *http.Request) bool {
 	return r.TLS != nil || strings.HasPrefix(s.baseURL, "https://")
 }
 
+// sessionCookieName is the name the session cookie has on this request:
+// SecureSessionCookie whenever cookies are Secure. Only that name is read,
+// so a cookie without the prefix cannot stand in for it.
+func (s *Server) sessionCookieName(r *http.Request) string {
+	if s.secureCookies(r) {
+		return SecureSessionCookie
+	}
+	return SessionCookie
+}
+
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookieName(r), Value: token, Path: "/", HttpOnly: true,
 		Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode})
 }
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookieName(r), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode})
 }
 
@@ -208,11 +227,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e, ok := identity.AsError(err)
 	if !ok {
 		s.log.Error("identity request failed", "request_id", RequestID(r.Context()), "route", r.Pattern, "err", mail.RedactAddresses(err.Error()))
-		if wantsHTML(r) {
-			s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again; if it keeps happening, quote the request id to support.")
-			return
+		status, msg := unexpectedStatus(err)
+		if wantsHTML(r) && status == http.StatusInternalServerError {
+			msg = "Something went wrong on our side. Try again; if it keeps happening, quote the request id to support."
 		}
-		WriteProblem(w, r, http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support.")
+		s.answer(w, r, status, msg)
 		return
 	}
 	if e.RetryAfter > 0 {

@@ -87,7 +87,8 @@ func captureStatus(err error) (int, string, map[string]string) {
 	case errors.Is(err, capture.ErrWrongPatient):
 		return http.StatusUnprocessableEntity, "The capture was not attached.", map[string]string{"case_id": "is a case of another patient"}
 	}
-	return http.StatusInternalServerError, "The request could not be completed. Quote the request id to support.", nil
+	status, msg := unexpectedStatus(err)
+	return status, msg, nil
 }
 
 func writeCaptureError(w http.ResponseWriter, r *http.Request, err error) {

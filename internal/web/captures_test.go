@@ -47,7 +47,7 @@ func TestCapturesAPIFollowTheConnection(t *testing.T) {
 			if caseID != "case-1" {
 				return "", access.Resource{}, media.ErrNotFound
 			}
-			return "pat-1", access.Resource{WorkspaceID: "ws-1", PatientID: "pat-1", CareTeam: p.UserID == "u-doc"}, nil
+			return "c00000000000000000000000000000a3", access.Resource{WorkspaceID: "ws-1", PatientID: "c00000000000000000000000000000a3", CareTeam: p.UserID == "u-doc"}, nil
 		}
 		store := &media.Store{DB: d, Keys: keys.NewKeyring(d, m), Blobs: bs}
 		files := &media.Service{Store: store, Audit: AuditReceipts(lg), CaseFacts: facts}
@@ -58,9 +58,9 @@ func TestCapturesAPIFollowTheConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 		people := map[string]*access.Principal{
-			"patient": {UserID: "u-pat", SessionID: "s1", WorkspaceID: "ws-1", Role: access.RolePatient, PatientID: "pat-1"},
-			"app":     {UserID: "u-pat", TokenID: "t1", Scopes: []string{"media:upload"}, WorkspaceID: "ws-1", Role: access.RolePatient, PatientID: "pat-1"},
-			"badapp":  {UserID: "u-pat", TokenID: "t2", Scopes: []string{"records:read"}, WorkspaceID: "ws-1", Role: access.RolePatient, PatientID: "pat-1"},
+			"patient": {UserID: "u-pat", SessionID: "s1", WorkspaceID: "ws-1", Role: access.RolePatient, PatientID: "c00000000000000000000000000000a3"},
+			"app":     {UserID: "u-pat", TokenID: "t1", Scopes: []string{"media:upload"}, WorkspaceID: "ws-1", Role: access.RolePatient, PatientID: "c00000000000000000000000000000a3"},
+			"badapp":  {UserID: "u-pat", TokenID: "t2", Scopes: []string{"records:read"}, WorkspaceID: "ws-1", Role: access.RolePatient, PatientID: "c00000000000000000000000000000a3"},
 			"doctor":  {UserID: "u-doc", SessionID: "s2", WorkspaceID: "ws-1", Role: access.RoleClinician},
 		}
 		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +97,7 @@ func TestCapturesAPIFollowTheConnection(t *testing.T) {
 		}
 		var c struct{ ID, Kind string }
 		_ = json.Unmarshal(body, &c)
-		if code, _ := do("doctor", "GET", "/api/v1/patients/pat-1/captures", nil); code != 404 {
+		if code, _ := do("doctor", "GET", "/api/v1/patients/c00000000000000000000000000000a3/captures", nil); code != 404 {
 			t.Fatalf("doctor's list before connecting: %d", code)
 		}
 		if code, _ := do("doctor", "GET", "/api/v1/captures/"+c.ID+"/view", nil); code != 404 {
@@ -109,7 +109,7 @@ func TestCapturesAPIFollowTheConnection(t *testing.T) {
 		}
 		var conn struct{ ID string }
 		_ = json.Unmarshal(body, &conn)
-		code, body = do("doctor", "GET", "/api/v1/patients/pat-1/captures", nil)
+		code, body = do("doctor", "GET", "/api/v1/patients/c00000000000000000000000000000a3/captures", nil)
 		if code != 200 || !strings.Contains(string(body), c.ID) {
 			t.Fatalf("doctor's list after connecting: %d %s", code, body)
 		}
@@ -130,7 +130,7 @@ func TestCapturesAPIFollowTheConnection(t *testing.T) {
 		if code, _ := do("doctor", "GET", "/api/v1/captures/"+c.ID+"/view", nil); code != 404 && code != 403 {
 			t.Fatalf("doctor's view after revoking: %d", code)
 		}
-		if code, _ := do("doctor", "GET", "/api/v1/patients/pat-1/captures", nil); code != 404 && code != 403 {
+		if code, _ := do("doctor", "GET", "/api/v1/patients/c00000000000000000000000000000a3/captures", nil); code != 404 && code != 403 {
 			t.Fatalf("doctor's list after revoking: %d", code)
 		}
 		code, body = do("doctor", "GET", att.View, nil)
@@ -161,7 +161,7 @@ func TestCapturesAPIFollowTheConnection(t *testing.T) {
 		if res.StatusCode != 422 || !strings.Contains(string(page), `class="field-error" id="capture-file-error"`) {
 			t.Fatalf("refused upload page: %d", res.StatusCode)
 		}
-		pg, err := lg.Query(context.Background(), audit.Filter{PatientID: "pat-1", Limit: 1000})
+		pg, err := lg.Query(context.Background(), audit.Filter{PatientID: "c00000000000000000000000000000a3", Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -92,7 +92,7 @@ func consentErrorMessage(err error) (int, string) {
 	case errors.Is(err, audit.ErrUnavailable):
 		return http.StatusServiceUnavailable, "The audit log cannot be written right now, so nothing was shown or changed. Try again in a moment."
 	}
-	return http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support."
+	return unexpectedStatus(err)
 }
 
 func (s *Server) consentAPIError(w http.ResponseWriter, r *http.Request, err error) {

@@ -55,9 +55,9 @@ type consentWorld struct {
 
 var (
 	cwOperator = &access.Principal{UserID: "u_operator", Role: access.RoleOperator}
-	cwPatient  = &access.Principal{UserID: "u_pat", Role: access.RolePatient, PatientID: "pt_adult"}
-	cwMinor    = &access.Principal{UserID: "u_kid", Role: access.RolePatient, PatientID: "pt_minor"}
-	cwParent   = &access.Principal{UserID: "u_parent", Role: access.RoleRepresentative, PatientID: "pt_minor"}
+	cwPatient  = &access.Principal{UserID: "u_pat", Role: access.RolePatient, PatientID: "ad0000000000000000000000000000a1"}
+	cwMinor    = &access.Principal{UserID: "u_kid", Role: access.RolePatient, PatientID: "b00000000000000000000000000000a2"}
+	cwParent   = &access.Principal{UserID: "u_parent", Role: access.RoleRepresentative, PatientID: "b00000000000000000000000000000a2"}
 	cwOfficer  = &access.Principal{UserID: "u_po", Role: access.RolePrivacyOfficer, WorkspaceID: "ws_a"}
 	cwDoctor   = &access.Principal{UserID: "u_doc", Role: access.RoleClinician, WorkspaceID: "ws_a"}
 )
@@ -82,8 +82,8 @@ func newConsentWorld(t *testing.T) *consentWorld {
 		t.Fatal(err)
 	}
 	subj := consenttest.New()
-	subj.Add("pt_adult", consenttest.Patient{WorkspaceID: "ws_a", CareTeam: map[string]bool{"u_doc": true}})
-	subj.Add("pt_minor", consenttest.Patient{WorkspaceID: "ws_a", MinorUntil: time.Now().AddDate(5, 0, 0),
+	subj.Add("ad0000000000000000000000000000a1", consenttest.Patient{WorkspaceID: "ws_a", CareTeam: map[string]bool{"u_doc": true}})
+	subj.Add("b00000000000000000000000000000a2", consenttest.Patient{WorkspaceID: "ws_a", MinorUntil: time.Now().AddDate(5, 0, 0),
 		Representatives: map[string]bool{"u_parent": true}})
 	cs := consent.New(d, web.AuditReceipts(l), keys.NewKeyring(d, master), blobs, subj)
 	if err := cs.Seed(ctx); err != nil {
@@ -280,7 +280,7 @@ func TestUnacceptedMaterialNoticeHoldsTheUserOnEveryRoute(t *testing.T) {
 
 func TestPatientGrantsAndWithdrawsOnTheConsentPage(t *testing.T) {
 	w := newConsentWorld(t)
-	page := "/patients/pt_adult/consents"
+	page := "/patients/ad0000000000000000000000000000a1/consents"
 	res, body := w.do(cwPatient.UserID, "GET", page, "", nil)
 	if res.StatusCode != 200 || !strings.Contains(body, "Scientific research") || !strings.Contains(body, "No consent has been given") {
 		t.Fatalf("page %d", res.StatusCode)
@@ -291,14 +291,14 @@ func TestPatientGrantsAndWithdrawsOnTheConsentPage(t *testing.T) {
 		t.Fatalf("grant: %d", res.StatusCode)
 	}
 	ctx := context.Background()
-	if d, _ := w.consent.Allows(ctx, "pt_adult", consent.ScientificResearch, time.Now()); !d.Allowed {
+	if d, _ := w.consent.Allows(ctx, "ad0000000000000000000000000000a1", consent.ScientificResearch, time.Now()); !d.Allowed {
 		t.Fatalf("after grant: %+v", d)
 	}
 	form.Set("action", "withdraw")
 	if res, _ = w.postForm(cwPatient.UserID, page, form); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("withdraw: %d", res.StatusCode)
 	}
-	if d, _ := w.consent.Allows(ctx, "pt_adult", consent.ScientificResearch, time.Now()); d.Allowed || d.Reason != consent.ReasonWithdrawn {
+	if d, _ := w.consent.Allows(ctx, "ad0000000000000000000000000000a1", consent.ScientificResearch, time.Now()); d.Allowed || d.Reason != consent.ReasonWithdrawn {
 		t.Fatalf("after withdrawal: %+v", d)
 	}
 	res, body = w.do(cwPatient.UserID, "GET", page+"?saved=withdraw", "", nil)
@@ -321,7 +321,7 @@ func TestPatientGrantsAndWithdrawsOnTheConsentPage(t *testing.T) {
 
 func TestMinorSeesThatTheirRepresentativeMustConsent(t *testing.T) {
 	w := newConsentWorld(t)
-	page := "/patients/pt_minor/consents"
+	page := "/patients/b00000000000000000000000000000a2/consents"
 	res, body := w.do(cwMinor.UserID, "GET", page, "", nil)
 	if res.StatusCode != 200 || !strings.Contains(body, "your personal representative") || strings.Contains(body, "Give consent") {
 		t.Fatalf("minor's page %d: %v", res.StatusCode, strings.Contains(body, "Give consent"))
@@ -372,7 +372,7 @@ func TestStaffRecordPaperConsentWithASniffedSignedForm(t *testing.T) {
 	}
 	for _, tc := range cases {
 		ct, body := multipartBody(t, fields, tc.file)
-		res, b := w.do(cwOfficer.UserID, "POST", "/patients/pt_adult/consents/paper", ct, body)
+		res, b := w.do(cwOfficer.UserID, "POST", "/patients/ad0000000000000000000000000000a1/consents/paper", ct, body)
 		if res.StatusCode != tc.status {
 			t.Errorf("%s: %d, want %d", tc.name, res.StatusCode, tc.status)
 		}
@@ -386,27 +386,27 @@ func TestStaffRecordPaperConsentWithASniffedSignedForm(t *testing.T) {
 	}
 	// A minor's form needs the representative named.
 	ct, body := multipartBody(t, [][2]string{{"purpose", "publications"}, {"action", "grant"}}, []byte("%PDF-1.4"))
-	res, b := w.do(cwOfficer.UserID, "POST", "/patients/pt_minor/consents/paper", ct, body)
+	res, b := w.do(cwOfficer.UserID, "POST", "/patients/b00000000000000000000000000000a2/consents/paper", ct, body)
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(b, "personal representative") {
 		t.Fatalf("minor's own form: %d", res.StatusCode)
 	}
 	ct, body = multipartBody(t, [][2]string{{"purpose", "publications"}, {"action", "grant"}, {"representative", "u_parent"}}, []byte("%PDF-1.4"))
-	if res, _ := w.do(cwOfficer.UserID, "POST", "/patients/pt_minor/consents/paper", ct, body); res.StatusCode != http.StatusSeeOther {
+	if res, _ := w.do(cwOfficer.UserID, "POST", "/patients/b00000000000000000000000000000a2/consents/paper", ct, body); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("representative's form: %d", res.StatusCode)
 	}
 	// The officer sees the note and a link to the form, and can download it.
-	res, page := w.do(cwOfficer.UserID, "GET", "/patients/pt_adult/consents", "", nil)
+	res, page := w.do(cwOfficer.UserID, "GET", "/patients/ad0000000000000000000000000000a1/consents", "", nil)
 	if res.StatusCode != 200 || !strings.Contains(page, "Signed at reception") || !strings.Contains(page, "/form\">Signed form") {
 		t.Fatalf("officer's view %d", res.StatusCode)
 	}
-	i := strings.Index(page, "/patients/pt_adult/consents/ce_")
+	i := strings.Index(page, "/patients/ad0000000000000000000000000000a1/consents/ce_")
 	link := page[i : i+strings.Index(page[i:], "\"")]
 	res, got := w.do(cwOfficer.UserID, "GET", link, "", nil)
 	if res.StatusCode != 200 || (got != "%PDF-1.7\n1 0 obj" && got != string(png)) {
 		t.Fatalf("form download %d %q", res.StatusCode, got)
 	}
 	// The paper form page itself needs consent.read on the patient.
-	if res, _ := w.do(cwDoctor.UserID, "GET", "/patients/pt_minor/consents/paper", "", nil); res.StatusCode != http.StatusNotFound {
+	if res, _ := w.do(cwDoctor.UserID, "GET", "/patients/b00000000000000000000000000000a2/consents/paper", "", nil); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("clinician off the care team: %d", res.StatusCode)
 	}
 }
@@ -426,29 +426,29 @@ func TestConsentAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &pr); err != nil || res.StatusCode != 200 || len(pr.Purposes) != 19 || pr.Purposes[0].Code != "service" || pr.Purposes[0].Express || pr.Purposes[0].Text.ID == "" {
 		t.Fatalf("purposes %d %s", res.StatusCode, body)
 	}
-	res, body = w.do(cwPatient.UserID, "POST", "/api/v1/patients/pt_adult/consents", "application/json",
+	res, body = w.do(cwPatient.UserID, "POST", "/api/v1/patients/ad0000000000000000000000000000a1/consents", "application/json",
 		strings.NewReader(`{"purpose":"sms","action":"grant","note":"by text please"}`))
 	if res.StatusCode != 201 || !strings.Contains(body, `"decided_by":"patient"`) {
 		t.Fatalf("grant: %d %s", res.StatusCode, body)
 	}
-	res, body = w.do(cwPatient.UserID, "POST", "/api/v1/patients/pt_adult/consents", "application/json",
+	res, body = w.do(cwPatient.UserID, "POST", "/api/v1/patients/ad0000000000000000000000000000a1/consents", "application/json",
 		strings.NewReader(`{"purpose":"sms","action":"perhaps"}`))
 	if res.StatusCode != 422 || !strings.Contains(body, `"action"`) {
 		t.Fatalf("bad action: %d %s", res.StatusCode, body)
 	}
-	res, body = w.do(cwDoctor.UserID, "GET", "/api/v1/patients/pt_adult/consents", "", nil)
+	res, body = w.do(cwDoctor.UserID, "GET", "/api/v1/patients/ad0000000000000000000000000000a1/consents", "", nil)
 	if res.StatusCode != 200 || !strings.Contains(body, `"reason":"express_consent"`) || !strings.Contains(body, "by text please") {
 		t.Fatalf("care team read: %d %s", res.StatusCode, body)
 	}
-	if res, _ := w.do(cwDoctor.UserID, "GET", "/api/v1/patients/pt_minor/consents", "", nil); res.StatusCode != 404 {
+	if res, _ := w.do(cwDoctor.UserID, "GET", "/api/v1/patients/b00000000000000000000000000000a2/consents", "", nil); res.StatusCode != 404 {
 		t.Fatalf("off care team: %d", res.StatusCode)
 	}
-	if res, _ := w.do(cwMinor.UserID, "POST", "/api/v1/patients/pt_minor/consents", "application/json",
+	if res, _ := w.do(cwMinor.UserID, "POST", "/api/v1/patients/b00000000000000000000000000000a2/consents", "application/json",
 		strings.NewReader(`{"purpose":"sms","action":"grant"}`)); res.StatusCode != 403 {
 		t.Fatalf("minor alone: %d", res.StatusCode)
 	}
 	// Reads are audited, with the purpose on changes.
-	page, err := w.log.Query(context.Background(), audit.Filter{PatientID: "pt_adult", Limit: 100})
+	page, err := w.log.Query(context.Background(), audit.Filter{PatientID: "ad0000000000000000000000000000a1", Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +461,7 @@ func TestConsentAPI(t *testing.T) {
 	}
 	// With the audit log down, nothing is read or changed: 503.
 	w.log.Close()
-	if res, _ := w.do(cwPatient.UserID, "GET", "/api/v1/patients/pt_adult/consents", "", nil); res.StatusCode != 503 {
+	if res, _ := w.do(cwPatient.UserID, "GET", "/api/v1/patients/ad0000000000000000000000000000a1/consents", "", nil); res.StatusCode != 503 {
 		t.Fatalf("audit down: %d", res.StatusCode)
 	}
 }
@@ -511,14 +511,14 @@ func TestBrowserPatientGrantsAndWithdrawsResearchConsent(t *testing.T) {
 	const button = `form[data-purpose="scientific_research"][data-category="general"] button`
 	var url1, state, history, flash string
 	b.Run(t,
-		chromedp.Navigate(w.ts.URL+"/patients/pt_adult/consents"),
+		chromedp.Navigate(w.ts.URL+"/patients/ad0000000000000000000000000000a1/consents"),
 		chromedp.WaitVisible(`#accept-notices`),
 		chromedp.Location(&url1),
 		chromedp.Click(`#agree`),
 		chromedp.Click(`#accept-notices button[type=submit]`),
 		chromedp.WaitNotPresent(`#accept-notices`),
 		chromedp.WaitVisible(`main h1`),
-		chromedp.Navigate(w.ts.URL+"/patients/pt_adult/consents"),
+		chromedp.Navigate(w.ts.URL+"/patients/ad0000000000000000000000000000a1/consents"),
 		chromedp.WaitVisible(button),
 		chromedp.Click(button),
 		chromedp.WaitVisible(`//p[contains(@class, "flash") and contains(., "recorded")]`, chromedp.BySearch),

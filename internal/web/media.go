@@ -94,7 +94,8 @@ func writeMediaError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, media.ErrIncomplete):
 		WriteProblem(w, r, http.StatusConflict, "The upload has not received all its bytes yet.")
 	default:
-		WriteProblem(w, r, http.StatusInternalServerError, "The request could not be completed. Quote the request id to support.")
+		status, msg := unexpectedStatus(err)
+		WriteProblem(w, r, status, msg)
 	}
 }
 

@@ -153,7 +153,8 @@ func (s *Server) pageFileView(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "There is no such file.")
 		return
 	case err != nil:
-		s.renderError(w, r, http.StatusInternalServerError, "The file could not be shown. Quote the request id to support.")
+		status, msg := unexpectedStatus(err)
+		s.renderError(w, r, status, msg)
 		return
 	}
 	f := v.File

@@ -95,7 +95,7 @@ func newMediaFixture(t *testing.T) *mediaFixture {
 			if caseID != "case-1" {
 				return "", access.Resource{}, media.ErrNotFound
 			}
-			return "pat-1", access.Resource{WorkspaceID: "ws-1", CareTeam: true}, nil
+			return "c00000000000000000000000000000a3", access.Resource{WorkspaceID: "ws-1", CareTeam: true}, nil
 		},
 	}
 	s, err := New(Deps{DB: d, Log: slog.New(slog.DiscardHandler), Version: "test", Media: svc})

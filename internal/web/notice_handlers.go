@@ -49,7 +49,7 @@ func noticeErrorMessage(err error) (int, string) {
 	case errors.Is(err, audit.ErrUnavailable):
 		return http.StatusServiceUnavailable, "The audit log cannot be written right now, so nothing was changed. Try again in a moment."
 	}
-	return http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support."
+	return unexpectedStatus(err)
 }
 
 func (s *Server) noticePageError(w http.ResponseWriter, r *http.Request, err error) {
@@ -364,7 +364,8 @@ func (s *Server) apiCurrentNotices(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			s.log.Error("current notice", "request_id", RequestID(r.Context()), "err", err.Error())
-			WriteProblem(w, r, http.StatusInternalServerError, "An unexpected error occurred.")
+			status, msg := unexpectedStatus(err)
+			WriteProblem(w, r, status, msg)
 			return
 		}
 		out.Notices = append(out.Notices, toNoticeJSON(v))

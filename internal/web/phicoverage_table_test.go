@@ -37,7 +37,7 @@ const (
 	whyAccount   = "the signed-in person's own account, sessions and tokens: no patient data; identity audits changes"
 	whyMembers   = "workspace membership (staff names and roles), no patient data; identity audits changes"
 	whyNotice    = "the workspace's privacy notices and processor registry: published texts, no patient data"
-	whyPlatform  = "platform endpoint with no data: health, metrics, static files, API description, fallbacks"
+	whyPlatform  = "platform endpoint with no data: health, static files, API description, fallbacks"
 	whyEmptyForm = "an empty form or a static reference page: renders no patient data and reads none"
 
 	// whyUploadSession: an upload session is looked up by id and uploader,
@@ -132,7 +132,7 @@ var coverage = []coveredRoute{
 
 	// Platform.
 	public("GET /static/", whyPlatform), public("GET /healthz", whyPlatform), public("GET /readyz", whyPlatform),
-	public("GET /metrics", whyPlatform), public("GET /api/v1/openapi.json", whyPlatform), public("GET /{$}", whyPlatform),
+	public("GET /api/v1/openapi.json", whyPlatform), public("GET /{$}", whyPlatform),
 	public("/api/", whyPlatform), public("/", whyPlatform),
 	public("GET /test/media", "registered only in test builds by media_test.go: a viewer harness page with no data"),
 	public("GET /patients/new", whyEmptyForm), public("GET /access/matrix", whyEmptyForm),
@@ -185,12 +185,12 @@ var coverage = []coveredRoute{
 		c(asDoc, "PUT", "/api/v1/cases/{case}/comments/{comment}", map[string]string{"text": "Edited " + coverCanary}, 200, "case.comment_edit allow"),
 		c(asOther, "PUT", "/api/v1/cases/{case}/comments/{comment}", map[string]string{"text": "mine"}, 404, "case.comment_edit deny")),
 	phi("POST /api/v1/cases/{id}/collaborators",
-		c(asDoc, "POST", "/api/v1/cases/{case}/collaborators", map[string]string{"user_id": "surgeon-y"}, 204, "case.collaborator_add allow"),
-		c(asOther, "POST", "/api/v1/cases/{case}/collaborators", map[string]string{"user_id": "surgeon-z"}, 404, "case.collaborator_add deny")),
+		c(asDoc, "POST", "/api/v1/cases/{case}/collaborators", map[string]string{"user_id": "5e00000000000000000000000000000c"}, 204, "case.collaborator_add allow"),
+		c(asOther, "POST", "/api/v1/cases/{case}/collaborators", map[string]string{"user_id": "5e00000000000000000000000000000f"}, 404, "case.collaborator_add deny")),
 	phi("DELETE /api/v1/cases/{id}/collaborators/{userID}",
-		c(asDoc, "DELETE", "/api/v1/cases/{case}/collaborators/surgeon-y", nil, 204, "case.collaborator_remove allow"),
-		c(asDoc, "DELETE", "/api/v1/cases/{case}/collaborators/surgeon-y", nil, 422, "case.collaborator_remove allow", "case.collaborator_remove allow failed"),
-		c(asOther, "DELETE", "/api/v1/cases/{case}/collaborators/surgeon-y", nil, 404, "case.collaborator_remove deny")),
+		c(asDoc, "DELETE", "/api/v1/cases/{case}/collaborators/5e00000000000000000000000000000c", nil, 204, "case.collaborator_remove allow"),
+		c(asDoc, "DELETE", "/api/v1/cases/{case}/collaborators/5e00000000000000000000000000000c", nil, 422, "case.collaborator_remove allow", "case.collaborator_remove allow failed"),
+		c(asOther, "DELETE", "/api/v1/cases/{case}/collaborators/5e00000000000000000000000000000c", nil, 404, "case.collaborator_remove deny")),
 	phi("PUT /api/v1/cases/{id}/sharing",
 		c(asDoc, "PUT", "/api/v1/cases/{case}/sharing", map[string]bool{"shared": true, "notes_shared": true}, 204, "case.share allow"),
 		c(asOther, "PUT", "/api/v1/cases/{case}/sharing", map[string]bool{"shared": false}, 404, "case.share deny")),
@@ -236,8 +236,8 @@ var coverage = []coveredRoute{
 		c(asDoc, "POST", "/cases/{case}/comments", coverForm("text", "Page comment "+coverCanary), 303, "case.comment allow"),
 		c(asOther, "POST", "/cases/{case}/comments", coverForm("text", "hi"), 404, "case.comment deny")),
 	phi("POST /cases/{id}/collaborators",
-		c(asDoc, "POST", "/cases/{case}/collaborators", coverForm("user_id", "surgeon-w"), 303, "case.collaborator_add allow"),
-		c(asOther, "POST", "/cases/{case}/collaborators", coverForm("user_id", "surgeon-v"), 404, "case.collaborator_add deny")),
+		c(asDoc, "POST", "/cases/{case}/collaborators", coverForm("user_id", "5e00000000000000000000000000000e"), 303, "case.collaborator_add allow"),
+		c(asOther, "POST", "/cases/{case}/collaborators", coverForm("user_id", "5e00000000000000000000000000000d"), 404, "case.collaborator_add deny")),
 	phi("POST /cases/{id}/sharing",
 		c(asDoc, "POST", "/cases/{case}/sharing", coverForm("shared", "on"), 303, "case.share allow"),
 		c(asOther, "POST", "/cases/{case}/sharing", coverForm("shared", "on"), 404, "case.share deny")),

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 )
@@ -47,12 +48,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// DecodeJSON reads a JSON body of at most 1 MiB into v, refusing unknown
-// fields and trailing data. On failure it writes a 400 problem and returns
-// false, so a handler simply returns.
+// DecodeJSON reads a JSON body of at most 1 MiB into v. It refuses (415) a
+// Content-Type other than application/json; (400/422, naming each field)
+// duplicate member names, bytes that are not UTF-8 and control or
+// bidirectional-override characters; and (400) unknown fields and trailing
+// data. On failure it writes the problem and returns false, so a handler
+// simply returns. Every JSON-body endpoint goes through it; uploads of
+// binary bodies do not.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	dec := json.NewDecoder(r.Body)
+	body, ok := readJSONBody(w, r)
+	if !ok {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		WriteProblem(w, r, http.StatusBadRequest, "The request body is not valid JSON for this operation: "+jsonErrorSummary(err))

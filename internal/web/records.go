@@ -59,7 +59,7 @@ func recordsStatus(err error) (int, string) {
 	case errors.Is(err, patient.ErrNotConfigured):
 		return http.StatusNotImplemented, "This needs a part of Custodia that is not set up on this server yet."
 	}
-	return http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support."
+	return unexpectedStatus(err)
 }
 
 // apiError writes err as problem+json. Unexpected errors are logged by

@@ -94,7 +94,7 @@ func (s *Server) rehabStatus(r *http.Request, err error) (int, string) {
 		return http.StatusBadRequest, strings.TrimPrefix(se.Error(), "rehab: ")
 	}
 	s.log.Error("rehab request failed", "request_id", RequestID(r.Context()), "route", r.Pattern, "err", err.Error())
-	return http.StatusInternalServerError, "An unexpected error occurred. Quote the request id to support."
+	return unexpectedStatus(err)
 }
 
 func (s *Server) rehabAPIError(w http.ResponseWriter, r *http.Request, err error) {

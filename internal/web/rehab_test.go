@@ -27,7 +27,7 @@ import (
 
 const (
 	rWS      = "ws-1"
-	rPatient = "patient-1"
+	rPatient = "a11ce000000000000000000000000001"
 )
 
 var (

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +22,7 @@ import (
 	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/ids"
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/notice"
 	"github.com/custodia-health/custodia/internal/rehab"
@@ -76,6 +79,7 @@ type Server struct {
 	openapi  []byte
 	patterns []string
 	handler  http.Handler
+	mux      *http.ServeMux // the routes, asked which methods a path has
 
 	identity *identity.Service
 	outbox   *mail.Outbox
@@ -111,11 +115,22 @@ func New(d Deps) (*Server, error) {
 		consent: d.Consent, notices: d.Notices, rehab: d.Rehab, media: d.Media, records: d.Records, captures: d.Captures}
 	p.bindPerson(s.person)
 	mux := http.NewServeMux()
+	s.mux = mux
 	s.routes(&patternRecorder{mux: mux, s: s})
 	// requireNoticeAcceptance sits right after authentication, so it sees
 	// the principal and holds users at a material notice they must accept.
 	s.handler = s.observe(secure(s.crossOrigin(s.authenticate(s.requireNoticeAcceptance(mux)))))
 	return s, nil
+}
+
+// MetricsHandler serves the Prometheus metrics. It is not on the main
+// handler: request counts by route and the process's figures are for the
+// operator, so the command serves them on a loopback-only listener of
+// their own (-metrics-addr).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // ServeHTTP makes Server an http.Handler.
@@ -149,11 +164,21 @@ type patternRecorder struct {
 
 func (p *patternRecorder) Handle(pattern string, h http.Handler) {
 	p.s.patterns = append(p.s.patterns, pattern)
+	idNames := pathIDNames(pattern)
 	p.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Middleware between observe and the mux copies the request, so the
 		// pattern the mux matched is handed back through the context.
 		if m, ok := r.Context().Value(matchedKey).(*string); ok {
 			*m = pattern
+		}
+		// Before anything else reads them, every id in the path must have
+		// the shape of an id: a handler never sees, and the audit log never
+		// keeps, a name typed into a URL.
+		for _, name := range idNames {
+			if !ids.Valid(r.PathValue(name)) {
+				p.s.malformedID(w, r)
+				return
+			}
 		}
 		h.ServeHTTP(w, r)
 	}))
@@ -177,17 +202,66 @@ func (s *Server) routes(mux Mux) {
 		set(s, mux)
 	}
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticFiles(static)))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if s.methodNotAllowed(w, r) {
+			return
+		}
 		WriteProblem(w, r, http.StatusNotFound, "No such API endpoint. The API is described at /api/v1/openapi.json.")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.methodNotAllowed(w, r) {
+			return
+		}
 		s.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
+	})
+}
+
+// probeMethods are the methods a path is asked about for a 405's Allow.
+var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// methodNotAllowed answers 405 with Allow when the catch-all caught a
+// request whose path a route serves with other methods: the catch-alls
+// match every method, so the mux's own 405 never fires. It returns false
+// (and writes nothing) when no route has the path.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) bool {
+	var allow []string
+	for _, m := range probeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" && pattern != "/api/" {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	if len(allow) == 0 {
+		return false
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	s.answer(w, r, http.StatusMethodNotAllowed, "This address does not take this method; it takes "+strings.Join(allow, ", ")+".")
+	return true
+}
+
+// staticFiles serves the embedded assets, files only: a directory answers
+// 404 rather than a listing of what the binary carries.
+func (s *Server) staticFiles(static fs.FS) http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimSuffix(path.Clean("/" + r.URL.Path)[1:], "/")
+		if name == "" {
+			name = "."
+		}
+		if st, err := fs.Stat(static, name); err != nil || st.IsDir() {
+			s.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
+			return
+		}
+		files.ServeHTTP(w, r)
 	})
 }
 

@@ -1,0 +1,53 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/custodia-health/custodia/internal/audit"
+)
+
+// notIDs are the path wildcards that hold something other than an id: the
+// development outbox names its messages by file name.
+var notIDs = map[string]bool{"name": true}
+
+// pathIDNames lists the id wildcards of a ServeMux pattern, e.g. "id" and
+// "userID" for "DELETE /api/v1/patients/{id}/care-team/{userID}".
+func pathIDNames(pattern string) []string {
+	var out []string
+	for _, seg := range strings.Split(pattern, "/") {
+		name, ok := strings.CutPrefix(seg, "{")
+		if !ok {
+			continue
+		}
+		name, ok = strings.CutSuffix(name, "}")
+		if !ok || name == "$" || strings.HasSuffix(name, "...") || notIDs[name] {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// ReasonMalformedID is the audit reason of a request refused because an id
+// in its path did not have the shape of an id.
+const ReasonMalformedID = "malformed_id"
+
+// malformedID answers a request whose path holds something that is not an
+// id with 404, like any id that names nothing, and records the attempt
+// without the string: it may be a patient's name typed into the address
+// bar, and the audit log keeps what it is given for six years.
+func (s *Server) malformedID(w http.ResponseWriter, r *http.Request) {
+	msg := "There is nothing at this address: it does not hold a valid id."
+	if s.audit == nil {
+		s.answer(w, r, http.StatusNotFound, msg)
+		return
+	}
+	e := completeEvent(r, principal(r), "", audit.Event{Action: "request.refuse", Decision: "deny", Outcome: "denied", Reason: ReasonMalformedID})
+	if _, err := s.audit.Append(r.Context(), e); err != nil {
+		s.log.Error("audit append failed for a malformed id", "route", r.Pattern, "request_id", e.RequestID, "err", err.Error())
+		s.answer(w, r, http.StatusServiceUnavailable, unavailableMessage)
+		return
+	}
+	s.answer(w, r, http.StatusNotFound, msg)
+}
