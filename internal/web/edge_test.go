@@ -15,6 +15,7 @@ import (
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/db/dbtest"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/web"
 )
@@ -143,7 +144,11 @@ func TestSessionCookieHasHostPrefixOverTLS(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := dbtest.SQLite(t)
-			svc, err := identity.New(d, discardMailer{}, discardAudit{}, identity.Config{BaseURL: "http://127.0.0.1", SealingKey: make([]byte, 32),
+			acct, err := keys.NewRandomKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc, err := identity.New(d, discardMailer{}, discardAudit{}, identity.Config{BaseURL: "http://127.0.0.1", SealingKey: make([]byte, 32), AccountKey: acct,
 				Hash: identity.HashParams{Memory: 1024, Time: 1, Threads: 1}})
 			if err != nil {
 				t.Fatal(err)

@@ -107,7 +107,7 @@ func TestLargeHTTPUploadAndViewThroughput(t *testing.T) {
 		syscall.Sync()
 		cpu0 := cpuTime()
 		start := time.Now()
-		res := send("POST", "/api/v1/uploads", []byte(fmt.Sprintf(`{"case_id":"case-1","size":%d,"slot":"mesh"}`, size)),
+		res := send("POST", "/api/v1/uploads", []byte(fmt.Sprintf(`{"case_id":%q,"size":%d,"slot":"mesh"}`, mediaCaseID, size)),
 			map[string]string{"Content-Type": "application/json"})
 		var u struct{ ID string }
 		json.NewDecoder(res.Body).Decode(&u)

@@ -31,6 +31,10 @@ import (
 	"github.com/custodia-health/custodia/internal/media/mediatest"
 )
 
+// mediaCaseID is the one case the media fixture knows; id-shaped, as path ids
+// must be.
+const mediaCaseID = "ce_00000000000000000000000000000c01"
+
 // The viewer test page exists only in test binaries: this init runs only
 // when the package's tests are compiled.
 func init() { routeSets = append(routeSets, (*Server).routesMediaTestPage) }
@@ -92,7 +96,7 @@ func newMediaFixture(t *testing.T) *mediaFixture {
 		Store: &media.Store{DB: d, Keys: keys.NewKeyring(d, m), Blobs: bs},
 		Audit: AuditReceipts(lg),
 		CaseFacts: func(ctx context.Context, p *access.Principal, caseID string) (string, access.Resource, error) {
-			if caseID != "case-1" {
+			if caseID != mediaCaseID {
 				return "", access.Resource{}, media.ErrNotFound
 			}
 			return "c00000000000000000000000000000a3", access.Resource{WorkspaceID: "ws-1", CareTeam: true}, nil
@@ -113,7 +117,7 @@ func newMediaFixture(t *testing.T) *mediaFixture {
 // store uploads data through the API in chunks and returns the file id.
 func (f *mediaFixture) store(t *testing.T, data []byte, chunk int) string {
 	t.Helper()
-	res := f.do(t, "POST", "/api/v1/uploads", strings.NewReader(fmt.Sprintf(`{"case_id":"case-1","size":%d}`, len(data))), nil)
+	res := f.do(t, "POST", "/api/v1/uploads", strings.NewReader(fmt.Sprintf(`{"case_id":%q,"size":%d}`, mediaCaseID, len(data))), nil)
 	if res.StatusCode != 201 {
 		t.Fatalf("create upload: %d", res.StatusCode)
 	}
@@ -188,7 +192,7 @@ func TestMediaUploadAPIErrors(t *testing.T) {
 	if res.StatusCode != 422 || p.Errors["case_id"] == "" || p.Errors["size"] == "" || p.Errors["slot"] == "" {
 		t.Fatalf("%d %+v", res.StatusCode, p)
 	}
-	res = f.do(t, "POST", "/api/v1/uploads", strings.NewReader(`{"case_id":"case-1","size":10,"slot":"mesh"}`), nil)
+	res = f.do(t, "POST", "/api/v1/uploads", strings.NewReader(`{"case_id":"`+mediaCaseID+`","size":10,"slot":"mesh"}`), nil)
 	var u struct{ ID string }
 	json.NewDecoder(res.Body).Decode(&u)
 	res = f.do(t, "PUT", "/api/v1/uploads/"+u.ID, strings.NewReader("0123456789"), map[string]string{"Content-Range": "bytes 0-9"})
@@ -309,7 +313,7 @@ func TestBrowserUploadShowsProgress(t *testing.T) {
 	b := browsertest.New(t)
 	var status, value, max, fileID string
 	b.Run(t,
-		chromedp.Navigate(f.ts.URL+"/test/media?show=upload&case=case-1&chunk=16384"),
+		chromedp.Navigate(f.ts.URL+"/test/media?show=upload&case="+mediaCaseID+"&chunk=16384"),
 		chromedp.WaitVisible(`form.uploader`),
 		chromedp.SetUploadFiles(`input[type=file]`, []string{path}),
 		chromedp.Click(`button[type=submit]`),

@@ -18,7 +18,7 @@ func TestMediaRoutesRefuseARecordsReadOnlyToken(t *testing.T) {
 		"/api/v1/files/" + id + "/meta",
 		"/api/v1/files/" + id + "/view",
 		"/api/v1/files/" + id + "/download",
-		"/api/v1/cases/case-1/files",
+		"/api/v1/cases/" + mediaCaseID + "/files",
 	}
 	f.p.SessionID, f.p.TokenID, f.p.Scopes = "", "tok-1", []string{"records:read"}
 	for _, path := range paths {

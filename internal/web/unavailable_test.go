@@ -18,6 +18,7 @@ import (
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/db/dbtest"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/keys"
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/web"
 )
@@ -53,12 +54,13 @@ func TestLockedDatabaseAnswers503ProblemWithOnlyTheRequestID(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { alog.Close() })
-	ob, err := mail.NewOutbox(t.TempDir(), "custodia@localhost")
+	ob := mail.NewOutbox("custodia@localhost")
+	acct, err := keys.NewRandomKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := &lockClock{t: time.Now()}
-	svc, err := identity.New(d, ob, alog, identity.Config{BaseURL: "http://127.0.0.1", SealingKey: make([]byte, 32),
+	svc, err := identity.New(d, ob, alog, identity.Config{BaseURL: "http://127.0.0.1", SealingKey: make([]byte, 32), AccountKey: acct,
 		Hash: identity.HashParams{Memory: 1024, Time: 1, Threads: 1}, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
