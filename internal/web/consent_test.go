@@ -187,7 +187,7 @@ func concrete(pattern string) (string, string) {
 // exemptFromNotice lists what a held user may still reach.
 func exemptFromNotice(path string) bool {
 	switch path {
-	case "/notices/accept", "/privacy", "/signout", "/api/v1/auth/signout", "/healthz", "/readyz", "/metrics", "/api/v1/notices/current", "/api/v1/notices/x1/accept":
+	case "/notices/accept", "/privacy", "/signout", "/api/v1/auth/signout", "/healthz", "/readyz", "/api/v1/notices/current", "/api/v1/notices/x1/accept":
 		return true
 	}
 	return strings.HasPrefix(path, "/static/")

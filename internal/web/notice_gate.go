@@ -17,7 +17,7 @@ const NoticeAcceptanceProblem = "/problems/notice-acceptance-required"
 // must always be able to end their session.
 func noticeExempt(path string) bool {
 	switch path {
-	case "/notices/accept", "/privacy", "/signout", "/api/v1/auth/signout", "/healthz", "/readyz", "/metrics", "/api/v1/notices/current":
+	case "/notices/accept", "/privacy", "/signout", "/api/v1/auth/signout", "/healthz", "/readyz", "/api/v1/notices/current":
 		return true
 	}
 	if strings.HasPrefix(path, "/static/") {
