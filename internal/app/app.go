@@ -87,7 +87,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	if a.Audit, err = audit.Open(ctx, d, signer, audit.Options{Logger: log}); err != nil {
+	if a.Audit, err = audit.Open(ctx, d, signer, audit.Options{Logger: log, Witness: cfg.AuditWitness}); err != nil {
 		d.Close()
 		return nil, err
 	}
