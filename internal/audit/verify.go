@@ -276,7 +276,7 @@ func checkCheckpoints(ctx context.Context, d *db.DB, pub ed25519.PublicKey, opts
 			numbered = true
 			switch {
 			case num.Int64 > number:
-				return fail(seq, "checkpoint #%d is missing: the checkpoint after #%d (seq %d) is #%d (seq %d)",
+				return fail(seq, "checkpoint #%d is missing or out of order: the checkpoint after #%d (seq %d) is #%d (seq %d)",
 					number, number-1, lastSeq, num.Int64, seq)
 			case num.Int64 < number:
 				return fail(seq, "the checkpoint at seq %d is #%d, but #%d came before it: the checkpoints were reordered",

@@ -165,6 +165,10 @@ func testVerifyNamesTheFirstTamperedEntry(t *testing.T) {
 			// as an unkeyed one, which may not follow a keyed one.
 			exec(t, d, `UPDATE audit_entries SET entry = NULL WHERE seq = 13`)
 		}, 13, "linked without the chain key"},
+		{"encoding removed at a range's first entry", func(t *testing.T, d *db.DB, _ ed25519.PrivateKey) {
+			// With four ranges the keyed entry before it is in another.
+			asWrittenBefore0210(t, d, `seq = 11`)
+		}, 11, "linked without the chain key"},
 		{"encoding removed, columns filled in and edited", func(t *testing.T, d *db.DB, _ ed25519.PrivateKey) {
 			asWrittenBefore0210(t, d, `seq = 13`)
 			exec(t, d, `UPDATE audit_entries SET outcome = 'x' WHERE seq = 13`)
