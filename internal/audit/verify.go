@@ -148,7 +148,7 @@ func verify(ctx context.Context, d *db.DB, signer ed25519.PrivateKey, opts Verif
 		}
 		// An unkeyed entry after a keyed one in an earlier range; one in
 		// the same range was found by its walk.
-		if firstKeyed != 0 && sg.firstUnkeyed != 0 && (sg.broken == 0 || sg.firstUnkeyed < sg.broken) {
+		if firstKeyed != 0 && sg.firstUnkeyed != 0 && (sg.broken == 0 || sg.firstUnkeyed <= sg.broken) {
 			rep.BrokenSeq, rep.Problem = sg.firstUnkeyed, downgraded(sg.firstUnkeyed, firstKeyed)
 			return rep, nil
 		}
