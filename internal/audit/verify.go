@@ -100,6 +100,21 @@ func verify(ctx context.Context, d *db.DB, signer ed25519.PrivateKey, opts Verif
 	if len(signer) != ed25519.PrivateKeySize {
 		return rep, errors.New("verify audit log: the checkpoint key is not an Ed25519 private key")
 	}
+	// The witnesses are opened first: what they hold now was committed to
+	// the database before anything below reads it.
+	ws := make([]*witnessCheck, 0, len(opts.Witness))
+	defer func() {
+		for _, w := range ws {
+			w.close()
+		}
+	}()
+	for _, p := range opts.Witness {
+		w, err := openWitnessCheck(p)
+		if err != nil {
+			return rep, err
+		}
+		ws = append(ws, w)
+	}
 	// Checkpoints are written only for entries that exist, so reading the
 	// checkpoint maximum before the entry maximum can only find it beyond
 	// the end if entries were removed.
@@ -178,7 +193,7 @@ func verify(ctx context.Context, d *db.DB, signer ed25519.PrivateKey, opts Verif
 		return rep, nil
 	}
 	pub := signer.Public().(ed25519.PublicKey)
-	if err := checkCheckpoints(ctx, d, pub, opts, &rep); err != nil || !rep.OK() {
+	if err := checkCheckpoints(ctx, d, pub, ws, opts, &rep); err != nil || !rep.OK() {
 		return rep, err
 	}
 	if err := checkTail(ctx, d, cpMax.Int64, last.Int64, opts, &rep); err != nil || !rep.OK() {
@@ -219,7 +234,7 @@ func checkTail(ctx context.Context, d *db.DB, cpMax, last int64, opts VerifyOpti
 // closely enough, unless it was written when the log opened after an
 // unclean stop. Beside it each witness is walked in step. Whether each
 // checkpoint names the right head was checked with the entries.
-func checkCheckpoints(ctx context.Context, d *db.DB, pub ed25519.PublicKey, opts VerifyOptions, rep *Report) error {
+func checkCheckpoints(ctx context.Context, d *db.DB, pub ed25519.PublicKey, ws []*witnessCheck, opts VerifyOptions, rep *Report) error {
 	// prev_seq + 1 is the first entry the checkpoint covers; its time was
 	// checked against the entry's hashed contents already.
 	rows, err := d.Read.QueryContext(ctx, `SELECT c.seq, c.head_hash, c.time, c.key_id, c.public_key, c.signature,
@@ -232,22 +247,11 @@ func checkCheckpoints(ctx context.Context, d *db.DB, pub ed25519.PublicKey, opts
 		return fmt.Errorf("verify audit log: read checkpoints: %w", err)
 	}
 	defer rows.Close()
-	ws := make([]*witnessCheck, 0, len(opts.Witness))
-	defer func() {
-		for _, w := range ws {
-			w.close()
-		}
-	}()
-	for _, p := range opts.Witness {
-		w, problem, err := openWitnessCheck(p)
-		if err != nil {
-			return err
-		}
-		if problem != "" {
-			rep.Problem = problem
+	for _, w := range ws {
+		if w.problem != "" {
+			rep.Problem = w.problem
 			return nil
 		}
-		ws = append(ws, w)
 	}
 	keyID := KeyID(pub)
 	var number, lastSeq int64
@@ -337,24 +341,29 @@ type witnessCheck struct {
 	path     string
 	r        *witnessReader // nil when the file does not exist
 	missing  bool
+	problem  string // a malformed first record
 	next     witnessRecord
 	more     bool
 	compared int64
 }
 
-func openWitnessCheck(path string) (*witnessCheck, string, error) {
+func openWitnessCheck(path string) (*witnessCheck, error) {
 	w := &witnessCheck{path: path}
 	r, err := openWitnessReader(path)
 	if errors.Is(err, errNoWitness) {
 		w.missing = true
-		return w, "", nil
+		return w, nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	w.r = r
-	problem, err := w.advance(0)
-	return w, problem, err
+	w.problem, err = w.advance(0)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	return w, nil
 }
 
 func (w *witnessCheck) advance(after int64) (string, error) {

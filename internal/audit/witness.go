@@ -73,11 +73,14 @@ func (w *witness) append(rec witnessRecord) error {
 
 func (w *witness) close() error { return w.f.Close() }
 
-// witnessReader reads a witness file's records in order.
+// witnessReader reads a witness file's records in order, as far as the
+// file reached when it was opened: Verify opens it before reading the
+// database, so every record it reads was committed there first, even while
+// a server goes on appending to both.
 type witnessReader struct {
 	path string
 	f    *os.File
-	sc   *bufio.Scanner
+	r    *bufio.Reader
 	line int
 }
 
@@ -92,20 +95,29 @@ func openWitnessReader(path string) (*witnessReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit witness %s: %w", path, err)
 	}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 4096), 64*1024)
-	return &witnessReader{path: path, f: f, sc: sc}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read audit witness %s: %w", path, err)
+	}
+	return &witnessReader{path: path, f: f, r: bufio.NewReader(io.LimitReader(f, st.Size()))}, nil
 }
 
 // next returns the next record, io.EOF after the last, or a description of
-// a malformed line as problem (a torn last line after a crash is one too:
-// the record was not synced, so the checkpoint it was for is in the
-// database and Verify says which line to look at).
+// a malformed line as problem. A last line without its newline is being
+// written (or was torn by a crash before its sync, so the database, which
+// committed first, holds the checkpoint): it is not read.
 func (r *witnessReader) next() (rec witnessRecord, problem string, err error) {
-	for r.sc.Scan() {
+	for {
+		b, err := r.r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return rec, "", io.EOF
+		}
+		if err != nil {
+			return rec, "", fmt.Errorf("read audit witness %s: %w", r.path, err)
+		}
 		r.line++
-		b := r.sc.Bytes()
-		if len(b) == 0 {
+		if len(b) <= 1 {
 			continue
 		}
 		if err := json.Unmarshal(b, &rec); err != nil || rec.Number <= 0 {
@@ -113,10 +125,6 @@ func (r *witnessReader) next() (rec witnessRecord, problem string, err error) {
 		}
 		return rec, "", nil
 	}
-	if err := r.sc.Err(); err != nil {
-		return rec, "", fmt.Errorf("read audit witness %s: %w", r.path, err)
-	}
-	return rec, "", io.EOF
 }
 
 func (r *witnessReader) close() { r.f.Close() }
