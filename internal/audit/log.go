@@ -171,9 +171,60 @@ func Open(ctx context.Context, d *db.DB, signer ed25519.PrivateKey, opts Options
 			l.closeWitnesses()
 			return nil, fmt.Errorf("open audit log: %w", err)
 		}
+	} else if err := l.anchorWitnesses(ctx); err != nil {
+		l.closeWitnesses()
+		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	go l.run()
 	return l, nil
+}
+
+// anchorWitnesses copies the newest checkpoint into every witness that is
+// still empty (just configured, or the log predates witnesses), so cutting
+// the log back past it is visible from the start, not only from the next
+// checkpoint on.
+func (l *Log) anchorWitnesses(ctx context.Context) error {
+	var empty []*witness
+	for _, w := range l.witnesses {
+		st, err := w.f.Stat()
+		if err != nil {
+			return fmt.Errorf("open audit witness %s: %w", w.path, err)
+		}
+		if st.Size() == 0 {
+			empty = append(empty, w)
+		}
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	tx, err := l.d.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("read last audit checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	var seq, micros int64
+	var head, prev, sig []byte
+	var kind sql.NullInt64
+	var keyID string
+	err = tx.QueryRowContext(ctx, `SELECT seq, head_hash, time, key_id, signature, prev_checkpoint, kind
+		FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`).Scan(&seq, &head, &micros, &keyID, &sig, &prev, &kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read last audit checkpoint: %w", err)
+	}
+	number, _, err := lastCheckpoint(ctx, tx)
+	if err != nil {
+		return err
+	}
+	rec := newWitnessRecord(number, checkpointKind(kind.Int64), seq, head, micros, prev, keyID, sig)
+	for _, w := range empty {
+		if err := w.append(rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (l *Log) closeWitnesses() {

@@ -327,3 +327,36 @@ func TestVerifyReadsAWitnessOnlyAsFarAsWholeRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenAnchorsAnEmptyWitness: a witness configured on a log that
+// already has checkpoints gets the newest one at once, so cutting the log
+// back past it is found before any new checkpoint is written.
+func TestOpenAnchorsAnEmptyWitness(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+		k := newKey(t)
+		l := openLog(t, d, k, Options{Now: clock.Now, CheckpointEvery: time.Hour})
+		for i := range 20 {
+			if _, err := l.Append(context.Background(), event(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w := filepath.Join(t.TempDir(), "witness")
+		if err := openLog(t, d, k, Options{Now: clock.Now, CheckpointEvery: time.Hour, Witness: []string{w}}).Close(); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerifyWith(t, d, k, VerifyOptions{Witness: []string{w}}); !rep.OK() || rep.Witnessed != 1 {
+			t.Fatalf("anchored witness: %+v", rep)
+		}
+		dropGuards(t, d)
+		exec(t, d, `DELETE FROM audit_entries WHERE seq > 10`)
+		exec(t, d, `DELETE FROM audit_checkpoints`)
+		rep := mustVerifyWith(t, d, k, VerifyOptions{Witness: []string{w}})
+		if rep.BrokenSeq != 1 || !strings.Contains(rep.Problem, "records checkpoint #1 at seq 20") {
+			t.Fatalf("got break at %d (%q), want the witness's checkpoint #1 at seq 20", rep.BrokenSeq, rep.Problem)
+		}
+	})
+}
