@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -226,16 +225,27 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rep, err := audit.Verify(ctx, d, signer.Public().(ed25519.PublicKey))
+	rep, err := audit.Verify(ctx, d, signer, audit.VerifyOptions{
+		Witness: cfg.AuditWitness, MaxGap: audit.MaxCheckpointGap(audit.DefaultCheckpointEvery)})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "checked %d entries in %s (%.0f entries/s), %d signed checkpoints, head at seq %d\n",
 		rep.Entries, rep.Duration.Round(time.Millisecond), rep.Rate(), rep.Checkpoints, rep.Head)
-	if !rep.OK() {
+	if len(cfg.AuditWitness) == 0 {
+		fmt.Fprintln(stdout, "no witness configured: the end of the log cut off together with its checkpoints cannot be seen")
+	} else {
+		fmt.Fprintf(stdout, "compared %d checkpoints with the witness %s\n", rep.Witnessed, strings.Join(cfg.AuditWitness, ", "))
+	}
+	switch {
+	case rep.OK():
+		fmt.Fprintln(stdout, "the audit log verifies")
+		return nil
+	case rep.BrokenSeq == 0:
+		fmt.Fprintf(stdout, "BROKEN: %s\n", rep.Problem)
+		return errors.New("the audit log does not verify")
+	default:
 		fmt.Fprintf(stdout, "BROKEN at entry %d: %s\n", rep.BrokenSeq, rep.Problem)
 		return fmt.Errorf("the audit log does not verify: first break at entry %d", rep.BrokenSeq)
 	}
-	fmt.Fprintln(stdout, "the audit log verifies")
-	return nil
 }

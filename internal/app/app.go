@@ -91,9 +91,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	if a.Audit, err = audit.Open(ctx, d, signer, audit.Options{Logger: log}); err != nil {
+	if a.Audit, err = audit.Open(ctx, d, signer, audit.Options{Logger: log, Witness: cfg.AuditWitness}); err != nil {
 		d.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w (the audit witness files are set with -audit-witness)", err)
 	}
 	deps, err := a.identity(ctx, cfg, log)
 	if err != nil {

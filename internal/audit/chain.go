@@ -2,6 +2,7 @@ package audit
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -9,9 +10,34 @@ import (
 	"time"
 )
 
-// encodingVersion is the first byte of every canonical entry encoding, so a
-// later change to the encoding cannot be confused with this one.
-const encodingVersion = 1
+// encodingVersion is the first byte of every canonical entry encoding the
+// writer stores, so a later change to the encoding cannot be confused with
+// this one. Version 2 says the entry's link is keyed: its hash is
+// HMAC-SHA256(chain key, prev || encoding), which no one without the key
+// hierarchy can recompute. Version 1 entries (and rows written before
+// migration 0210, which store no encoding) were linked with plain SHA-256;
+// Verify accepts them only as a prefix of the log that a signed checkpoint
+// covers.
+const (
+	encodingVersion = 2
+	unkeyedVersion  = 1
+)
+
+// chainKeyLabel separates the chain key from the checkpoint signing key,
+// both derived from the same system secret (the signer's seed).
+const chainKeyLabel = "custodia audit chain key v1"
+
+// chainKey is the HMAC key of the keyed links: HMAC-SHA256(seed, label), a
+// derivation of the system secret the signer comes from.
+func chainKey(signer ed25519.PrivateKey) []byte {
+	m := hmac.New(sha256.New, signer.Seed())
+	m.Write([]byte(chainKeyLabel))
+	return m.Sum(nil)
+}
+
+// newLinkMAC is the keyed hash of a link. It implements hash.Hash, so
+// chainHash serves keyed and unkeyed links alike.
+func newLinkMAC(signer ed25519.PrivateKey) hash.Hash { return hmac.New(sha256.New, chainKey(signer)) }
 
 // HashSize is the size of an entry hash (SHA-256).
 const HashSize = sha256.Size
@@ -36,8 +62,8 @@ func fields(e *Event) [15]string {
 
 // appendHeader appends the fixed-size start of the canonical encoding:
 // version, seq, time and the break-glass flag.
-func appendHeader(b []byte, seq, micros int64, breakGlass bool) []byte {
-	b = append(b, encodingVersion)
+func appendHeader(b []byte, version byte, seq, micros int64, breakGlass bool) []byte {
+	b = append(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(seq))
 	b = binary.BigEndian.AppendUint64(b, uint64(micros))
 	if breakGlass {
@@ -53,9 +79,16 @@ func appendField[T ~string | ~[]byte](b []byte, f T) []byte {
 	return append(b, f...)
 }
 
-// encode appends the canonical encoding of an entry to b.
+// encode appends the canonical encoding of an entry to b, as the writer
+// stores it (keyed).
 func encode(b []byte, seq, micros int64, e *Event) []byte {
-	b = appendHeader(b, seq, micros, e.BreakGlass)
+	return encodeVersion(b, encodingVersion, seq, micros, e)
+}
+
+// encodeVersion is encode with the version byte given: tests and
+// benchmarks write unkeyed (version 1) logs with it, as older servers did.
+func encodeVersion(b []byte, version byte, seq, micros int64, e *Event) []byte {
+	b = appendHeader(b, version, seq, micros, e.BreakGlass)
 	for _, f := range fields(e) {
 		b = appendField(b, f)
 	}
@@ -75,9 +108,9 @@ const (
 
 // decodeEntry splits a canonical encoding into its header and fields (the
 // fields alias enc). ok is false if enc is not a well-formed encoding of
-// this version.
+// a known version.
 func decodeEntry(enc []byte) (seq, micros int64, breakGlass bool, f [15][]byte, ok bool) {
-	if len(enc) < headerSize || enc[0] != encodingVersion || enc[17] > 1 {
+	if len(enc) < headerSize || enc[0] != encodingVersion && enc[0] != unkeyedVersion || enc[17] > 1 {
 		return 0, 0, false, f, false
 	}
 	seq = int64(binary.BigEndian.Uint64(enc[1:9]))
@@ -113,8 +146,9 @@ func entryFromEncoding(enc []byte) (Entry, bool) {
 	}}, true
 }
 
-// chainHash is SHA-256(prev || canonical encoding). h is reset and reused so
-// the verifier does not allocate per entry; out receives the sum.
+// chainHash is h(prev || canonical encoding), where h is the link MAC of a
+// keyed entry or SHA-256 of an unkeyed one. h is reset and reused so the
+// verifier does not allocate per entry; out receives the sum.
 func chainHash(h hash.Hash, prev []byte, enc []byte, out []byte) []byte {
 	h.Reset()
 	h.Write(prev)
@@ -125,8 +159,9 @@ func chainHash(h hash.Hash, prev []byte, enc []byte, out []byte) []byte {
 // microsOf converts a time to the stored unit.
 func microsOf(t time.Time) int64 { return t.UnixMicro() }
 
-// checkpointMessage is what a checkpoint signs. The context string keeps a
-// checkpoint signature from being valid for anything else the key signs.
+// checkpointMessage is what a version 1 checkpoint (written before
+// migration 0230) signs. The context string keeps a checkpoint signature
+// from being valid for anything else the key signs.
 func checkpointMessage(seq int64, head []byte, micros int64) []byte {
 	b := make([]byte, 0, 64+HashSize)
 	b = append(b, "custodia audit checkpoint v1\n"...)
@@ -135,6 +170,31 @@ func checkpointMessage(seq int64, head []byte, micros int64) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(micros))
 	return b
 }
+
+// checkpointMessageV2 is what a checkpoint signs from migration 0230 on:
+// besides the head it names its own number (1, 2, ... over all
+// checkpoints, version 1 ones included) and the SHA-256 of the previous
+// checkpoint's signed message, so the checkpoints form a chain of their own
+// and a missing or reordered one is visible, and why it was written.
+func checkpointMessageV2(number int64, kind checkpointKind, seq int64, head []byte, micros int64, prev []byte) []byte {
+	b := make([]byte, 0, 64+2*HashSize)
+	b = append(b, "custodia audit checkpoint v2\n"...)
+	b = binary.BigEndian.AppendUint64(b, uint64(number))
+	b = append(b, byte(kind))
+	b = binary.BigEndian.AppendUint64(b, uint64(seq))
+	b = append(b, head...)
+	b = binary.BigEndian.AppendUint64(b, uint64(micros))
+	return append(b, prev...)
+}
+
+// checkpointKind says why a checkpoint was written.
+type checkpointKind uint8
+
+const (
+	kindInterval checkpointKind = 0 // the interval passed while entries flowed
+	kindFinal    checkpointKind = 1 // the log closed cleanly
+	kindOpen     checkpointKind = 2 // the log opened on entries no checkpoint covered
+)
 
 // KeyID names a checkpoint signing key: the hex SHA-256 of its public key.
 func KeyID(pub ed25519.PublicKey) string {

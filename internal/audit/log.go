@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -32,12 +33,30 @@ type Options struct {
 	// (default 1000).
 	MaxBatch int
 	// CheckpointEvery is the longest time between signed checkpoints while
-	// entries flow (default 1s).
+	// entries flow (default DefaultCheckpointEvery).
 	CheckpointEvery time.Duration
+	// Witness lists files outside the database that every checkpoint is
+	// also appended to (witness.go). Empty: none, and Verify can then not
+	// see the end of the log cut off together with its checkpoints.
+	Witness []string
 	// Logger receives writer failures (ids and codes only). Default: discard.
 	Logger *slog.Logger
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
+}
+
+// DefaultCheckpointEvery is Options.CheckpointEvery's default.
+const DefaultCheckpointEvery = time.Second
+
+// MaxCheckpointGap is the longest time Verify should allow between an entry
+// and the checkpoint that covers it, for a log checkpointed every interval:
+// a tick can find the interval just short of passed and leave it to the
+// next, and slack covers a slow commit.
+func MaxCheckpointGap(every time.Duration) time.Duration {
+	if every <= 0 {
+		every = DefaultCheckpointEvery
+	}
+	return 2*every + 10*time.Second
 }
 
 // Log is the tamper-evident audit log. Appends from any number of goroutines
@@ -55,6 +74,7 @@ type Log struct {
 	signer ed25519.PrivateKey
 	keyID  string
 	opts   Options
+	mac    hash.Hash // the link MAC (chainKey); used by the writer only
 
 	reqs chan *pending
 
@@ -71,6 +91,8 @@ type Log struct {
 	lastCP     int64
 	lastCPTime time.Time
 	insertSQL  map[int]*sql.Stmt
+	witnesses  []*witness
+	cpPending  *witnessRecord // the checkpoint of the transaction being written
 
 	commits atomic.Int64 // transactions committed, for benchmarks and metrics
 	enc     []byte
@@ -104,7 +126,7 @@ func Open(ctx context.Context, d *db.DB, signer ed25519.PrivateKey, opts Options
 		opts.MaxBatch = 1000
 	}
 	if opts.CheckpointEvery <= 0 {
-		opts.CheckpointEvery = time.Second
+		opts.CheckpointEvery = DefaultCheckpointEvery
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -117,21 +139,114 @@ func Open(ctx context.Context, d *db.DB, signer ed25519.PrivateKey, opts Options
 		signer:    signer,
 		keyID:     KeyID(signer.Public().(ed25519.PublicKey)),
 		opts:      opts,
+		mac:       newLinkMAC(signer),
 		reqs:      make(chan *pending, 4*opts.MaxBatch),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		insertSQL: map[int]*sql.Stmt{},
 	}
+	for _, p := range opts.Witness {
+		w, err := openWitness(p)
+		if err != nil {
+			l.closeWitnesses()
+			return nil, err
+		}
+		l.witnesses = append(l.witnesses, w)
+	}
 	if err := l.loadHead(ctx); err != nil {
+		l.closeWitnesses()
 		return nil, err
 	}
 	err := d.Write.QueryRowContext(ctx, `SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`).Scan(&l.lastCP)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		l.closeWitnesses()
 		return nil, fmt.Errorf("open audit log: read last checkpoint: %w", err)
 	}
 	l.lastCPTime = opts.Now()
+	if l.head > l.lastCP {
+		// The last writer stopped without its final checkpoint (or wrote
+		// unkeyed entries before migration 0230): sign what is there now,
+		// so those entries are pinned before new ones follow.
+		if err := l.writeCheckpoint(kindOpen); err != nil {
+			l.closeWitnesses()
+			return nil, fmt.Errorf("open audit log: %w", err)
+		}
+	} else if err := l.anchorWitnesses(ctx); err != nil {
+		l.closeWitnesses()
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
 	go l.run()
 	return l, nil
+}
+
+// anchorWitnesses copies the newest checkpoint into every witness that is
+// still empty (just configured, or the log predates witnesses), so cutting
+// the log back past it is visible from the start, not only from the next
+// checkpoint on.
+func (l *Log) anchorWitnesses(ctx context.Context) error {
+	var empty []*witness
+	for _, w := range l.witnesses {
+		st, err := w.f.Stat()
+		if err != nil {
+			return fmt.Errorf("open audit witness %s: %w", w.path, err)
+		}
+		if st.Size() == 0 {
+			empty = append(empty, w)
+		}
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	tx, err := l.d.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("read last audit checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	var seq, micros int64
+	var head, prev, sig []byte
+	var kind sql.NullInt64
+	var keyID string
+	err = tx.QueryRowContext(ctx, `SELECT seq, head_hash, time, key_id, signature, prev_checkpoint, kind
+		FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`).Scan(&seq, &head, &micros, &keyID, &sig, &prev, &kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read last audit checkpoint: %w", err)
+	}
+	number, _, err := lastCheckpoint(ctx, tx)
+	if err != nil {
+		return err
+	}
+	rec := newWitnessRecord(number, checkpointKind(kind.Int64), seq, head, micros, prev, keyID, sig)
+	for _, w := range empty {
+		if err := w.append(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Log) closeWitnesses() {
+	for _, w := range l.witnesses {
+		w.close()
+	}
+}
+
+// witness appends the checkpoint just committed to every witness file. A
+// failure is logged, not returned: the checkpoint is in the database, and
+// Verify reports a witness that lags behind it.
+func (l *Log) witness() {
+	rec := l.cpPending
+	l.cpPending = nil
+	if rec == nil {
+		return
+	}
+	for _, w := range l.witnesses {
+		if err := w.append(*rec); err != nil {
+			l.opts.Logger.Error("audit witness write failed", "checkpoint", rec.Number, "err", err.Error())
+		}
+	}
 }
 
 // loadHead reads the chain head from the database, which is the truth after
@@ -224,6 +339,7 @@ func (l *Log) run() {
 		for _, st := range l.insertSQL {
 			st.Close()
 		}
+		l.closeWitnesses()
 	}()
 	tick := time.NewTicker(l.opts.CheckpointEvery)
 	defer tick.Stop()
@@ -239,7 +355,7 @@ func (l *Log) run() {
 			l.commit(batch)
 		case <-tick.C:
 			if l.headKnown && l.head > l.lastCP && l.opts.Now().Sub(l.lastCPTime) >= l.opts.CheckpointEvery {
-				if err := l.writeCheckpoint(); err != nil {
+				if err := l.writeCheckpoint(kindInterval); err != nil {
 					l.opts.Logger.Error("audit checkpoint failed", "seq", l.head, "err", err.Error())
 				}
 			}
@@ -253,7 +369,7 @@ func (l *Log) run() {
 				l.commit(batch)
 			}
 			if l.headKnown && l.head > l.lastCP {
-				l.err = l.writeCheckpoint()
+				l.err = l.writeCheckpoint(kindFinal)
 			}
 			return
 		}
@@ -296,6 +412,7 @@ func (l *Log) commit(batch []*pending) {
 			l.headHash = head
 			if cp {
 				l.lastCP, l.lastCPTime = l.head, l.opts.Now()
+				l.witness()
 			}
 			for i, p := range batch {
 				p.done <- result{r: Receipt{seq: before + 1 + int64(i), patientID: p.ev.PatientID}}
@@ -303,6 +420,7 @@ func (l *Log) commit(batch []*pending) {
 			return
 		}
 		// The in-memory head may be wrong; the database is the truth.
+		l.cpPending = nil
 		l.headKnown = false
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		lerr := l.loadHead(ctx)
@@ -324,7 +442,7 @@ func (l *Log) commit(batch []*pending) {
 func (l *Log) writeBatch(batch []*pending) (head [HashSize]byte, cp bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h := sha256.New()
+	h := l.mac
 	// One buffer holds the batch's hashes; each row's prev_hash and hash are
 	// slices of it (or of the old head), so the arguments stay valid.
 	hashes := make([]byte, HashSize*(len(batch)+1))
@@ -407,7 +525,7 @@ func (l *Log) insertInTx(ctx context.Context, batch []*pending, full *sql.Stmt, 
 			return err
 		}
 		if cp {
-			return l.insertCheckpoint(ctx, tx, seq, last)
+			return l.insertCheckpoint(ctx, tx, kindInterval, seq, last)
 		}
 		return nil
 	})
@@ -474,26 +592,64 @@ func insertSQL(d db.Dialect, columns string, cols, n int) string {
 }
 
 // writeCheckpoint signs the current head in a transaction of its own, for
-// when entries stopped flowing before a batch could carry the checkpoint.
-func (l *Log) writeCheckpoint() error {
+// when entries stopped flowing before a batch could carry the checkpoint,
+// the log closes, or it opens on entries no checkpoint covers.
+func (l *Log) writeCheckpoint(kind checkpointKind) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	seq, head := l.head, l.headHash
-	err := l.d.Tx(ctx, func(tx *sql.Tx) error { return l.insertCheckpoint(ctx, tx, seq, head[:]) })
+	err := l.d.Tx(ctx, func(tx *sql.Tx) error { return l.insertCheckpoint(ctx, tx, kind, seq, head[:]) })
 	if err != nil {
+		l.cpPending = nil
 		return err
 	}
 	l.lastCP, l.lastCPTime = seq, l.opts.Now()
+	l.witness()
 	return nil
 }
 
-func (l *Log) insertCheckpoint(ctx context.Context, tx *sql.Tx, seq int64, head []byte) error {
+// insertCheckpoint signs the chain head (seq, head) as the checkpoint after
+// the last one in the database, which it reads in the same transaction (the
+// writer of another server may have added one), and leaves the record for
+// the witnesses in cpPending.
+func (l *Log) insertCheckpoint(ctx context.Context, tx *sql.Tx, kind checkpointKind, seq int64, head []byte) error {
+	number, prev, err := lastCheckpoint(ctx, tx)
+	if err != nil {
+		return err
+	}
+	number++
 	micros := microsOf(l.opts.Now())
-	sig := ed25519.Sign(l.signer, checkpointMessage(seq, head, micros))
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, head_hash, time, key_id, public_key, signature)
-		VALUES ($1, $2, $3, $4, $5, $6)`, seq, head, micros, l.keyID, []byte(l.PublicKey()), sig)
+	sig := ed25519.Sign(l.signer, checkpointMessageV2(number, kind, seq, head, micros, prev[:]))
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, head_hash, time, key_id, public_key, signature, number, prev_checkpoint, kind)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, seq, head, micros, l.keyID, []byte(l.PublicKey()), sig, number, prev[:], int64(kind))
 	if err != nil {
 		return fmt.Errorf("write audit checkpoint: %w", err)
 	}
+	rec := newWitnessRecord(number, kind, seq, head, micros, prev[:], l.keyID, sig)
+	l.cpPending = &rec
 	return nil
+}
+
+// lastCheckpoint is the number of the newest checkpoint and the SHA-256 of
+// the message it signed, or 0 and zeros when there is none. Checkpoints
+// written before migration 0230 carry no number: the newest of those is
+// numbered by counting them.
+func lastCheckpoint(ctx context.Context, tx *sql.Tx) (number int64, msgHash [HashSize]byte, err error) {
+	var seq, micros int64
+	var head, prev []byte
+	var num, kind sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT seq, head_hash, time, number, prev_checkpoint, kind
+		FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`).Scan(&seq, &head, &micros, &num, &prev, &kind)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, msgHash, nil
+	case err != nil:
+		return 0, msgHash, fmt.Errorf("read last audit checkpoint: %w", err)
+	case num.Valid:
+		return num.Int64, sha256.Sum256(checkpointMessageV2(num.Int64, checkpointKind(kind.Int64), seq, head, micros, prev)), nil
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_checkpoints`).Scan(&number); err != nil {
+		return 0, msgHash, fmt.Errorf("count audit checkpoints: %w", err)
+	}
+	return number, sha256.Sum256(checkpointMessage(seq, head, micros)), nil
 }

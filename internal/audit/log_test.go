@@ -44,9 +44,14 @@ func event(i int) Event {
 	}
 }
 
-func mustVerify(t *testing.T, d *db.DB, pub ed25519.PublicKey) Report {
+func mustVerify(t *testing.T, d *db.DB, k ed25519.PrivateKey) Report {
 	t.Helper()
-	rep, err := Verify(context.Background(), d, pub)
+	return mustVerifyWith(t, d, k, VerifyOptions{})
+}
+
+func mustVerifyWith(t *testing.T, d *db.DB, k ed25519.PrivateKey, opts VerifyOptions) Report {
+	t.Helper()
+	rep, err := Verify(context.Background(), d, k, opts)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -73,7 +78,7 @@ func TestAppendReturnsAReceiptForTheEntry(t *testing.T) {
 		if _, err := l.Append(ctx, event(4)); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("append after close: %v, want ErrUnavailable", err)
 		}
-		rep := mustVerify(t, d, l.PublicKey())
+		rep := mustVerify(t, d, l.signer)
 		if !rep.OK() || rep.Entries != 3 || rep.Checkpoints < 1 {
 			t.Fatalf("report %+v", rep)
 		}
@@ -83,7 +88,7 @@ func TestAppendReturnsAReceiptForTheEntry(t *testing.T) {
 			t.Fatalf("after reopen: %v %v", r, err)
 		}
 		l2.Close()
-		if rep := mustVerify(t, d, l.PublicKey()); !rep.OK() || rep.Entries != 4 {
+		if rep := mustVerify(t, d, l.signer); !rep.OK() || rep.Entries != 4 {
 			t.Fatalf("report after reopen %+v", rep)
 		}
 	})
@@ -139,7 +144,7 @@ func TestConcurrentAppendsGetUniqueGapFreeSeqsAndTheChainVerifies(t *testing.T) 
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-		rep := mustVerify(t, d, l.PublicKey())
+		rep := mustVerify(t, d, l.signer)
 		if !rep.OK() || rep.Entries != writers*each {
 			t.Fatalf("report %+v", rep)
 		}

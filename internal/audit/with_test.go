@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -62,7 +61,7 @@ func TestAppendWithCommitsStatementsWithTheEntryAndRollsBackOnlyAFailedOne(t *te
 		if rows != want {
 			t.Fatalf("%d rows committed, want %d", rows, want)
 		}
-		if rep := mustVerify(t, d, k.Public().(ed25519.PublicKey)); rep.Entries != n || rep.BrokenSeq != 0 {
+		if rep := mustVerify(t, d, k); rep.Entries != n || rep.BrokenSeq != 0 {
 			t.Fatalf("%d entries, want %d", rep.Entries, n)
 		}
 	})

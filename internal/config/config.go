@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,11 @@ type Config struct {
 	MaxUpload   int64         // bytes
 	IdleTimeout time.Duration // session idle timeout
 	Absolute    time.Duration // session absolute lifetime
+	// AuditWitness lists the files every audit checkpoint is also appended
+	// to, outside the database; empty when the operator turned them off.
+	AuditWitness []string
+
+	auditWitness string // -audit-witness as given
 
 	envErrs []error
 }
@@ -62,6 +68,8 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxUpload, "max-upload", c.envInt("CUSTODIA_MAX_UPLOAD_BYTES", 2<<30), "largest upload in bytes (env CUSTODIA_MAX_UPLOAD_BYTES)")
 	fs.DurationVar(&c.IdleTimeout, "session-idle", c.envDuration("CUSTODIA_SESSION_IDLE", 15*time.Minute), "sign a session out after this much inactivity (env CUSTODIA_SESSION_IDLE)")
 	fs.DurationVar(&c.Absolute, "session-absolute", c.envDuration("CUSTODIA_SESSION_ABSOLUTE", 12*time.Hour), "sign a session out after this long regardless (env CUSTODIA_SESSION_ABSOLUTE)")
+	str(&c.auditWitness, "audit-witness", "CUSTODIA_AUDIT_WITNESS", "",
+		"files (comma-separated) that every audit checkpoint is also appended to, kept apart from the database; default DATA-DIR.audit-witness beside the data directory, none to keep no witness")
 	c.MasterKey = os.Getenv("CUSTODIA_MASTER_KEY")
 	c.SMTPPass = os.Getenv("CUSTODIA_SMTP_PASSWORD")
 }
@@ -137,6 +145,22 @@ func (c *Config) Validate() error {
 	}
 	if c.Absolute < c.IdleTimeout {
 		bad("-session-absolute %s: must be at least -session-idle (%s)", c.Absolute, c.IdleTimeout)
+	}
+	c.AuditWitness = nil
+	switch w := strings.TrimSpace(c.auditWitness); w {
+	case "none":
+	case "":
+		// Beside the data directory, not in it: a copy or restore of the
+		// directory should not carry the witness along with the database.
+		c.AuditWitness = []string{filepath.Clean(c.DataDir) + ".audit-witness"}
+	default:
+		for _, p := range strings.Split(w, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				bad("-audit-witness %q: a file name is empty", c.auditWitness)
+			} else {
+				c.AuditWitness = append(c.AuditWitness, p)
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))

@@ -88,3 +88,31 @@ func TestMetricsListenOnlyOnLoopback(t *testing.T) {
 		t.Errorf("CUSTODIA_METRICS_ADDR empty: %q %v, want metrics off", c.MetricsAddr, err)
 	}
 }
+
+func TestAuditWitnessDefaultsBesideTheDataDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		want []string
+	}{
+		{"default", []string{"-data-dir", "/srv/custodia/data/"}, "", []string{"/srv/custodia/data.audit-witness"}},
+		{"flag list", []string{"-audit-witness", "/mnt/worm/a.log, /mnt/other/b.log"}, "", []string{"/mnt/worm/a.log", "/mnt/other/b.log"}},
+		{"environment", nil, "/mnt/worm/env.log", []string{"/mnt/worm/env.log"}},
+		{"turned off", []string{"-audit-witness", "none"}, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CUSTODIA_AUDIT_WITNESS", tc.env)
+			c, err := parse(t, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(c.AuditWitness, "|") != strings.Join(tc.want, "|") || len(c.AuditWitness) != len(tc.want) {
+				t.Fatalf("witness %q, want %q", c.AuditWitness, tc.want)
+			}
+		})
+	}
+	if _, err := parse(t, "-audit-witness", "a.log,,b.log"); err == nil || !strings.Contains(err.Error(), "-audit-witness") {
+		t.Fatalf("empty name in the list: %v", err)
+	}
+}
