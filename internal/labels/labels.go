@@ -83,6 +83,10 @@ var actions = map[string]action{
 	"audit.read_own": {"Read their own access history", "read who accessed your record"},
 	"audit.read":     {"Read the audit log", "read the audit log entries about you"},
 	"audit.export":   {"Exported the audit log", "exported the audit log entries about you"},
+	// A privacy officer's page or export of the log shows the names of the
+	// patients its entries are about: one entry per patient named.
+	"audit.patient_names": {"Saw the patient's name in the audit log", "saw your name in the audit log"},
+	"audit.person_search": {"Searched the audit log for a person", "searched the audit log for you"},
 
 	// Accounts and the workspace.
 	"members.manage":              {"Managed workspace members", "managed workspace members"},
