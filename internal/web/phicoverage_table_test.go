@@ -337,8 +337,22 @@ var coverage = []coveredRoute{
 
 	// Access history and the audit log (last: they read what the walk wrote).
 	phi("GET /api/v1/me/access-history", c(asPatient, "GET", "/api/v1/me/access-history", nil, 200, "audit.read allow")),
-	phi("GET /me/access-history", c(asPatient, "GET", "/me/access-history", nil, 200, "audit.read allow")),
+	// The page names the patient's cases a file or case line is about: the
+	// patient's own case list, audited.
+	phi("GET /me/access-history", c(asPatient, "GET", "/me/access-history", nil, 200, "audit.read allow", "case.list allow")),
 	phi("GET /api/v1/audit", c(asOfficer, "GET", "/api/v1/audit?patient={patient}", nil, 200, "audit.read allow"), c(asDoc, "GET", "/api/v1/audit?patient={patient}", nil, 403, "audit.read deny")),
-	phi("GET /privacy/audit", c(asOfficer, "GET", "/privacy/audit", nil, 200, "audit.read allow"), c(asDoc, "GET", "/privacy/audit", nil, 403, "audit.read deny")),
-	phi("GET /privacy/audit.csv", c(asOfficer, "GET", "/privacy/audit.csv", nil, 200, "audit.export allow"), c(asDoc, "GET", "/privacy/audit.csv", nil, 403, "audit.export deny")),
+	// The page and the export name the patients of their entries: one
+	// audited summary read per patient named (the walk's log holds three,
+	// the page's newest fifty one).
+	phi("GET /privacy/audit", c(asOfficer, "GET", "/privacy/audit", nil, 200, "audit.read allow", "audit.patient_names allow"),
+		c(asDoc, "GET", "/privacy/audit", nil, 403, "audit.read deny")),
+	phi("GET /privacy/audit.csv", c(asOfficer, "GET", "/privacy/audit.csv", nil, 200, "audit.export allow",
+		"audit.patient_names allow", "audit.patient_names allow", "audit.patient_names allow"),
+		c(asDoc, "GET", "/privacy/audit.csv", nil, 403, "audit.export deny")),
+	// Finding a person by name or email: the patient search is audited by
+	// the patient service (one entry for the search, one per patient
+	// shown), then the search itself; the terms go in the body only.
+	phi("POST /privacy/audit/find", c(asOfficer, "POST", "/privacy/audit/find", coverForm("who", "nobody-matches"), 200,
+		"patient.search allow", "audit.person_search allow"),
+		c(asDoc, "POST", "/privacy/audit/find", coverForm("who", "x"), 403, "audit.person_search deny")),
 }
