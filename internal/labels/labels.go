@@ -8,7 +8,10 @@
 // fails when a code the program can emit has no words here.
 package labels
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // action is an audit action in words: Label is what the privacy officer
 // reads in the log ("Opened a patient's full record"); Phrase is the
@@ -235,6 +238,20 @@ func Action(code string) string {
 		return a.Label
 	}
 	return fallback(code)
+}
+
+// Code is a code with its words, for a list to choose from.
+type Code struct{ Code, Label string }
+
+// Actions lists every audit action with its words, sorted by the words,
+// for the audit page's filter.
+func Actions() []Code {
+	out := make([]Code, 0, len(actions))
+	for c, a := range actions {
+		out = append(out, Code{c, a.Label})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Label < out[j].Label })
+	return out
 }
 
 // Phrase is what the action says after a person's name in a sentence for
