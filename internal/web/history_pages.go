@@ -114,8 +114,8 @@ func toAuditRows(entries []audit.Entry, names, patients map[string]string) []aud
 			row.Patient = patients[e.PatientID]
 			row.PatientGone = row.Patient == ""
 		}
-		if e.ActorUserID == "system" {
-			row.WhoID = ""
+		if e.ActorUserID == "system" || e.ActorRole == "system" {
+			row.WhoID, row.Role = "", "" // "Custodia (automatic)" says it all
 		}
 		rows = append(rows, row)
 	}
@@ -524,7 +524,7 @@ func (s *Server) historyLines(r *http.Request, p *access.Principal, entries []au
 			who = "You"
 		}
 		l := historyLine{Time: e.Time, Who: who, You: you, Role: labels.Role(e.ActorRole), Purpose: labels.Purpose(e.Purpose),
-			Refused: e.Decision == "deny", Reason: labels.Reason(e.Reason), BreakGlass: e.BreakGlass, Count: 1, Automatic: auto}
+			Refused: e.Decision == "deny", Reason: strings.ReplaceAll(labels.Reason(e.Reason), "the patient's", "your"), BreakGlass: e.BreakGlass, Count: 1, Automatic: auto}
 		if e.OnBehalfOf != "" {
 			l.OnBehalfOf = personName(e.OnBehalfOf, "", names)
 		}
@@ -538,9 +538,14 @@ func (s *Server) historyLines(r *http.Request, p *access.Principal, entries []au
 	for _, ru := range runs {
 		e := ru.first
 		what := objectWords(e, ru.files, files, titles)
+		if e.Action == "file.upload" && e.ResourceType == "case" {
+			// An upload's entry names the case the file went to.
+			what = countNoun(ru.line.Count, "file") + " to " + what
+			ru.line.Count = 1
+		}
 		ru.line.Sentence = sentence(ru.line.Who, e, what, ru.line.Count, len(ru.files))
-		if ru.line.Count == 1 {
-			ru.line.First = time.Time{}
+		if ru.line.Count == 1 || ru.line.First.Truncate(time.Minute).Equal(ru.line.Time.Truncate(time.Minute)) {
+			ru.line.First = time.Time{} // a run within one minute shows one time
 		}
 		out = append(out, ru.line)
 	}
@@ -561,11 +566,7 @@ func objectWords(e audit.Entry, run map[string]media.Kind, files map[string]file
 		if c := files[e.ResourceID].caseID; c != "" {
 			of = caseWords(c)
 		}
-		noun := fileNoun(run)
-		if len(run) <= 1 {
-			return article(noun) + " " + noun + " of " + of
-		}
-		return strconv.Itoa(len(run)) + " " + noun + "s of " + of
+		return countNoun(max(len(run), 1), fileNoun(run)) + " of " + of
 	case "case":
 		return caseWords(e.ResourceID)
 	case "capture":
@@ -578,6 +579,14 @@ func objectWords(e audit.Entry, run map[string]media.Kind, files map[string]file
 		return "who accessed your record"
 	}
 	return "your record"
+}
+
+// countNoun is "a file", "8 files".
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return article(noun) + " " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 func fileNoun(kinds map[string]media.Kind) string {
@@ -655,10 +664,17 @@ func (s *Server) pageMyAccessHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		next = "/me/access-history?" + nq.Encode()
 	}
+	hiddenText := ""
+	switch {
+	case hidden == 1:
+		hiddenText = "1 entry is hidden: "
+	case hidden > 1:
+		hiddenText = strconv.Itoa(hidden) + " entries are hidden: "
+	}
 	toggle := "/me/access-history?all=1"
 	if showAll {
 		toggle = "/me/access-history"
 	}
 	s.renderView(w, r, http.StatusOK, "access_history", View{Title: "Who accessed my record",
-		Data: map[string]any{"Lines": lines, "Next": next, "ShowAll": showAll, "Hidden": hidden, "Toggle": toggle}})
+		Data: map[string]any{"Lines": lines, "Next": next, "ShowAll": showAll, "Hidden": hidden, "HiddenText": hiddenText, "Toggle": toggle}})
 }
