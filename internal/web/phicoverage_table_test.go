@@ -106,7 +106,12 @@ var coverage = []coveredRoute{
 	public("POST /workspace/members/{user}/unlock", whyMembers), public("POST /workspace/settings/mfa", whyMembers),
 	public("GET /api/v1/workspaces/{id}/members", whyMembers), public("PATCH /api/v1/workspaces/{id}/members/{user}", whyMembers),
 	public("DELETE /api/v1/workspaces/{id}/members/{user}", whyMembers),
-	public("GET /workspace/patients/invite", whyEmptyForm),
+	// The invitation form names the patient chosen on their page: a summary
+	// read. Without a patient it is the search form and shows no PHI.
+	phi("GET /workspace/patients/invite",
+		c(asDoc, "GET", "/workspace/patients/invite", nil, 200).unaudited(whyEmptyForm),
+		c(asDoc, "GET", "/workspace/patients/invite?patient={patient}", nil, 200, "patient.read_summary allow"),
+		c(asOther, "GET", "/workspace/patients/invite?patient={patient}", nil, 404, "patient.read_summary deny")),
 	// Patient invitations link an account to a record: the records decide
 	// and audit (patient.portal_invite) before identity sends anything.
 	phi("POST /workspace/patients/invite",

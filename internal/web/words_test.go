@@ -279,3 +279,26 @@ func TestAccessHistoryHidesSystemRowsAndSaysWhatHappenedInWords(t *testing.T) {
 		t.Errorf("history with automatic checks: %q", text)
 	}
 }
+
+func TestInvitePatientPageNamesThePatientAndAsksForNoID(t *testing.T) {
+	f := newWordsFixture(t)
+	status, _, page := f.get(t, f.dana, "/workspace/patients/invite")
+	if status != http.StatusOK || !strings.Contains(page, "First, find the patient") || strings.Contains(page, `name="patient_id"`) {
+		t.Fatalf("invite page without a patient: %d %q", status, readable(page))
+	}
+	_, _, patientPage := f.get(t, f.dana, "/patients/"+f.patientID)
+	if !strings.Contains(patientPage, `href="/workspace/patients/invite?patient=`+f.patientID+`"`) {
+		t.Fatal("the patient's page does not offer the portal invitation")
+	}
+	before := f.env.Head(t)
+	status, _, page = f.get(t, f.dana, "/workspace/patients/invite?patient="+f.patientID)
+	text := readable(page)
+	if status != http.StatusOK || !strings.Contains(text, "Anna Rossi") || strings.Contains(text, f.patientID) ||
+		!strings.Contains(page, `type="hidden" name="patient_id"`) {
+		t.Fatalf("invite page for Anna: %d %q", status, text)
+	}
+	es := f.env.Entries(t, before)
+	if len(es) != 1 || es[0].Action != "patient.read_summary" || es[0].PatientID != f.patientID || es[0].Decision != "allow" {
+		t.Fatalf("naming the patient is not one audited summary read: %+v", es)
+	}
+}
