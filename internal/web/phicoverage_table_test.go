@@ -284,7 +284,7 @@ var coverage = []coveredRoute{
 		c(asDoc, "POST", "/api/v1/patients/{patient}/rehab/programme", `{"name":"Hand and wrist","exercises":[{"type":"wrist_flexion","level":2,"side":"left","frequency_per_week":5}]}`, 201, "rehab.plan allow"),
 		c(asOther, "POST", "/api/v1/patients/{patient}/rehab/programme", `{"name":"x","exercises":[]}`, 404, "rehab.plan deny")),
 	phi("GET /api/v1/patients/{id}/rehab/programme", c(asDoc, "GET", "/api/v1/patients/{patient}/rehab/programme", nil, 200, "rehab.read allow"), c(asOther, "GET", "/api/v1/patients/{patient}/rehab/programme", nil, 404, "rehab.read deny")),
-	phi("GET /patients/{id}/rehab", c(asDoc, "GET", "/patients/{patient}/rehab", nil, 200, "rehab.read allow"), c(asOther, "GET", "/patients/{patient}/rehab", nil, 404, "rehab.read deny")),
+	phi("GET /patients/{id}/rehab", c(asDoc, "GET", "/patients/{patient}/rehab", nil, 200, "rehab.read allow", "patient.read_summary allow"), c(asOther, "GET", "/patients/{patient}/rehab", nil, 404, "rehab.read deny")),
 	phi("GET /patients/{id}/rehab/progress.csv", c(asDoc, "GET", "/patients/{patient}/rehab/progress.csv", nil, 200, "rehab.read allow"), c(asOther, "GET", "/patients/{patient}/rehab/progress.csv", nil, 404, "rehab.read deny")),
 	// A therapist invites the adult patient: rehab decides, the records decide
 	// the invitation, then check the age (the receipt goes to identity).
@@ -306,7 +306,7 @@ var coverage = []coveredRoute{
 	phi("POST /patients/{id}/consents",
 		c(asPatient, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "withdraw"), 303, "patient.age_check allow", "consent.withdraw allow"),
 		c(asOther, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "grant"), 404, "consent.read deny")),
-	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
+	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow", "patient.read_summary allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
 	phi("POST /patients/{id}/consents/paper", paperForm(asDoc, 303, "patient.age_check allow", "consent.grant allow"), paperForm(asOther, 404, "consent.grant deny")),
 	phi("GET /patients/{id}/consents/{event}/form",
 		c(asDoc, "GET", "/patients/{patient}/consents/{consent}/form", nil, 200, "consent.read allow"), c(asOther, "GET", "/patients/{patient}/consents/{consent}/form", nil, 404, "consent.read deny")),

@@ -302,3 +302,26 @@ func TestInvitePatientPageNamesThePatientAndAsksForNoID(t *testing.T) {
 		t.Fatalf("naming the patient is not one audited summary read: %+v", es)
 	}
 }
+
+func TestRehabAndConsentHeadingsNameThePatient(t *testing.T) {
+	f := newWordsFixture(t)
+	for path, want := range map[string]string{
+		"/patients/" + f.patientID + "/rehab":          "Rehabilitation: Anna Rossi",
+		"/patients/" + f.patientID + "/consents":       "Consents of Anna Rossi",
+		"/patients/" + f.patientID + "/consents/paper": "Record a signed consent form for Anna Rossi",
+	} {
+		status, _, page := f.get(t, f.dana, path)
+		h1 := readable(regexp.MustCompile(`(?s)<h1>.*?</h1>`).FindString(page))
+		if status != http.StatusOK || strings.TrimSpace(h1) != want {
+			t.Errorf("%s: %d, heading %q, want %q", path, status, h1, want)
+		}
+		if text := readable(page); strings.Contains(text, f.patientID) {
+			t.Errorf("%s shows the patient's id to read", path)
+		}
+	}
+	// The patient's own consent page keeps its plain heading.
+	_, _, page := f.get(t, f.anna, "/patients/"+f.patientID+"/consents")
+	if h1 := readable(regexp.MustCompile(`(?s)<h1>.*?</h1>`).FindString(page)); strings.TrimSpace(h1) != "Consents" {
+		t.Errorf("the patient's own consent heading %q", h1)
+	}
+}
