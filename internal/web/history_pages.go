@@ -174,6 +174,10 @@ type auditPageData struct {
 	Hidden       url.Values // the other filters, carried through the person search
 	Choices      []personChoice
 	Searched     bool
+	// The officer's own use of the log, hidden by default.
+	OwnHidden  int
+	ShowingOwn bool
+	OwnToggle  string
 }
 
 // personChoice is one person a name search found.
@@ -188,12 +192,25 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	page, ok := s.officerRead(w, r, p, f, actionAuditRead)
+	q := r.URL.Query()
+	// The officer's own use of the log (each view names patients, and is
+	// itself an entry) would fill the first page after a few views: hidden
+	// unless asked for, or unless the filter asks for exactly that.
+	hideOwn := q.Get("own") != "1" && f.ActorUserID == "" && f.Action == ""
+	var skip func(audit.Entry) bool
+	if hideOwn {
+		skip = func(e audit.Entry) bool { return ownLogUse(e, p.UserID) }
+	}
+	page, hidden, ok := s.officerPage(w, r, p, f, skip)
 	if !ok {
 		return
 	}
-	q := r.URL.Query()
 	d := s.auditPage(r, q, f)
+	d.OwnHidden, d.ShowingOwn = hidden, q.Get("own") == "1"
+	d.OwnToggle = filterLink(q, "own", "1")
+	if d.ShowingOwn {
+		d.OwnToggle = filterLink(q, "own", "")
+	}
 	// The patient the page is filtered on is named with the rows' patients.
 	probe := page.Entries
 	if f.PatientID != "" {
@@ -216,6 +233,59 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request) {
 		d.Next = filterLink(q, "before", cursorString(page.Next))
 	}
 	s.renderView(w, r, http.StatusOK, "privacy_audit", View{Title: "Audit log", Data: d})
+}
+
+// ownLogUse is an entry of the officer's own use of the audit log.
+func ownLogUse(e audit.Entry, officer string) bool {
+	return e.ActorUserID == officer && (strings.HasPrefix(e.Action, "audit.") || e.Action == "patient.search")
+}
+
+// officerPage reads a page of the log for the officer, leaving out the
+// entries skip names and reading on until the page is full (at most ten
+// reads), then records the read. Next is the seq to continue before.
+func (s *Server) officerPage(w http.ResponseWriter, r *http.Request, p *access.Principal, f audit.Filter, skip func(audit.Entry) bool) (audit.Page, int, bool) {
+	if skip == nil {
+		page, ok := s.officerRead(w, r, p, f, actionAuditRead)
+		return page, 0, ok
+	}
+	want := f.Limit
+	if want <= 0 {
+		want = 50
+	}
+	var out audit.Page
+	hidden := 0
+	full := false
+	for range 10 {
+		page, err := s.audit.Query(r.Context(), f)
+		if err != nil {
+			s.log.Error("query audit log", "request_id", RequestID(r.Context()), "err", err.Error())
+			s.answer(w, r, http.StatusServiceUnavailable, "The audit log could not be read. Try again shortly.")
+			return audit.Page{}, 0, false
+		}
+		for i, e := range page.Entries {
+			if skip(e) {
+				hidden++
+				continue
+			}
+			out.Entries = append(out.Entries, e)
+			if len(out.Entries) == want {
+				if i < len(page.Entries)-1 || page.Next != 0 {
+					out.Next = e.Seq
+				}
+				full = true
+				break
+			}
+		}
+		if full || page.Next == 0 {
+			break
+		}
+		f.Cursor, out.Next = page.Next, page.Next
+	}
+	if _, ok := s.recordAccess(w, r, p, audit.Event{Action: actionAuditRead, ResourceType: "audit_log", ResourceID: p.WorkspaceID,
+		PatientID: f.PatientID, Purpose: "operations", Reason: "privacy_officer"}); !ok {
+		return audit.Page{}, 0, false
+	}
+	return out, hidden, true
 }
 
 // auditPage fills the filter part of the audit page.

@@ -325,3 +325,55 @@ func TestRehabAndConsentHeadingsNameThePatient(t *testing.T) {
 		t.Errorf("the patient's own consent heading %q", h1)
 	}
 }
+
+func TestAuditPageHidesTheOfficersOwnUseOfTheLogUnlessAsked(t *testing.T) {
+	f := newWordsFixture(t)
+	for range 3 {
+		f.get(t, f.officer, "/privacy/audit")
+	}
+	_, _, page := f.get(t, f.officer, "/privacy/audit")
+	if text := readable(tableRe.FindString(page)); strings.Contains(text, "Saw the patient's name in the audit log") ||
+		strings.Contains(text, "Read the audit log") {
+		t.Fatalf("the officer's own use of the log fills the page: %q", text)
+	}
+	if !strings.Contains(page, "Your own use of this log") {
+		t.Error("the page does not say it hides the officer's own use")
+	}
+	_, _, page = f.get(t, f.officer, "/privacy/audit?own=1")
+	if text := readable(tableRe.FindString(page)); !strings.Contains(text, "Saw the patient's name in the audit log") {
+		t.Fatalf("asked for, the officer's own use is still hidden: %q", text)
+	}
+
+	// Pages of three, own use hidden: every other entry once, newest first.
+	want := 0
+	for _, e := range f.env.Entries(t, 0) {
+		if e.WorkspaceID == f.officer.Principal.WorkspaceID &&
+			!(e.ActorUserID == f.officer.Principal.UserID && (strings.HasPrefix(e.Action, "audit.") || e.Action == "patient.search")) {
+			want++
+		}
+	}
+	seen, last := 0, int64(0)
+	target := "/privacy/audit?limit=3"
+	for range 100 {
+		_, _, page := f.get(t, f.officer, target)
+		rows := strings.Count(tableRe.FindString(page), "<tr") - 1
+		seen += max(rows, 0)
+		m := regexp.MustCompile(`href="(/privacy/audit\?[^"]*before=(\d+)[^"]*)">Older entries`).FindStringSubmatch(page)
+		if m == nil {
+			break
+		}
+		var before int64
+		for _, c := range m[2] {
+			before = before*10 + int64(c-'0')
+		}
+		if last != 0 && before >= last {
+			t.Fatalf("cursor %d after %d: not moving back", before, last)
+		}
+		last, target = before, html.UnescapeString(m[1])
+	}
+	// The page views above add entries of the officer only, so the count
+	// of everyone else's entries is what the pages must show in all.
+	if seen != want {
+		t.Fatalf("paged through %d entries, want %d", seen, want)
+	}
+}
