@@ -57,6 +57,9 @@ var funcs = template.FuncMap{
 	"purposeLabel": labels.Purpose,
 	"reasonLabel":  labels.Reason,
 	"roleLabel":    labels.Role,
+	// nobreak keeps a short phrase (a person's name) on one line in a
+	// narrow table column.
+	"nobreak": func(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") },
 }
 
 // whenLayout is the one format of a time on every page, in UTC until

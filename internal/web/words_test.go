@@ -127,7 +127,8 @@ func readable(page string) string {
 	if m == nil {
 		m = []string{page, page}
 	}
-	return html.UnescapeString(spaceRe.ReplaceAllString(tags.ReplaceAllString(m[1], " "), " "))
+	text := strings.ReplaceAll(html.UnescapeString(tags.ReplaceAllString(m[1], " ")), "\u00a0", " ")
+	return spaceRe.ReplaceAllString(text, " ")
 }
 
 func TestAuditPageAndCSVShowNamesAndLabelsNotIds(t *testing.T) {

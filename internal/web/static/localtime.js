@@ -13,7 +13,8 @@ export function localise(root = document) {
     const at = new Date(el.getAttribute("datetime"));
     if (Number.isNaN(at.getTime())) continue;
     el.title = el.textContent.trim();
-    el.textContent = format.format(at);
+    // No break inside a time: a narrow column wraps between times instead.
+    el.textContent = format.format(at).replace(/ /g, "\u00a0");
     el.dataset.local = "1";
   }
 }
