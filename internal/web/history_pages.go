@@ -569,11 +569,19 @@ func (s *Server) historyLines(r *http.Request, p *access.Principal, entries []au
 		files map[string]media.Kind
 		first audit.Entry
 	}
+	// The viewer's own visits to this page, and what those visits read to
+	// name things (their case list), share the visit's request id.
+	visits := map[string]bool{}
+	for _, e := range entries {
+		if e.ActorUserID == p.UserID && e.ResourceType == "access_history" && e.RequestID != "" {
+			visits[e.RequestID] = true
+		}
+	}
 	var runs []*run
 	hidden := 0
 	for _, e := range entries {
 		auto := labels.Bookkeeping(e.Action, e.Purpose, e.ActorRole) ||
-			(e.ActorUserID == p.UserID && e.ResourceType == "access_history")
+			(e.ActorUserID == p.UserID && (e.ResourceType == "access_history" || visits[e.RequestID]))
 		if auto && !showAll {
 			hidden++
 			continue

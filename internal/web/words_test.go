@@ -275,8 +275,15 @@ func TestAccessHistoryHidesSystemRowsAndSaysWhatHappenedInWords(t *testing.T) {
 	if id := hexID.FindString(text); id != "" {
 		t.Errorf("history shows an id %s", id)
 	}
+	// A second visit: the first visit's own reads (the history, the case
+	// list it named cases from) are the viewer's bookkeeping, hidden too.
+	_, _, page = f.get(t, f.anna, "/me/access-history")
+	if text := readable(page); strings.Contains(text, "You looked at the list of your cases") || strings.Contains(text, "You read who accessed") {
+		t.Errorf("the patient's own visits show as accesses: %q", text)
+	}
 	_, _, page = f.get(t, f.anna, "/me/access-history?all=1")
-	if text := readable(page); !strings.Contains(text, "checked your age for the consent rules") || !strings.Contains(text, "Hide automatic checks") {
+	if text := readable(page); !strings.Contains(text, "checked your age for the consent rules") || !strings.Contains(text, "Hide automatic checks") ||
+		!strings.Contains(text, "You looked at the list of your cases") {
 		t.Errorf("history with automatic checks: %q", text)
 	}
 }
