@@ -110,7 +110,7 @@ var actions = map[string]action{
 	"auth.session.revoke_all":     {"Ended all their sessions", "ended all their sessions"},
 	"auth.token.create":           {"Created an API token", "created an API token"},
 	"auth.token.revoke":           {"Revoked an API token", "revoked an API token"},
-	"auth.invitation.send":        {"Sent an invitation", "sent an invitation"},
+	"auth.invitation.send":        {"Sent an invitation", "sent an invitation to see your record"},
 	"auth.invitation.accept":      {"Accepted an invitation", "accepted an invitation"},
 	"auth.member.role":            {"Changed a member's role", "changed a member's role"},
 	"auth.member.remove":          {"Removed a member", "removed a member"},
