@@ -53,7 +53,7 @@ func (s *Server) authRoutes(mux Mux) {
 	mux.HandleFunc("POST /workspace/members/{user}/remove", s.requireSession(s.requireRole(s.memberRemovePost, access.RoleAdmin)))
 	mux.HandleFunc("POST /workspace/members/{user}/unlock", s.requireSession(s.requireRole(s.memberUnlockPost, access.RoleAdmin)))
 	mux.HandleFunc("POST /workspace/settings/mfa", s.requireSession(s.requireRole(s.mfaSettingPost, access.RoleAdmin)))
-	mux.HandleFunc("GET /workspace/patients/invite", s.requireSession(s.requireRole(s.patientInvitePage, access.RoleClinician, access.RoleAdmin)))
+	s.phi(mux, "GET /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePage, access.RoleClinician, access.RoleAdmin)))
 	s.phi(mux, "POST /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePost, access.RoleClinician, access.RoleAdmin)))
 	s.authAPIRoutes(mux)
 }
@@ -515,8 +515,26 @@ func (s *Server) mfaSettingPost(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// patientInvitePage names the patient chosen on their page (?patient=id),
+// a summary read the patient service audits; without one it asks the user
+// to find the patient by name first, and shows no PHI.
 func (s *Server) patientInvitePage(w http.ResponseWriter, r *http.Request) {
-	s.showForm(w, r, "invite_patient", "Invite a patient", newForm(r), nil)
+	f := newForm(r)
+	id := strings.TrimSpace(r.URL.Query().Get("patient"))
+	if id == "" || s.records == nil {
+		releasesNoPHI(r)
+		s.showForm(w, r, "invite_patient", "Invite a patient", f, nil)
+		return
+	}
+	pt, err := s.records.Patients.GetSummary(r.Context(), principal(r), id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	f.set("patient_id", id)
+	f["PatientName"] = strings.TrimSpace(pt.Summary.GivenName + " " + pt.Summary.FamilyName)
+	f["BirthDate"] = pt.Summary.BirthDate
+	s.showForm(w, r, "invite_patient", "Invite "+f["PatientName"].(string), f, nil)
 }
 
 func (s *Server) patientInvitePost(w http.ResponseWriter, r *http.Request) {

@@ -390,7 +390,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, p *access.P
 		s.consentPageError(w, r, err)
 		return
 	}
-	s.renderView(w, r, http.StatusOK, "consent", View{Title: "Consents", Data: s.consentPageView(p, o),
+	s.renderView(w, r, http.StatusOK, "consent", View{Title: s.patientTitle(r, "Consents", "Consents of %s", r.PathValue("id")), Data: s.consentPageView(p, o),
 		Flash: consentFlash[r.URL.Query().Get("saved")]})
 }
 
@@ -456,7 +456,7 @@ func (s *Server) paperConsentPage(w http.ResponseWriter, r *http.Request, p *acc
 		s.consentPageError(w, r, err)
 		return
 	}
-	s.renderView(w, r, http.StatusOK, "consent_paper", View{Title: "Record a signed consent form",
+	s.renderView(w, r, http.StatusOK, "consent_paper", View{Title: s.patientTitle(r, "Record a signed consent form", "Record a signed consent form for %s", r.PathValue("id")),
 		Data: paperPageData{PatientID: r.PathValue("id"), Purposes: consent.Purposes(), MaxMiB: consent.MaxFormBytes >> 20}})
 }
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
 	"maps"
 	"net/http"
 	"net/url"
@@ -212,33 +211,6 @@ func (s *Server) apiMyAccessHistory(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// historyRow is an access-history line as the page shows it.
-type historyRow struct {
-	accessEntry
-	Who  string
-	When string
-	You  bool
-}
-
-func (s *Server) pageMyAccessHistory(w http.ResponseWriter, r *http.Request) {
-	p, page, ok := s.myHistory(w, r)
-	if !ok {
-		return
-	}
-	names := s.names(r, page.Entries)
-	rows := make([]historyRow, 0, len(page.Entries))
-	for _, e := range toAccessEntries(page.Entries, names) {
-		rows = append(rows, historyRow{accessEntry: e, Who: e.ActorName, When: e.Time.UTC().Format("2 Jan 2006 15:04 UTC"),
-			You: e.ActorUserID == p.UserID})
-	}
-	next := ""
-	if page.Next != 0 {
-		next = "/me/access-history?before=" + cursorString(page.Next)
-	}
-	s.renderView(w, r, http.StatusOK, "access_history", View{Title: "Who accessed my record",
-		Data: map[string]any{"Rows": rows, "Next": next}})
-}
-
 // officerFilter authorises the workspace's privacy officer and reads the
 // filters; the workspace is always the officer's own. On false it has
 // answered.
@@ -328,94 +300,4 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 		"entries":     toAuditEntries(page.Entries, s.names(r, page.Entries)),
 		"next_cursor": cursorString(page.Next),
 	})
-}
-
-// auditRow is an audit entry as the officer's page shows it.
-type auditRow struct {
-	auditEntry
-	When string
-}
-
-func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request) {
-	p, f, ok := s.officerFilter(w, r)
-	if !ok {
-		return
-	}
-	page, ok := s.officerRead(w, r, p, f, actionAuditRead)
-	if !ok {
-		return
-	}
-	rows := make([]auditRow, 0, len(page.Entries))
-	for _, e := range toAuditEntries(page.Entries, s.names(r, page.Entries)) {
-		rows = append(rows, auditRow{auditEntry: e, When: e.Time.UTC().Format("2006-01-02 15:04:05 UTC")})
-	}
-	q := r.URL.Query()
-	q.Del("before")
-	next := ""
-	if page.Next != 0 {
-		nq := url.Values{}
-		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("before", cursorString(page.Next))
-		next = "/privacy/audit?" + nq.Encode()
-	}
-	s.renderView(w, r, http.StatusOK, "privacy_audit", View{Title: "Audit log", Data: map[string]any{
-		"Rows": rows, "Next": next, "Export": "/privacy/audit.csv?" + q.Encode(),
-		"Patient": f.PatientID, "User": f.ActorUserID, "Action": f.Action,
-		"From": q.Get("from"), "To": q.Get("to"),
-	}})
-}
-
-// exportAudit streams the matching entries as CSV, newest first. The first
-// page is read before the export is recorded, so a database failure is a
-// clean 503; the export entry is durable before any row leaves.
-func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
-	p, f, ok := s.officerFilter(w, r)
-	if !ok {
-		return
-	}
-	f.Limit = audit.MaxLimit
-	page, ok := s.officerRead(w, r, p, f, actionAuditExport)
-	if !ok {
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="audit-`+time.Now().UTC().Format("20060102-150405")+`.csv"`)
-	w.WriteHeader(http.StatusOK)
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"seq", "time", "actor_user_id", "actor_token_id", "actor_role", "workspace_id", "on_behalf_of",
-		"action", "resource_type", "resource_id", "patient_id", "purpose", "decision", "reason", "break_glass",
-		"client_addr", "request_id", "outcome"})
-	written := 0
-	for {
-		for _, e := range page.Entries {
-			_ = cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano),
-				cell(e.ActorUserID), cell(e.ActorTokenID), cell(e.ActorRole), cell(e.WorkspaceID), cell(e.OnBehalfOf),
-				cell(e.Action), cell(e.ResourceType), cell(e.ResourceID), cell(e.PatientID), cell(e.Purpose),
-				cell(e.Decision), cell(e.Reason), strconv.FormatBool(e.BreakGlass), cell(e.ClientAddr),
-				cell(e.RequestID), cell(e.Outcome)})
-			written++
-		}
-		if page.Next == 0 || written >= maxExport {
-			break
-		}
-		f.Cursor = page.Next
-		var err error
-		if page, err = s.audit.Query(r.Context(), f); err != nil {
-			// The status is already sent; the short file is the signal.
-			s.log.Error("export audit log", "request_id", RequestID(r.Context()), "err", err.Error())
-			break
-		}
-	}
-	cw.Flush()
-}
-
-// cell neutralises spreadsheet formulas: a cell a spreadsheet would
-// evaluate gets a leading apostrophe.
-func cell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }

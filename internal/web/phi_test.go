@@ -131,7 +131,7 @@ func seedAccess(t *testing.T, env *phiEnv) error {
 
 var phiFixtures = map[string]phiFixture{
 	"GET /api/v1/me/access-history": {Principal: patientP, Target: "/api/v1/me/access-history", Setup: seedAccess, Canary: "u-canary-clinician"},
-	"GET /me/access-history":        {Principal: patientP, Target: "/me/access-history", Setup: seedAccess, Canary: "u-canary-clinician"},
+	"GET /me/access-history":        {Principal: patientP, Target: "/me/access-history", Setup: seedAccess, Canary: "opened your record"},
 	"GET /api/v1/audit":             {Principal: officerP, Target: "/api/v1/audit?patient=p-1", Setup: seedAccess, Canary: "u-canary-clinician"},
 	"GET /privacy/audit":            {Principal: officerP, Target: "/privacy/audit", Setup: seedAccess, Canary: "u-canary-clinician"},
 	"GET /privacy/audit.csv":        {Principal: officerP, Target: "/privacy/audit.csv", Setup: seedAccess, Canary: "u-canary-clinician"},

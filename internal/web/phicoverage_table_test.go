@@ -106,7 +106,12 @@ var coverage = []coveredRoute{
 	public("POST /workspace/members/{user}/unlock", whyMembers), public("POST /workspace/settings/mfa", whyMembers),
 	public("GET /api/v1/workspaces/{id}/members", whyMembers), public("PATCH /api/v1/workspaces/{id}/members/{user}", whyMembers),
 	public("DELETE /api/v1/workspaces/{id}/members/{user}", whyMembers),
-	public("GET /workspace/patients/invite", whyEmptyForm),
+	// The invitation form names the patient chosen on their page: a summary
+	// read. Without a patient it is the search form and shows no PHI.
+	phi("GET /workspace/patients/invite",
+		c(asDoc, "GET", "/workspace/patients/invite", nil, 200).unaudited(whyEmptyForm),
+		c(asDoc, "GET", "/workspace/patients/invite?patient={patient}", nil, 200, "patient.read_summary allow"),
+		c(asOther, "GET", "/workspace/patients/invite?patient={patient}", nil, 404, "patient.read_summary deny")),
 	// Patient invitations link an account to a record: the records decide
 	// and audit (patient.portal_invite) before identity sends anything.
 	phi("POST /workspace/patients/invite",
@@ -286,7 +291,7 @@ var coverage = []coveredRoute{
 		c(asDoc, "POST", "/api/v1/patients/{patient}/rehab/programme", `{"name":"Hand and wrist","exercises":[{"type":"wrist_flexion","level":2,"side":"left","frequency_per_week":5}]}`, 201, "rehab.plan allow"),
 		c(asOther, "POST", "/api/v1/patients/{patient}/rehab/programme", `{"name":"x","exercises":[]}`, 404, "rehab.plan deny")),
 	phi("GET /api/v1/patients/{id}/rehab/programme", c(asDoc, "GET", "/api/v1/patients/{patient}/rehab/programme", nil, 200, "rehab.read allow"), c(asOther, "GET", "/api/v1/patients/{patient}/rehab/programme", nil, 404, "rehab.read deny")),
-	phi("GET /patients/{id}/rehab", c(asDoc, "GET", "/patients/{patient}/rehab", nil, 200, "rehab.read allow"), c(asOther, "GET", "/patients/{patient}/rehab", nil, 404, "rehab.read deny")),
+	phi("GET /patients/{id}/rehab", c(asDoc, "GET", "/patients/{patient}/rehab", nil, 200, "rehab.read allow", "patient.read_summary allow"), c(asOther, "GET", "/patients/{patient}/rehab", nil, 404, "rehab.read deny")),
 	phi("GET /patients/{id}/rehab/progress.csv", c(asDoc, "GET", "/patients/{patient}/rehab/progress.csv", nil, 200, "rehab.read allow"), c(asOther, "GET", "/patients/{patient}/rehab/progress.csv", nil, 404, "rehab.read deny")),
 	// A therapist invites the adult patient: rehab decides, the records decide
 	// the invitation, then check the age (the receipt goes to identity).
@@ -308,7 +313,7 @@ var coverage = []coveredRoute{
 	phi("POST /patients/{id}/consents",
 		c(asPatient, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "withdraw"), 303, "patient.age_check allow", "consent.withdraw allow"),
 		c(asOther, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "grant"), 404, "consent.read deny")),
-	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
+	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow", "patient.read_summary allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
 	phi("POST /patients/{id}/consents/paper", paperForm(asDoc, 303, "patient.age_check allow", "consent.grant allow"), paperForm(asOther, 404, "consent.grant deny")),
 	phi("GET /patients/{id}/consents/{event}/form",
 		c(asDoc, "GET", "/patients/{patient}/consents/{consent}/form", nil, 200, "consent.read allow"), c(asOther, "GET", "/patients/{patient}/consents/{consent}/form", nil, 404, "consent.read deny")),
@@ -344,8 +349,22 @@ var coverage = []coveredRoute{
 
 	// Access history and the audit log (last: they read what the walk wrote).
 	phi("GET /api/v1/me/access-history", c(asPatient, "GET", "/api/v1/me/access-history", nil, 200, "audit.read allow")),
-	phi("GET /me/access-history", c(asPatient, "GET", "/me/access-history", nil, 200, "audit.read allow")),
+	// The page names the patient's cases a file or case line is about: the
+	// patient's own case list, audited.
+	phi("GET /me/access-history", c(asPatient, "GET", "/me/access-history", nil, 200, "audit.read allow", "case.list allow")),
 	phi("GET /api/v1/audit", c(asOfficer, "GET", "/api/v1/audit?patient={patient}", nil, 200, "audit.read allow"), c(asDoc, "GET", "/api/v1/audit?patient={patient}", nil, 403, "audit.read deny")),
-	phi("GET /privacy/audit", c(asOfficer, "GET", "/privacy/audit", nil, 200, "audit.read allow"), c(asDoc, "GET", "/privacy/audit", nil, 403, "audit.read deny")),
-	phi("GET /privacy/audit.csv", c(asOfficer, "GET", "/privacy/audit.csv", nil, 200, "audit.export allow"), c(asDoc, "GET", "/privacy/audit.csv", nil, 403, "audit.export deny")),
+	// The page and the export name the patients of their entries: one
+	// audited summary read per patient named (the walk's log holds three,
+	// the page's newest fifty one).
+	phi("GET /privacy/audit", c(asOfficer, "GET", "/privacy/audit", nil, 200, "audit.read allow", "audit.patient_names allow"),
+		c(asDoc, "GET", "/privacy/audit", nil, 403, "audit.read deny")),
+	phi("GET /privacy/audit.csv", c(asOfficer, "GET", "/privacy/audit.csv", nil, 200, "audit.export allow",
+		"audit.patient_names allow", "audit.patient_names allow", "audit.patient_names allow"),
+		c(asDoc, "GET", "/privacy/audit.csv", nil, 403, "audit.export deny")),
+	// Finding a person by name or email: the patient search is audited by
+	// the patient service (one entry for the search, one per patient
+	// shown), then the search itself; the terms go in the body only.
+	phi("POST /privacy/audit/find", c(asOfficer, "POST", "/privacy/audit/find", coverForm("who", "nobody-matches"), 200,
+		"patient.search allow", "audit.person_search allow"),
+		c(asDoc, "POST", "/privacy/audit/find", coverForm("who", "x"), 403, "audit.person_search deny")),
 }

@@ -310,7 +310,7 @@ func (s *Server) showRehab(w http.ResponseWriter, r *http.Request, patientID str
 	}
 	pg := buildRehabPage(ov, patientID, self, rng)
 	pg.Invite = inv
-	title := "Rehabilitation"
+	title := s.patientTitle(r, "Rehabilitation", "Rehabilitation: %s", patientID)
 	if self {
 		title = "My progress"
 	}

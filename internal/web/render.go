@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
+
+	"github.com/custodia-health/custodia/internal/labels"
 )
 
 //go:embed templates
@@ -47,6 +50,31 @@ var funcs = template.FuncMap{
 	// capturesConnected says whether a patient is connected to a user, for
 	// the link to the patient's captures; captures.go binds it.
 	"capturesConnected": func(patientID, userID string) bool { return false },
+	// when shows an instant the one way every page does (timeFuncs).
+	"when": whenHTML,
+	// Codes in words, from the one table of labels.
+	"actionLabel":  labels.Action,
+	"purposeLabel": labels.Purpose,
+	"reasonLabel":  labels.Reason,
+	"roleLabel":    labels.Role,
+	// nobreak keeps a short phrase (a person's name) on one line in a
+	// narrow table column.
+	"nobreak": func(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") },
+}
+
+// whenLayout is the one format of a time on every page, in UTC until
+// static/localtime.js rewrites it into the viewer's own time zone.
+const whenLayout = "2 Jan 2006 15:04 UTC"
+
+// whenHTML renders t as <time class="when" datetime="RFC 3339 UTC">, with the
+// UTC text as the fallback for a browser without script. A zero time is
+// an empty string.
+func whenHTML(t time.Time) template.HTML {
+	if t.IsZero() {
+		return ""
+	}
+	u := t.UTC()
+	return template.HTML(`<time class="when" datetime="` + u.Format(time.RFC3339) + `">` + u.Format(whenLayout) + `</time>`)
 }
 
 // bindPerson points every page's person function at the server's name
