@@ -17,11 +17,6 @@ import (
 // care-team changes asked for under it, which the officer approves or
 // rejects here. Everything a person reads is in words; ids stay in forms.
 
-func init() {
-	// Actions under one grant often fall in the same minute.
-	funcs["seconds"] = func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
-}
-
 // reviewView is one grant as the review page shows it.
 type reviewView struct {
 	patient.Review
