@@ -26,6 +26,8 @@ type Service struct {
 	// patient, care team, collaborator, shared-with-patient. It returns
 	// ErrNotFound for a case that does not exist.
 	CaseFacts func(ctx context.Context, p *access.Principal, caseID string) (patientID string, r access.Resource, err error)
+
+	grants grants // open series views (series.go)
 }
 
 // Errors the HTTP edge maps to status codes.
@@ -261,32 +263,45 @@ func (s *Service) Original(ctx context.Context, v Viewed) (io.ReadCloser, error)
 type CaseFile struct {
 	File
 	Downloadable bool
+	// DICOM is a DICOM file's index (study, series, instance, dates,
+	// descriptions), so a list can group files by study and series; nil
+	// for other kinds and for a file whose index cannot be read.
+	DICOM *DICOMInfo
 }
 
 // CaseFiles lists the files of a case that p may view: a case they may not
 // see is ErrNotFound or ErrForbidden, and a patient sees the files of a case
 // only once it is shared with them. The list is one audit entry
-// ("file.list", with the case's patient); the rows hold no PHI, so nothing
-// is decrypted here.
+// ("file.list", with the case's patient), and that entry's receipt unseals
+// the DICOM files' indexes, which the list shows to group them.
 func (s *Service) CaseFiles(ctx context.Context, p *access.Principal, caseID string) ([]CaseFile, error) {
 	patientID, r, err := s.CaseFacts(ctx, p, caseID)
 	if err != nil {
 		return nil, err
 	}
 	r.Kind, r.PatientID = access.KindFile, patientID
-	if _, err := s.authorizeAs(ctx, p, access.FileView, "file.list", r, "case", caseID); err != nil {
+	rec, err := s.authorizeAs(ctx, p, access.FileView, "file.list", r, "case", caseID)
+	if err != nil {
 		return nil, err
 	}
 	fs, err := s.Store.CaseFiles(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
+	dfs, infos, err := s.Store.caseDICOM(ctx, rec, caseID, patientID)
+	if err != nil {
+		return nil, err
+	}
+	index := make(map[string]*DICOMInfo, len(dfs))
+	for i, f := range dfs {
+		index[f.ID] = infos[i]
+	}
 	out := make([]CaseFile, len(fs))
 	for i, f := range fs {
 		fr := r
 		fr.WorkspaceID = f.WorkspaceID
 		fr.Uploader = p.UserID != "" && p.UserID == f.UploaderID
-		out[i] = CaseFile{File: f, Downloadable: access.Decide(p, access.FileDownload, fr).Allow}
+		out[i] = CaseFile{File: f, Downloadable: access.Decide(p, access.FileDownload, fr).Allow, DICOM: index[f.ID]}
 	}
 	return out, nil
 }
