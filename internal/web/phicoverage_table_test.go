@@ -46,15 +46,18 @@ const (
 	// again when it completes (file.upload); its chunks are the owner's own
 	// bytes on the way in.
 	whyUploadSession = "upload sessions belong to their uploader; another user's id is unknown and touches no record"
+	whyUploadStatus  = "an upload's status is its size and the bytes received: no PHI"
+	whyNotAPatient   = "only a patient has captures and connections: a member's request names no record and is refused before any is read"
+	whyUploadChunk   = "a chunk is the uploader's own bytes on the way in, audited as file.upload when the upload opens and completes"
+)
+
+const (
 	// whySeriesImage: a series is opened by one audited access
 	// (file.view_series, in the fixture) that lists its images; each image
 	// is then released under that entry, which the handler counts as the
 	// request's receipt.
-	whySeriesImage  = "covered by the file.view_series entry that opened the series and listed this image"
-	whySeriesGrant  = "a series view's grant belongs to the sign-in it was issued to; another user's grant is unknown and touches no record"
-	whyUploadStatus = "an upload's status is its size and the bytes received: no PHI"
-	whyNotAPatient  = "only a patient has captures and connections: a member's request names no record and is refused before any is read"
-	whyUploadChunk  = "a chunk is the uploader's own bytes on the way in, audited as file.upload when the upload opens and completes"
+	whySeriesImage = "covered by the file.view_series entry that opened the series and listed this image"
+	whySeriesGrant = "a series view's grant belongs to the sign-in it was issued to; another user's grant is unknown and touches no record"
 )
 
 // paperForm is a multipart paper consent: the fields, then a signed form
