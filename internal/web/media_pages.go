@@ -228,7 +228,7 @@ func (s *Server) pageFileView(w http.ResponseWriter, r *http.Request) {
 	pg := fileViewPage{ID: f.ID, CaseID: f.CaseID, Kind: kindLabel(f.Kind), RawKind: string(f.Kind), Downloadable: v.Downloadable()}
 	switch {
 	case f.Kind == media.KindDICOM:
-		pg.Viewer = "dicom"
+		pg.Viewer, pg.Kind = "dicom", "DICOM series"
 	case f.Kind.IsMesh():
 		pg.Viewer = "model"
 	case f.Kind.IsImage():

@@ -257,22 +257,33 @@ func CTSeries(n, size int, patientName string) [][]byte {
 			seriesDesc: "Axial head 2.5 mm (synthetic)", date: "20260210", seriesNumber: 2,
 			rescaleIntercept: -1024, rescaled: true,
 			pixel: func(_, y, x int) int {
-				return headHU(z, float64(x)/float64(size-1), float64(y)/float64(size-1), i) + 1024
+				return headHU(z, float64(x)/float64(size-1), float64(y)/float64(size-1), noise(i, y, x)) + 1024
 			}}.bytes()
 	}
 	return out
 }
 
+// noise is a deterministic value in [-16, 16) for a voxel, like a CT's
+// quantum noise: uncorrelated from pixel to pixel (an integer hash).
+func noise(slice, y, x int) float64 {
+	h := uint32(slice)*73856093 ^ uint32(y)*19349663 ^ uint32(x)*83492791
+	h ^= h >> 16
+	h *= 0x7feb352d
+	h ^= h >> 15
+	h *= 0x846ca68b
+	h ^= h >> 16
+	return float64(h>>27) - 16
+}
+
 // headHU is the phantom's value in Hounsfield units at slice height z and
-// image position (u, v), all in [0, 1].
-func headHU(z, u, v float64, slice int) int {
+// image position (u, v), all in [0, 1], with noise n added.
+func headHU(z, u, v, noise float64) int {
 	x, y := 2*u-1, 2*v-1 // -1..1, y grows downwards (anterior at the top)
 	// The head is an ellipsoid: its axial cross-section shrinks towards
 	// the top and bottom of the stack.
 	s := math.Sqrt(max(1-math.Pow((z-0.45)/0.6, 2), 0.05))
 	a, b := 0.72*s, 0.88*s
 	r := math.Hypot(x/a, y/b)
-	noise := float64(int(uint32(slice*7919+int(u*997)*31+int(v*991)*17)*2654435761>>27)) - 16 // ±16 HU, deterministic
 	switch {
 	case r > 1.06:
 		return -1000
