@@ -243,6 +243,48 @@ func decodeSamples(info *DICOMInfo, data []byte) ([]float64, *image.RGBA, error)
 	return vals, nil, nil
 }
 
+// nativeInt16 is FramePixels' fast path for the common CT and MR case:
+// native grayscale with a whole-number rescale whose values all fit int16,
+// converted without the float64 detour. ok is false when it does not
+// apply; the general path then decodes.
+func nativeInt16(info *DICOMInfo, data []byte) (Pixels, bool) {
+	slope, icpt := info.RescaleSlope, info.RescaleIntercept
+	switch {
+	case info.TransferSyntaxUID != tsImplicitLE && info.TransferSyntaxUID != tsExplicitLE && info.TransferSyntaxUID != tsExplicitBE,
+		info.SamplesPerPixel != 1, info.BitsAllocated != 16,
+		slope != math.Trunc(slope), icpt != math.Trunc(icpt), math.Abs(slope) > 1<<16, math.Abs(icpt) > 1<<20:
+		return Pixels{}, false
+	}
+	n := info.Rows * info.Columns
+	if len(data) < 2*n {
+		return Pixels{}, false
+	}
+	bits := info.BitsStored
+	if bits <= 0 || bits > 16 {
+		bits = 16
+	}
+	mask, sign := uint32(1)<<bits-1, uint32(1)<<(bits-1)
+	var bo binary.ByteOrder = binary.LittleEndian
+	if info.TransferSyntaxUID == tsExplicitBE {
+		bo = binary.BigEndian
+	}
+	m, c := int64(slope), int64(icpt)
+	out := make([]byte, 2*n)
+	for i := 0; i < n; i++ {
+		u := uint32(bo.Uint16(data[2*i:])) & mask
+		v := int64(u)
+		if info.PixelRepresentation == 1 && u&sign != 0 {
+			v -= int64(1) << bits
+		}
+		v = v*m + c
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			return Pixels{}, false
+		}
+		binary.LittleEndian.PutUint16(out[2*i:], uint16(int16(v)))
+	}
+	return Pixels{Width: info.Columns, Height: info.Rows, Format: PixelInt16, Data: out}, true
+}
+
 // PixelFormat is how FramePixels lays out a frame's samples.
 type PixelFormat string
 
@@ -274,6 +316,9 @@ func FramePixels(src Source, info *DICOMInfo, frame int) (Pixels, error) {
 	data, err := readFrame(src, info, frame)
 	if err != nil {
 		return Pixels{}, err
+	}
+	if px, ok := nativeInt16(info, data); ok {
+		return px, nil
 	}
 	vals, colour, err := decodeSamples(info, data)
 	if err != nil {

@@ -192,3 +192,71 @@ func TestFramePixelsKeepsModalityValues(t *testing.T) {
 		t.Fatalf("frame 2 of 2: %v", err)
 	}
 }
+
+// BenchmarkSeriesImagePixels measures what the server does for one step
+// of a series the viewer has not received yet: read the slice's held
+// object, decrypt it, decode its pixels to modality values (256×256 CT).
+// The browser's own figure comes from TestScrollingA200SliceSeriesIsTimed
+// in internal/web (go test ./internal/web/ -run
+// TestScrollingA200SliceSeriesIsTimed -v).
+func BenchmarkSeriesImagePixels(b *testing.B) {
+	e := newTestEnv(b, dbtest.SQLite(b), b.TempDir())
+	svc := e.service(e.log)
+	ctx := context.Background()
+	var first string
+	for i, s := range sample.CTSeries(20, 256, "BENCH^Series") {
+		f, _, err := svc.UploadSmall(ctx, uploader, "case-1", SlotDICOM, bytes.NewReader(s), int64(len(s)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			first = f.ID
+		}
+	}
+	v, err := svc.ViewSeries(ctx, uploader, first)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if _, err := svc.SeriesImagePixels(ctx, uploader, v.Grant, n%len(v.Images)); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/image")
+}
+
+func TestFramePixelsFastPathAgreesWithTheGeneralDecode(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"CT, intercept -1024": sample.CTSeries(3, 40, "FAST^Path")[1],
+		"ramp, two frames":    sample.DICOMGray16(8, 8, 2, 4000, 2000, 4000, "FAST^Path"),
+	} {
+		info, err := Validate(BytesSource(b), SlotDICOM, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := info.DICOM
+		data, err := readFrame(BytesSource(b), d, d.Frames-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, ok := nativeInt16(d, data)
+		vals, _, err := decodeSamples(d, data)
+		if !ok || err != nil {
+			t.Fatalf("%s: fast path %v, general %v", name, ok, err)
+		}
+		for i, v := range vals {
+			if got := int16(binary.LittleEndian.Uint16(fast.Data[2*i:])); float64(got) != v {
+				t.Fatalf("%s: pixel %d is %d on the fast path and %v on the general one", name, i, got, v)
+			}
+		}
+		// A value outside int16 leaves the fast path.
+		big := *d
+		big.RescaleIntercept = 40000
+		if _, ok := nativeInt16(&big, data); ok {
+			t.Fatalf("%s: the fast path took values beyond int16", name)
+		}
+	}
+}
