@@ -291,8 +291,10 @@
       if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; draw(); }
       canvas.dataset.size = canvas.width + 'x' + canvas.height;
     }
-    if (window.ResizeObserver && stage !== root) { new ResizeObserver(resize).observe(stage); }
-    resize();
+    if (stage !== root) { // without a stage the canvas keeps its width and height attributes
+      if (window.ResizeObserver) { new ResizeObserver(resize).observe(stage); }
+      resize();
+    }
     function fit() {
       st.target = st.center.slice();
       st.dist = st.radius / Math.sin(Math.PI / 8) * 1.1;
