@@ -3,11 +3,15 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,5 +299,60 @@ func TestScrollingA200SliceSeriesIsTimed(t *testing.T) {
 	t.Logf("179 steps once loaded: to drawn %s; to next frame %s", stat(warm.Drawn), stat(warm.Frame))
 	if p := problems(b); len(p) > 0 {
 		t.Fatalf("browser problems: %v", p)
+	}
+}
+
+// TestSeriesImagesNeedTheirOwnLiveGrant: a series' images are served only
+// under the grant its opening returned, to the sign-in it was issued to
+// and until it expires; then the answer says to open the series again,
+// and opening it again (a new audited access) gives a grant that works.
+func TestSeriesImagesNeedTheirOwnLiveGrant(t *testing.T) {
+	f := newCaseMediaFixture(t)
+	var offset atomic.Int64
+	f.svc.Store.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	f.uploadAs(t, "doc1", media.SlotDICOM, sample.CTSeries(3, 32, seriesCanary+"^Greta")...)
+	fs, err := f.svc.CaseFiles(context.Background(), f.as["doc1"], f.caseID)
+	if err != nil || len(fs) != 3 {
+		t.Fatalf("files %d %v", len(fs), err)
+	}
+	open := func(who string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.ts.URL+"/api/v1/files/"+fs[0].ID+"/series", nil)
+		req.AddCookie(&http.Cookie{Name: "test-as", Value: who})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct {
+			Images string `json:"images"`
+			Stack  []any  `json:"stack"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 || len(body.Stack) != 3 {
+			t.Fatalf("open the series as %s: %d %v %+v", who, res.StatusCode, err, body)
+		}
+		if strings.Contains(body.Images, seriesCanary) || !strings.Contains(body.Images, "{n}") {
+			t.Fatalf("images URL %q", body.Images)
+		}
+		return strings.TrimPrefix(body.Images, f.ts.URL)
+	}
+	images := open("doc1")
+	img := func(n int) string { return strings.Replace(images, "{n}", strconv.Itoa(n), 1) }
+	if code := f.getAs(t, "doc1", img(2)); code != http.StatusOK {
+		t.Fatalf("image 2: %d", code)
+	}
+	if code := f.getAs(t, "doc2", img(2)); code != http.StatusNotFound {
+		t.Fatalf("a collaborator used the clinician's grant: %d", code)
+	}
+	if code := f.getAs(t, "doc1", img(3)); code != http.StatusUnprocessableEntity {
+		t.Fatalf("image 3 of 3: %d", code)
+	}
+	offset.Store(int64(media.SeriesGrantTTL + time.Minute))
+	if code := f.getAs(t, "doc1", img(0)); code != http.StatusNotFound {
+		t.Fatalf("image under an expired grant: %d", code)
+	}
+	images = open("doc1")
+	if code := f.getAs(t, "doc1", img(0)); code != http.StatusOK {
+		t.Fatalf("image under the new grant: %d", code)
 	}
 }

@@ -150,14 +150,20 @@
       });
     }
     // reopen asks for a new grant when the old one expired; the images
-    // already received are kept.
+    // already received are kept unless the series changed meanwhile.
     function reopen() {
       if (reopening) { return; }
       reopening = true;
       openSeries().then(function (m) {
-        meta.images = m.images;
+        if (m.stack.length !== stack.length) {
+          stack = m.stack; cache = []; loaded = 0; drawn.key = '';
+          slider.max = String(stack.length - 1);
+          idx = Math.min(idx, stack.length - 1);
+        }
+        meta = m;
         reopening = false;
         requested = [];
+        draw();
         pump();
       }).catch(function (err) { status.textContent = 'The series could not be opened again: ' + err.message; });
     }
