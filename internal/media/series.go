@@ -256,13 +256,30 @@ func (s *Service) SeriesImagePixels(ctx context.Context, p *access.Principal, gr
 // caseDICOM loads the rows and unsealed indexes of a case's DICOM files of
 // one patient, oldest first; rec must cover the patient.
 func (s *Store) caseDICOM(ctx context.Context, rec audit.Receipt, caseID, patientID string) ([]File, []*DICOMInfo, error) {
+	files, infos, err := s.caseInfos(ctx, rec, caseID, patientID, KindDICOM)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, idx := files[:0], make([]*DICOMInfo, 0, len(files))
+	for i, f := range files {
+		if infos[i].DICOM != nil {
+			out, idx = append(out, f), append(idx, infos[i].DICOM)
+		}
+	}
+	return out, idx, nil
+}
+
+// caseInfos loads the rows and unsealed infos of a case's files of one
+// patient (of kind, or every kind for ""), oldest first; rec must cover
+// the patient.
+func (s *Store) caseInfos(ctx context.Context, rec audit.Receipt, caseID, patientID string, kind Kind) ([]File, []Info, error) {
 	if !rec.Covers(patientID) {
 		return nil, nil, ErrNoReceipt
 	}
 	rows, err := s.DB.Read.QueryContext(ctx, `SELECT id, workspace_id, patient_id, case_id, uploader_id, upload_id, kind, size, view_object, thumb_object, created_at, info
-		FROM media_files WHERE case_id = $1 AND patient_id = $2 AND kind = $3 ORDER BY created_at, id`, caseID, patientID, string(KindDICOM))
+		FROM media_files WHERE case_id = $1 AND patient_id = $2 AND ($3 = '' OR kind = $3) ORDER BY created_at, id`, caseID, patientID, string(kind))
 	if err != nil {
-		return nil, nil, fmt.Errorf("list case DICOM: %w", err)
+		return nil, nil, fmt.Errorf("list case file infos: %w", err)
 	}
 	defer rows.Close()
 	var files []File
@@ -271,33 +288,27 @@ func (s *Store) caseDICOM(ctx context.Context, rec audit.Receipt, caseID, patien
 		var f File
 		var b []byte
 		if err := rows.Scan(scanFileInto(&f, &b)...); err != nil {
-			return nil, nil, fmt.Errorf("list case DICOM: %w", err)
+			return nil, nil, fmt.Errorf("list case file infos: %w", err)
 		}
 		files, sealed = append(files, f), append(sealed, b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("list case DICOM: %w", err)
+		return nil, nil, fmt.Errorf("list case file infos: %w", err)
 	}
 	rows.Close()
 	var k *keys.Key
-	infos := make([]*DICOMInfo, 0, len(files))
-	out := files[:0]
+	infos := make([]Info, len(files))
 	for i, f := range files {
 		if k == nil {
 			if k, err = s.key(ctx, rec, f); err != nil {
 				return nil, nil, err
 			}
 		}
-		info, err := openInfo(k, f.ID, sealed[i])
-		if err != nil {
+		if infos[i], err = openInfo(k, f.ID, sealed[i]); err != nil {
 			return nil, nil, err
 		}
-		if info.DICOM == nil {
-			continue
-		}
-		out, infos = append(out, f), append(infos, info.DICOM)
 	}
-	return out, infos, nil
+	return files, infos, nil
 }
 
 // openInfo unseals a file's info column.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -258,5 +259,42 @@ func TestFramePixelsFastPathAgreesWithTheGeneralDecode(t *testing.T) {
 		if _, ok := nativeInt16(&big, data); ok {
 			t.Fatalf("%s: the fast path took values beyond int16", name)
 		}
+	}
+}
+
+func TestCompletedUploadKeepsItsCleanedNameSealed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newTestEnv(t, d, t.TempDir())
+		svc := e.service(e.log)
+		ctx := context.Background()
+		data := sample.SphereSTL(10, 6, 8)
+		u, err := svc.CreateUpload(ctx, uploader, "case-1", int64(len(data)), SlotMesh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := ContentRange{Start: 0, End: int64(len(data)) - 1, Total: int64(len(data))}
+		if _, err := svc.PutChunk(ctx, uploader, u.ID, rng, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		const name = `C:\scans\Qzxnamecanary jaw` + "\x00\n" + `.stl`
+		f, info, err := svc.CompleteUploadNamed(ctx, uploader, u.ID, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "Qzxnamecanary jaw.stl"; info.Name != want {
+			t.Fatalf("name %q, want %q", info.Name, want)
+		}
+		fs, err := svc.CaseFiles(ctx, uploader, "case-1")
+		if err != nil || len(fs) != 1 || fs[0].ID != f.ID || fs[0].Name != "Qzxnamecanary jaw.stl" {
+			t.Fatalf("case files %+v %v", fs, err)
+		}
+		// Sealed: the name is nowhere in the database in the clear.
+		var n int
+		if err := d.Read.QueryRow(`SELECT COUNT(*) FROM media_files WHERE CAST(info AS TEXT) LIKE '%Qzxnamecanary%'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("plaintext name rows: %d %v", n, err)
+		}
+	})
+	if got := CleanName(strings.Repeat("é", 300)); len([]rune(got)) != 200 {
+		t.Fatalf("long name kept %d runes", len([]rune(got)))
 	}
 }

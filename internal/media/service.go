@@ -107,6 +107,12 @@ func (s *Service) PutChunk(ctx context.Context, p *access.Principal, id string, 
 // CompleteUpload decides and audits the upload again (the case may have
 // changed since it began), then validates and commits it.
 func (s *Service) CompleteUpload(ctx context.Context, p *access.Principal, id string) (File, Info, error) {
+	return s.CompleteUploadNamed(ctx, p, id, "")
+}
+
+// CompleteUploadNamed is CompleteUpload keeping name, the uploader's name
+// for the file, sealed in its info (a case's list shows it).
+func (s *Service) CompleteUploadNamed(ctx context.Context, p *access.Principal, id, name string) (File, Info, error) {
 	u, err := s.Store.Upload(ctx, id, p.UserID)
 	if err != nil {
 		return File{}, Info{}, err
@@ -120,7 +126,7 @@ func (s *Service) CompleteUpload(ctx context.Context, p *access.Principal, id st
 	if err != nil {
 		return File{}, Info{}, err
 	}
-	return s.Store.Complete(ctx, rec, id, p.UserID)
+	return s.Store.CompleteNamed(ctx, rec, id, p.UserID, name)
 }
 
 // UploadSmall stores a whole file of size bytes, read from r, to a case in
@@ -265,15 +271,18 @@ type CaseFile struct {
 	Downloadable bool
 	// DICOM is a DICOM file's index (study, series, instance, dates,
 	// descriptions), so a list can group files by study and series; nil
-	// for other kinds and for a file whose index cannot be read.
+	// for other kinds.
 	DICOM *DICOMInfo
+	// Name is the uploader's name for the file, or "".
+	Name string
 }
 
 // CaseFiles lists the files of a case that p may view: a case they may not
 // see is ErrNotFound or ErrForbidden, and a patient sees the files of a case
 // only once it is shared with them. The list is one audit entry
 // ("file.list", with the case's patient), and that entry's receipt unseals
-// the DICOM files' indexes, which the list shows to group them.
+// the files' infos: the DICOM index, which the list shows to group them,
+// and the uploader's file names.
 func (s *Service) CaseFiles(ctx context.Context, p *access.Principal, caseID string) ([]CaseFile, error) {
 	patientID, r, err := s.CaseFacts(ctx, p, caseID)
 	if err != nil {
@@ -288,12 +297,12 @@ func (s *Service) CaseFiles(ctx context.Context, p *access.Principal, caseID str
 	if err != nil {
 		return nil, err
 	}
-	dfs, infos, err := s.Store.caseDICOM(ctx, rec, caseID, patientID)
+	ifs, infos, err := s.Store.caseInfos(ctx, rec, caseID, patientID, "")
 	if err != nil {
 		return nil, err
 	}
-	index := make(map[string]*DICOMInfo, len(dfs))
-	for i, f := range dfs {
+	index := make(map[string]Info, len(ifs))
+	for i, f := range ifs {
 		index[f.ID] = infos[i]
 	}
 	out := make([]CaseFile, len(fs))
@@ -301,7 +310,7 @@ func (s *Service) CaseFiles(ctx context.Context, p *access.Principal, caseID str
 		fr := r
 		fr.WorkspaceID = f.WorkspaceID
 		fr.Uploader = p.UserID != "" && p.UserID == f.UploaderID
-		out[i] = CaseFile{File: f, Downloadable: access.Decide(p, access.FileDownload, fr).Allow, DICOM: index[f.ID]}
+		out[i] = CaseFile{File: f, Downloadable: access.Decide(p, access.FileDownload, fr).Allow, DICOM: index[f.ID].DICOM, Name: index[f.ID].Name}
 	}
 	return out, nil
 }

@@ -381,6 +381,12 @@ type sealedInfo struct {
 // rejected file (errors.Is(err, ErrRejected)) is discarded with its upload;
 // any failure leaves no file row and no file object.
 func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID string) (File, Info, error) {
+	return s.CompleteNamed(ctx, rec, id, uploaderID, "")
+}
+
+// CompleteNamed is Complete keeping name, the uploader's name for the file
+// (cleaned by CleanName), in the file's sealed info.
+func (s *Store) CompleteNamed(ctx context.Context, rec audit.Receipt, id, uploaderID, name string) (File, Info, error) {
 	u, err := s.Upload(ctx, id, uploaderID)
 	if err != nil {
 		return File{}, Info{}, err
@@ -426,6 +432,7 @@ func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID 
 	if serr != nil {
 		return File{}, Info{}, serr
 	}
+	info.Name = CleanName(name)
 	f, err := s.commitFile(ctx, u, key, src, info, ps, true)
 	if err != nil {
 		return File{}, Info{}, err

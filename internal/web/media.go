@@ -19,7 +19,7 @@ type MediaService interface {
 	CreateUpload(ctx context.Context, p *access.Principal, caseID string, size int64, slot media.Slot) (media.Upload, error)
 	UploadStatus(ctx context.Context, p *access.Principal, id string) (media.Upload, error)
 	PutChunk(ctx context.Context, p *access.Principal, id string, rng media.ContentRange, body io.Reader) (media.Upload, error)
-	CompleteUpload(ctx context.Context, p *access.Principal, id string) (media.File, media.Info, error)
+	CompleteUploadNamed(ctx context.Context, p *access.Principal, id, name string) (media.File, media.Info, error)
 	UploadSmall(ctx context.Context, p *access.Principal, caseID string, slot media.Slot, r io.Reader, size int64) (media.File, media.Info, error)
 	OpenFile(ctx context.Context, p *access.Principal, fileID string, a access.Action) (media.Viewed, error)
 	Info(ctx context.Context, v media.Viewed) (media.Info, error)
@@ -243,8 +243,17 @@ func summarize(f media.File, info media.Info) fileSummary {
 	return fs
 }
 
+// completeUpload validates and commits an upload. An optional JSON body
+// {"name": "..."} gives the file's name as the uploader knows it; it is
+// kept sealed with the file's info and shown in the case's list.
 func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	f, info, err := s.media.CompleteUpload(r.Context(), p, r.PathValue("id"))
+	var req struct {
+		Name string `json:"name"`
+	}
+	if r.ContentLength > 0 && !DecodeJSON(w, r, &req) {
+		return
+	}
+	f, info, err := s.media.CompleteUploadNamed(r.Context(), p, r.PathValue("id"), req.Name)
 	if err != nil {
 		writeMediaError(w, r, err)
 		return
@@ -380,10 +389,11 @@ func (s *Server) fileDownload(w http.ResponseWriter, r *http.Request, p *access.
 	_, _ = io.Copy(w, rc)
 }
 
-// caseFileJSON is one file in a case's list: ids, kind, size and dates, no
-// PHI, and the links the caller may follow.
+// caseFileJSON is one file in a case's list: ids, the uploader's name for
+// it, kind, size and dates, and the links the caller may follow.
 type caseFileJSON struct {
 	ID         string    `json:"id"`
+	Name       string    `json:"name,omitempty"` // the uploader's name for the file
 	Kind       string    `json:"kind"`
 	Size       int64     `json:"size"`
 	UploaderID string    `json:"uploader_id"`
@@ -401,7 +411,7 @@ func (s *Server) caseFiles(w http.ResponseWriter, r *http.Request, p *access.Pri
 	}
 	out := make([]caseFileJSON, 0, len(fs))
 	for _, f := range fs {
-		j := caseFileJSON{ID: f.ID, Kind: string(f.Kind), Size: f.Size, UploaderID: f.UploaderID, CreatedAt: f.CreatedAt.UTC(),
+		j := caseFileJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), Size: f.Size, UploaderID: f.UploaderID, CreatedAt: f.CreatedAt.UTC(),
 			View: "/api/v1/files/" + f.ID + "/view"}
 		if f.Downloadable {
 			j.Download = "/api/v1/files/" + f.ID + "/download"

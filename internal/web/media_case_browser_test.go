@@ -161,7 +161,7 @@ func TestCaseImagingInABrowser(t *testing.T) {
 	if !strings.Contains(status, "Uploaded: a DICOM file") {
 		t.Fatalf("status after the DICOM upload: %q", status)
 	}
-	for _, want := range []string{"STL model", "1 file, 3 frames", "uploaded by doc1"} {
+	for _, want := range []string{"jaw.stl", "STL model", "1 file, 3 frames", "uploaded by doc1"} {
 		if !strings.Contains(list, want) {
 			t.Fatalf("file list lacks %q: %q", want, list)
 		}

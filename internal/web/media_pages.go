@@ -24,7 +24,9 @@ func (s *Server) routesMediaPages(mux Mux) {
 
 // caseFileRow is one file in a case's list, formatted for the page.
 type caseFileRow struct {
-	ID           string
+	ID   string
+	Name string // the uploader's name for the file, or ""
+
 	Kind         string // the kind as a page shows it, e.g. "STL model"
 	RawKind      string
 	Size         string
@@ -149,7 +151,7 @@ func (s *Server) loadCaseFiles(ctx context.Context, p *access.Principal, caseID 
 			byID[f.ID] = f
 			continue
 		}
-		out.Rows = append(out.Rows, caseFileRow{ID: f.ID, Kind: kindLabel(f.Kind), RawKind: string(f.Kind), Size: humanSize(f.Size),
+		out.Rows = append(out.Rows, caseFileRow{ID: f.ID, Name: f.Name, Kind: kindLabel(f.Kind), RawKind: string(f.Kind), Size: humanSize(f.Size),
 			Uploader: name(ctx, f.UploaderID), Date: f.CreatedAt.UTC().Format("2006-01-02 15:04"),
 			Thumbnail: f.HasThumbnail(), Mesh: f.Kind.IsMesh(), Downloadable: f.Downloadable})
 	}
