@@ -204,8 +204,21 @@ func TestClinicianScrollsASeriesAndACineLoopInTheViewer(t *testing.T) {
 		chromedp.Text(`.dv-bl`, &frameText1),
 		chromedp.Evaluate(canvasHash, &c1),
 	)
+	shot(t, b, "dicom-viewer-cine.png", false)
 	if !strings.Contains(frameText0, "Frame 1 of 24") || !strings.Contains(frameText1, "Frame 2 of 24") || c0 == c1 {
 		t.Fatalf("cine frames: %q → %q, hashes %d %d", frameText0, frameText1, c0, c1)
+	}
+	// Play loops through the frames; Pause stops.
+	var label, paused string
+	b.Run(t,
+		chromedp.Text(`.dv-stack label`, &label),
+		chromedp.Click(`//button[text()="Play"]`),
+		chromedp.WaitVisible(`.dicomviewer[data-shown="5"]`),
+		chromedp.Click(`//button[text()="Pause"]`),
+		chromedp.AttributeValue(`//button[text()="Play"]`, "aria-pressed", &paused, nil),
+	)
+	if label != "Frame" || paused != "false" {
+		t.Fatalf("cine: slider label %q, Play pressed after Pause %q", label, paused)
 	}
 	var overlayAll string
 	b.Run(t, chromedp.Evaluate(`document.querySelector('.dv-viewport').innerText+document.location.href`, &overlayAll))

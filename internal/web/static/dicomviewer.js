@@ -13,7 +13,8 @@
 // Scroll: the wheel, the slider, arrow keys, Page Up/Down, Home/End.
 // Window: presets (keys 1-9), or drag on the image (left/right: width,
 // up/down: level). Pan: shift-drag, middle- or right-drag, or the Pan tool.
-// Zoom: ctrl-wheel, + and -, 0 or double-click fits.
+// Zoom: ctrl-wheel, + and -, 0 or double-click fits. Play (space) loops
+// through the stack, for cine loops.
 // For tests the root carries data-loaded (images received), data-shown
 // (the index drawn last), data-window ("centre/width") and data-step-ms.
 (function () {
@@ -62,6 +63,8 @@
     zoomGroup.setAttribute('aria-label', 'Zoom');
     var zoomOut = button('−', 'Zoom out (-)'), zoomIn = button('+', 'Zoom in (+)'), fitBtn = button('Fit', 'Fit the image (0, or double-click)');
     var invertBtn = button('Invert', 'Invert the grey scale');
+    var playBtn = button('Play', 'Play through the images as a loop (space)');
+    playBtn.setAttribute('aria-pressed', 'false');
     zoomOut.setAttribute('aria-label', 'Zoom out'); zoomIn.setAttribute('aria-label', 'Zoom in');
     [zoomOut, zoomIn, fitBtn, invertBtn].forEach(function (b) { zoomGroup.appendChild(b); });
     bar.appendChild(presetGroup);
@@ -82,6 +85,7 @@
     slider.type = 'range'; slider.id = sliderId; slider.name = 'image'; slider.min = '0'; slider.max = '0'; slider.value = '0';
     var counter = el('output', 'dv-counter');
     counter.setAttribute('for', sliderId);
+    stackBar.appendChild(playBtn);
     stackBar.appendChild(sliderLabel);
     stackBar.appendChild(slider);
     stackBar.appendChild(counter);
@@ -101,6 +105,7 @@
     var drawn = { key: '', w: 0, h: 0 };
     var lut = { key: '', table: null };
     var reopening = false;
+    var playing = null;
 
     function imagesURL(n) { return meta.images.replace('{n}', String(n)); }
 
@@ -281,7 +286,8 @@
     function overlay(im, cw) {
       ov.tl.textContent = [meta.study_description, meta.study_date].filter(Boolean).join('\n');
       ov.tr.textContent = [meta.series_description, [meta.modality, meta.series_number ? 'series ' + meta.series_number : ''].filter(Boolean).join(' · '), meta.series_date].filter(Boolean).join('\n');
-      var lines = ['Image ' + (idx + 1) + ' of ' + stack.length];
+      // One multi-frame file: its frames are the stack, so say frames only.
+      var lines = meta.instances > 1 || im.frames < 2 ? ['Image ' + (idx + 1) + ' of ' + stack.length] : [];
       if (im.frames > 1) { lines.push('Frame ' + (im.frame + 1) + ' of ' + im.frames + (meta.instances > 1 && im.instance ? ', instance ' + im.instance : '')); } else if (im.instance) { lines.push('Instance ' + im.instance); }
       lines.push(im.width + ' × ' + im.height);
       ov.bl.textContent = lines.join('\n');
@@ -317,6 +323,20 @@
       toolPan.setAttribute('aria-pressed', String(t === 'pan'));
       viewport.dataset.tool = t;
     }
+    // play steps through the stack in a loop, about 15 images a second,
+    // showing only images already received.
+    function play(on) {
+      clearInterval(playing);
+      playing = null;
+      if (on && stack.length > 1) {
+        playing = setInterval(function () {
+          var n = (idx + 1) % stack.length;
+          if (cache[n] || !stack[n].viewable) { setIndex(n); } else { pump(); }
+        }, 66);
+      }
+      playBtn.textContent = playing ? 'Pause' : 'Play';
+      playBtn.setAttribute('aria-pressed', String(!!playing));
+    }
     function zoomBy(f) { view.zoom = Math.max(0.1, Math.min(40, view.zoom * f)); paint(); }
     function fit() { view.zoom = 1; view.panX = 0; view.panY = 0; paint(); }
 
@@ -337,17 +357,19 @@
       invertBtn.setAttribute('aria-pressed', String(view.invert));
       draw();
     });
-    slider.addEventListener('input', function () { setIndex(+slider.value); });
+    slider.addEventListener('input', function () { play(false); setIndex(+slider.value); });
+    playBtn.addEventListener('click', function () { play(!playing); });
     viewport.addEventListener('wheel', function (e) {
       e.preventDefault();
       if (e.ctrlKey || e.metaKey) { zoomBy(e.deltaY > 0 ? 0.9 : 1.1); return; }
-      if (e.deltaY !== 0) { setIndex(idx + (e.deltaY > 0 ? 1 : -1)); }
+      if (e.deltaY !== 0) { play(false); setIndex(idx + (e.deltaY > 0 ? 1 : -1)); }
     }, { passive: false });
     root.addEventListener('keydown', function (e) {
       if (e.target === slider || e.target.tagName === 'BUTTON' && (e.key === ' ' || e.key === 'Enter')) { return; }
       var step = { ArrowDown: 1, ArrowRight: 1, PageDown: 10, ArrowUp: -1, ArrowLeft: -1, PageUp: -10 }[e.key];
       var used = true;
-      if (step) { setIndex(idx + step); } else if (e.key === 'Home') { setIndex(0); } else if (e.key === 'End') { setIndex(stack.length - 1); } else if (e.key === '+' || e.key === '=') { zoomBy(1.25); } else if (e.key === '-') { zoomBy(0.8); } else if (e.key === '0') { fit(); } else if (/^[1-9]$/.test(e.key) && presetGroup.children[+e.key - 1]) { presetGroup.children[+e.key - 1].click(); } else { used = false; }
+      if (step || e.key === 'Home' || e.key === 'End') { play(false); }
+      if (e.key === ' ' && e.target === viewport) { play(!playing); } else if (step) { setIndex(idx + step); } else if (e.key === 'Home') { setIndex(0); } else if (e.key === 'End') { setIndex(stack.length - 1); } else if (e.key === '+' || e.key === '=') { zoomBy(1.25); } else if (e.key === '-') { zoomBy(0.8); } else if (e.key === '0') { fit(); } else if (/^[1-9]$/.test(e.key) && presetGroup.children[+e.key - 1]) { presetGroup.children[+e.key - 1].click(); } else { used = false; }
       if (used) { e.preventDefault(); }
     });
     viewport.addEventListener('dblclick', fit);
@@ -381,6 +403,7 @@
       if (!stack.length) { throw new Error('the series holds no images'); }
       slider.max = String(stack.length - 1);
       stackBar.hidden = stack.length < 2;
+      if (m.instances === 1 && stack.length > 1) { sliderLabel.textContent = 'Frame'; }
       var hasFileWindow = stack.some(function (s) { return s.window_width >= 1; });
       if (hasFileWindow) { addPreset('File default', 'file', 0, 1, 'The window stored in each image'); }
       (m.presets || []).forEach(function (p) { addPreset(p.name, 'fixed', p.center, p.width, 'Level ' + p.center + ', width ' + p.width); });
