@@ -298,7 +298,7 @@
     function showStatus() {
       var viewable = stack.filter(function (s) { return s.viewable; }).length;
       status.textContent = (loaded < viewable ? 'Loaded ' + loaded + ' of ' + viewable + ' images. ' : '') +
-        (stack.length > 1 ? 'Wheel or ↑/↓ scrolls, ' : '') + 'drag windows, shift-drag pans, ctrl-wheel zooms.';
+        (stack.length > 1 ? 'Wheel or ↑/↓ scrolls, space plays, ' : '') + 'drag windows, shift-drag pans, ctrl-wheel zooms.';
     }
 
     // ---- actions
