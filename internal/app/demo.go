@@ -91,11 +91,13 @@ const DemoSeriesLength = 60
 
 // DemoCineFrames is the number of frames of the demo case's multi-frame
 // file (a cine loop in the same study).
-const DemoCineFrames = 40
+const DemoCineFrames = 30
 
 // LoadDemoMedia gives the first demo patient's first case a synthetic
 // study of two series — a CT of DemoSeriesLength 256×256 slices through a
-// head phantom, and a multi-frame cine loop of DemoCineFrames frames — and
+// head phantom, and a multi-frame cine loop of DemoCineFrames 128×128
+// frames (under 1 MiB, so a server run with a small -max-upload still
+// takes it; one with a smaller limit goes without it) — and
 // a synthetic STL model (a sphere), uploaded as clinician p through media's
 // audited upload like any clinician's files, so the DICOM viewer's two
 // scroll modes (through a series' instances, through a file's frames) and
@@ -156,8 +158,8 @@ func LoadDemoMedia(ctx context.Context, patients *patient.Service, cases *casefi
 			}
 		}
 	}
-	if cine == 0 {
-		if err := upload(media.SlotDICOM, sample.CineLoop(DemoCineFrames, 192, name)); err != nil {
+	if loop := sample.CineLoop(DemoCineFrames, 128, name); cine == 0 && int64(len(loop)) <= files.Store.Limits.MaxUploadBytes() {
+		if err := upload(media.SlotDICOM, loop); err != nil {
 			return err
 		}
 	}
