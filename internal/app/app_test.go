@@ -260,8 +260,24 @@ func TestDemoCaseHoldsADICOMSeriesAndAModelOnce(t *testing.T) {
 			dicom = f.ID
 		}
 	}
-	if kinds[media.KindDICOM] != app.DemoSeriesLength || kinds[media.KindSTL] != 1 || len(files) != app.DemoSeriesLength+1 {
+	if kinds[media.KindDICOM] != app.DemoSeriesLength+1 || kinds[media.KindSTL] != 1 || len(files) != app.DemoSeriesLength+2 {
 		t.Fatalf("demo case files after two loads: %v", kinds)
+	}
+	// Both scroll modes can be tried: a series of many instances and a
+	// file of many frames.
+	stacks := map[int]bool{}
+	for _, f := range files {
+		if f.Kind != media.KindDICOM {
+			continue
+		}
+		v, err := a.Media.ViewSeries(ctx, p, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stacks[len(v.Images)*10+v.Instances] = true // images and instances
+	}
+	if !stacks[app.DemoSeriesLength*10+app.DemoSeriesLength] || !stacks[app.DemoCineFrames*10+1] || len(stacks) != 2 {
+		t.Fatalf("demo series (images*10+instances): %v", stacks)
 	}
 	// The program's media service sits behind the web layer's receipt
 	// counter; small files must still be committed in their audit entry's
@@ -274,7 +290,7 @@ func TestDemoCaseHoldsADICOMSeriesAndAModelOnce(t *testing.T) {
 		t.Fatalf("the media service's audit log (%T) cannot commit a file with its entry", a.Media.Audit)
 	}
 	pg, err := a.Audit.Query(ctx, audit.Filter{ActorUserID: doc, Action: "file.upload", Limit: 100})
-	if err != nil || len(pg.Entries) != app.DemoSeriesLength+1 {
+	if err != nil || len(pg.Entries) != app.DemoSeriesLength+2 {
 		t.Fatalf("file.upload entries: %d %v", len(pg.Entries), err)
 	}
 	c := signIn(t, ts, "clinician@demo.custodia.example")

@@ -31,7 +31,8 @@ var DemoAccounts = []identity.DemoMember{
 // LoadDemo fills the store with fictional demo data: a workspace named
 // DemoWorkspaceName with one account per role (DemoAccounts), patients
 // with cases created by the clinician, and on the first patient's first
-// case a synthetic DICOM series and STL model (LoadDemoMedia). It is
+// case a synthetic DICOM study (a 60-slice CT series and a multi-frame
+// cine loop) and an STL model (LoadDemoMedia). It is
 // idempotent: a second run finds the accounts, the demo patients (by their
 // MRN's blind index) and the case's files, and adds nothing.
 func (a *App) LoadDemo(ctx context.Context) error {
@@ -85,16 +86,25 @@ func LoadDemoRecords(ctx context.Context, patients *patient.Service, cases *case
 	return nil
 }
 
-// DemoSeriesLength is the number of slices in the demo case's DICOM series.
-const DemoSeriesLength = 8
+// DemoSeriesLength is the number of slices in the demo case's CT series.
+const DemoSeriesLength = 60
 
-// LoadDemoMedia gives the first demo patient's first case a synthetic DICOM
-// series (DemoSeriesLength slices through a ball phantom) and a synthetic
-// STL model (a sphere), uploaded as clinician p through media's audited
-// upload like any clinician's files, so the DICOM and 3D viewers have
-// something to show. It uploads only what the case lacks (the series'
-// remaining slices, the model if there is none), so running it again adds
-// nothing and an interrupted run is completed.
+// DemoCineFrames is the number of frames of the demo case's multi-frame
+// file (a cine loop in the same study).
+const DemoCineFrames = 30
+
+// LoadDemoMedia gives the first demo patient's first case a synthetic
+// study of two series — a CT of DemoSeriesLength 256×256 slices through a
+// head phantom, and a multi-frame cine loop of DemoCineFrames 128×128
+// frames (under 1 MiB, so a server run with a small -max-upload still
+// takes it; one with a smaller limit goes without it) — and
+// a synthetic STL model (a sphere), uploaded as clinician p through media's
+// audited upload like any clinician's files, so the DICOM viewer's two
+// scroll modes (through a series' instances, through a file's frames) and
+// the 3D viewer have something to show. It uploads only what the case
+// lacks (the series' remaining slices, the cine loop or the model if there
+// is none), so running it again adds nothing and an interrupted run is
+// completed.
 func LoadDemoMedia(ctx context.Context, patients *patient.Service, cases *casefile.Service, files *media.Service, p *access.Principal) error {
 	first := demoPatients[0]
 	pg, err := patients.Search(ctx, p, patient.Query{MRN: first.profile.MRN})
@@ -121,11 +131,13 @@ func LoadDemoMedia(ctx context.Context, patients *patient.Service, cases *casefi
 	if err != nil {
 		return fmt.Errorf("list demo case files: %w", err)
 	}
-	instances, models := 0, 0
+	slices, cine, models := 0, 0, 0
 	for _, f := range have {
 		switch {
-		case f.Kind == media.KindDICOM:
-			instances++
+		case f.DICOM != nil && f.DICOM.SeriesInstanceUID == sample.CTSeriesUID:
+			slices++
+		case f.DICOM != nil && f.DICOM.SeriesInstanceUID == sample.CineUID:
+			cine++
 		case f.Kind.IsMesh():
 			models++
 		}
@@ -136,11 +148,18 @@ func LoadDemoMedia(ctx context.Context, patients *patient.Service, cases *casefi
 		}
 		return nil
 	}
-	// Uploaded in instance order, so the first ones present are the ones
-	// an interrupted run got through.
-	series := sample.SphereSeries(DemoSeriesLength, 64, first.profile.FamilyName+"^"+first.profile.GivenName)
-	for _, b := range series[min(instances, len(series)):] {
-		if err := upload(media.SlotDICOM, b); err != nil {
+	name := first.profile.FamilyName + "^" + first.profile.GivenName
+	if slices < DemoSeriesLength {
+		// Uploaded in instance order, so the first ones present are the
+		// ones an interrupted run got through.
+		for _, b := range sample.CTSeries(DemoSeriesLength, 256, name)[slices:] {
+			if err := upload(media.SlotDICOM, b); err != nil {
+				return err
+			}
+		}
+	}
+	if loop := sample.CineLoop(DemoCineFrames, 128, name); cine == 0 && int64(len(loop)) <= files.Store.Limits.MaxUploadBytes() {
+		if err := upload(media.SlotDICOM, loop); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +15,12 @@ import (
 
 // DICOMInfo is the index of one DICOM instance: what grouping, listing and
 // rendering need, and nothing else. It deliberately holds no patient name,
-// id, birth date, accession number, institution or description, but UIDs
-// and dates can still single a person out, so callers treat the whole struct
-// as PHI: store it sealed (keys.SealField of its JSON), never as plaintext
-// columns.
+// id, birth date, accession number or institution. The study and series
+// descriptions and dates are there because a clinician tells series apart
+// by them; they, the UIDs and the dates can still single a person out, so
+// callers treat the whole struct as PHI: store it sealed (keys.SealField of
+// its JSON), never as plaintext columns, and show it only to a viewer the
+// policy lets see the file.
 type DICOMInfo struct {
 	StudyInstanceUID  string `json:"study_uid"`
 	SeriesInstanceUID string `json:"series_uid"`
@@ -28,6 +31,10 @@ type DICOMInfo struct {
 	InstanceNumber    int    `json:"instance_number"`
 	TransferSyntaxUID string `json:"transfer_syntax_uid"`
 	TransferSyntax    string `json:"transfer_syntax"`
+	StudyDescription  string `json:"study_description,omitempty"`
+	SeriesDescription string `json:"series_description,omitempty"`
+	StudyDate         string `json:"study_date,omitempty"`  // DICOM DA, YYYYMMDD
+	SeriesDate        string `json:"series_date,omitempty"` // DICOM DA, YYYYMMDD
 
 	Rows                int     `json:"rows"`
 	Columns             int     `json:"columns"`
@@ -141,6 +148,10 @@ func indexDICOM(ds *dicom.Dataset, lay *dicomLayout) *DICOMInfo {
 		InstanceNumber:      in(tag.InstanceNumber, 0),
 		TransferSyntaxUID:   lay.ts,
 		TransferSyntax:      TransferSyntaxName(lay.ts),
+		StudyDescription:    str(tag.StudyDescription),
+		SeriesDescription:   str(tag.SeriesDescription),
+		StudyDate:           str(tag.StudyDate),
+		SeriesDate:          str(tag.SeriesDate),
 		Rows:                in(tag.Rows, 0),
 		Columns:             in(tag.Columns, 0),
 		Frames:              in(tag.NumberOfFrames, 1),
@@ -247,6 +258,8 @@ type IndexedInstance struct {
 // Study is the instances that share a StudyInstanceUID, by series.
 type Study struct {
 	StudyInstanceUID string
+	Description      string // the first non-empty StudyDescription
+	Date             string // the first non-empty StudyDate (YYYYMMDD)
 	Series           []Series
 }
 
@@ -256,7 +269,19 @@ type Series struct {
 	SeriesInstanceUID string
 	SeriesNumber      int
 	Modality          string
+	Description       string // the first non-empty SeriesDescription
+	Date              string // the first non-empty SeriesDate, else the study's
 	Instances         []IndexedInstance
+}
+
+// Images is the number of images the series holds: every frame of every
+// instance.
+func (s Series) Images() int {
+	n := 0
+	for _, in := range s.Instances {
+		n += max(in.Info.Frames, 1)
+	}
+	return n
 }
 
 // GroupStudies groups instances into studies and series: studies and series
@@ -281,7 +306,12 @@ func GroupStudies(in []IndexedInstance) []Study {
 			seriesIdx[key] = ri
 			st.Series = append(st.Series, Series{SeriesInstanceUID: ii.Info.SeriesInstanceUID, SeriesNumber: ii.Info.SeriesNumber, Modality: ii.Info.Modality})
 		}
-		st.Series[ri].Instances = append(st.Series[ri].Instances, ii)
+		se := &st.Series[ri]
+		se.Instances = append(se.Instances, ii)
+		st.Description = cmp.Or(st.Description, ii.Info.StudyDescription)
+		st.Date = cmp.Or(st.Date, ii.Info.StudyDate)
+		se.Description = cmp.Or(se.Description, ii.Info.SeriesDescription)
+		se.Date = cmp.Or(se.Date, ii.Info.SeriesDate, ii.Info.StudyDate)
 	}
 	for i := range studies {
 		s := studies[i].Series

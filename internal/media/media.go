@@ -155,6 +155,9 @@ var DefaultLimits = Limits{
 	MaxFrames:      10_000,
 }
 
+// MaxUploadBytes is the largest file these limits accept.
+func (l Limits) MaxUploadBytes() int64 { return l.orDefault().MaxFileSize }
+
 func (l Limits) orDefault() Limits {
 	d := DefaultLimits
 	if l.MaxFileSize > 0 {

@@ -159,6 +159,20 @@ func frameFragments(pl *PixelLayout, frames, frame int) ([][2]int64, error) {
 
 // decodeFrame turns a frame's bytes into an image.
 func decodeFrame(info *DICOMInfo, data []byte, win *Window) (image.Image, error) {
+	vals, colour, err := decodeSamples(info, data)
+	if err != nil {
+		return nil, err
+	}
+	if colour != nil {
+		return colour, nil
+	}
+	return windowGray(vals, info.Columns, info.Rows, info, win), nil
+}
+
+// decodeSamples turns a frame's bytes into modality values (grayscale, after
+// RescaleSlope and RescaleIntercept, row by row) or, for colour, an RGBA
+// image; exactly one of the two is set.
+func decodeSamples(info *DICOMInfo, data []byte) ([]float64, *image.RGBA, error) {
 	ci := *info // decodeRLE marks its output planar
 	info = &ci
 	w, h := info.Columns, info.Rows
@@ -166,22 +180,22 @@ func decodeFrame(info *DICOMInfo, data []byte, win *Window) (image.Image, error)
 	case tsRLE:
 		var err error
 		if data, err = decodeRLE(data, info); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	case tsJPEGBaseline, tsJPEGExtended:
 		// The JPEG's own header decides what the decoder allocates; it must
 		// agree with the DICOM header, which was checked against the limits.
 		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
 		if err != nil || cfg.Width != w || cfg.Height != h {
-			return nil, &Rejection{Kind: KindDICOM, Reason: "DICOM JPEG frame does not match the image's rows and columns"}
+			return nil, nil, &Rejection{Kind: KindDICOM, Reason: "DICOM JPEG frame does not match the image's rows and columns"}
 		}
 		img, err := jpeg.Decode(bytes.NewReader(data))
 		if err != nil {
-			return nil, &Rejection{Kind: KindDICOM, Reason: "DICOM JPEG frame does not decode"}
+			return nil, nil, &Rejection{Kind: KindDICOM, Reason: "DICOM JPEG frame does not decode"}
 		}
 		if g, ok := img.(*image.Gray); ok && info.SamplesPerPixel == 1 {
 			if g.Rect.Dx() != w || g.Rect.Dy() != h {
-				return nil, errFrameData
+				return nil, nil, errFrameData
 			}
 			vals := make([]float64, w*h)
 			for y := 0; y < h; y++ {
@@ -189,18 +203,18 @@ func decodeFrame(info *DICOMInfo, data []byte, win *Window) (image.Image, error)
 					vals[y*w+x] = float64(g.Pix[y*g.Stride+x])*info.RescaleSlope + info.RescaleIntercept
 				}
 			}
-			return windowGray(vals, w, h, info, win), nil
+			return vals, nil, nil
 		}
 		rgba := image.NewRGBA(img.Bounds())
 		draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
-		return rgba, nil
+		return nil, rgba, nil
 	}
 	need := frameBytes(info)
 	if int64(len(data)) < need {
-		return nil, errFrameData
+		return nil, nil, errFrameData
 	}
 	if info.SamplesPerPixel == 3 {
-		return nativeColour(data, info), nil
+		return nil, nativeColour(data, info), nil
 	}
 	var bo binary.ByteOrder = binary.LittleEndian
 	if info.TransferSyntaxUID == tsExplicitBE {
@@ -226,7 +240,114 @@ func decodeFrame(info *DICOMInfo, data []byte, win *Window) (image.Image, error)
 		}
 		vals[i] = float64(v)*info.RescaleSlope + info.RescaleIntercept
 	}
-	return windowGray(vals, w, h, info, win), nil
+	return vals, nil, nil
+}
+
+// nativeInt16 is FramePixels' fast path for the common CT and MR case:
+// native grayscale with a whole-number rescale whose values all fit int16,
+// converted without the float64 detour. ok is false when it does not
+// apply; the general path then decodes.
+func nativeInt16(info *DICOMInfo, data []byte) (Pixels, bool) {
+	slope, icpt := info.RescaleSlope, info.RescaleIntercept
+	switch {
+	case info.TransferSyntaxUID != tsImplicitLE && info.TransferSyntaxUID != tsExplicitLE && info.TransferSyntaxUID != tsExplicitBE,
+		info.SamplesPerPixel != 1, info.BitsAllocated != 16,
+		slope != math.Trunc(slope), icpt != math.Trunc(icpt), math.Abs(slope) > 1<<16, math.Abs(icpt) > 1<<20:
+		return Pixels{}, false
+	}
+	n := info.Rows * info.Columns
+	if len(data) < 2*n {
+		return Pixels{}, false
+	}
+	bits := info.BitsStored
+	if bits <= 0 || bits > 16 {
+		bits = 16
+	}
+	mask, sign := uint32(1)<<bits-1, uint32(1)<<(bits-1)
+	var bo binary.ByteOrder = binary.LittleEndian
+	if info.TransferSyntaxUID == tsExplicitBE {
+		bo = binary.BigEndian
+	}
+	m, c := int64(slope), int64(icpt)
+	out := make([]byte, 2*n)
+	for i := 0; i < n; i++ {
+		u := uint32(bo.Uint16(data[2*i:])) & mask
+		v := int64(u)
+		if info.PixelRepresentation == 1 && u&sign != 0 {
+			v -= int64(1) << bits
+		}
+		v = v*m + c
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			return Pixels{}, false
+		}
+		binary.LittleEndian.PutUint16(out[2*i:], uint16(int16(v)))
+	}
+	return Pixels{Width: info.Columns, Height: info.Rows, Format: PixelInt16, Data: out}, true
+}
+
+// PixelFormat is how FramePixels lays out a frame's samples.
+type PixelFormat string
+
+// The formats, all little endian, row by row from the top left.
+const (
+	PixelInt16   PixelFormat = "int16"   // grayscale modality values that are whole numbers in int16's range
+	PixelFloat32 PixelFormat = "float32" // other grayscale modality values
+	PixelRGBA8   PixelFormat = "rgba8"   // colour, 4 bytes a pixel, already for display
+)
+
+// Pixels is one frame decoded for a viewer that windows on its own (the
+// browser's canvas): grayscale as modality values, so the window is applied
+// in the browser without asking the server again.
+type Pixels struct {
+	Width, Height int
+	Format        PixelFormat
+	Data          []byte
+}
+
+// FramePixels decodes one frame (0-based) of a DICOM file into Pixels. It
+// decodes what RenderFrame decodes and refuses what it refuses.
+func FramePixels(src Source, info *DICOMInfo, frame int) (Pixels, error) {
+	if !info.Viewable {
+		return Pixels{}, &NotViewableError{TransferSyntaxUID: info.TransferSyntaxUID, Reason: info.NotViewable}
+	}
+	if frame < 0 || frame >= info.Frames {
+		return Pixels{}, fmt.Errorf("frame pixels %d: %w", frame, ErrNoFrame)
+	}
+	data, err := readFrame(src, info, frame)
+	if err != nil {
+		return Pixels{}, err
+	}
+	if px, ok := nativeInt16(info, data); ok {
+		return px, nil
+	}
+	vals, colour, err := decodeSamples(info, data)
+	if err != nil {
+		return Pixels{}, err
+	}
+	px := Pixels{Width: info.Columns, Height: info.Rows}
+	if colour != nil {
+		px.Format, px.Data = PixelRGBA8, colour.Pix
+		return px, nil
+	}
+	whole := true
+	for _, v := range vals {
+		if v != math.Trunc(v) || v < math.MinInt16 || v > math.MaxInt16 {
+			whole = false
+			break
+		}
+	}
+	if whole {
+		px.Format, px.Data = PixelInt16, make([]byte, 2*len(vals))
+		for i, v := range vals {
+			binary.LittleEndian.PutUint16(px.Data[2*i:], uint16(int16(v)))
+		}
+		return px, nil
+	}
+	px.Format, px.Data = PixelFloat32, make([]byte, 4*len(vals))
+	for i, v := range vals {
+		binary.LittleEndian.PutUint32(px.Data[4*i:], math.Float32bits(float32(v)))
+	}
+	return px, nil
 }
 
 // windowGray applies the VOI linear function (PS3.3 C.11.2.1.2) and

@@ -26,6 +26,8 @@ type Service struct {
 	// patient, care team, collaborator, shared-with-patient. It returns
 	// ErrNotFound for a case that does not exist.
 	CaseFacts func(ctx context.Context, p *access.Principal, caseID string) (patientID string, r access.Resource, err error)
+
+	grants grants // open series views (series.go)
 }
 
 // Errors the HTTP edge maps to status codes.
@@ -105,6 +107,12 @@ func (s *Service) PutChunk(ctx context.Context, p *access.Principal, id string, 
 // CompleteUpload decides and audits the upload again (the case may have
 // changed since it began), then validates and commits it.
 func (s *Service) CompleteUpload(ctx context.Context, p *access.Principal, id string) (File, Info, error) {
+	return s.CompleteUploadNamed(ctx, p, id, "")
+}
+
+// CompleteUploadNamed is CompleteUpload keeping name, the uploader's name
+// for the file, sealed in its info (a case's list shows it).
+func (s *Service) CompleteUploadNamed(ctx context.Context, p *access.Principal, id, name string) (File, Info, error) {
 	u, err := s.Store.Upload(ctx, id, p.UserID)
 	if err != nil {
 		return File{}, Info{}, err
@@ -118,7 +126,7 @@ func (s *Service) CompleteUpload(ctx context.Context, p *access.Principal, id st
 	if err != nil {
 		return File{}, Info{}, err
 	}
-	return s.Store.Complete(ctx, rec, id, p.UserID)
+	return s.Store.CompleteNamed(ctx, rec, id, p.UserID, name)
 }
 
 // UploadSmall stores a whole file of size bytes, read from r, to a case in
@@ -261,32 +269,48 @@ func (s *Service) Original(ctx context.Context, v Viewed) (io.ReadCloser, error)
 type CaseFile struct {
 	File
 	Downloadable bool
+	// DICOM is a DICOM file's index (study, series, instance, dates,
+	// descriptions), so a list can group files by study and series; nil
+	// for other kinds.
+	DICOM *DICOMInfo
+	// Name is the uploader's name for the file, or "".
+	Name string
 }
 
 // CaseFiles lists the files of a case that p may view: a case they may not
 // see is ErrNotFound or ErrForbidden, and a patient sees the files of a case
 // only once it is shared with them. The list is one audit entry
-// ("file.list", with the case's patient); the rows hold no PHI, so nothing
-// is decrypted here.
+// ("file.list", with the case's patient), and that entry's receipt unseals
+// the files' infos: the DICOM index, which the list shows to group them,
+// and the uploader's file names.
 func (s *Service) CaseFiles(ctx context.Context, p *access.Principal, caseID string) ([]CaseFile, error) {
 	patientID, r, err := s.CaseFacts(ctx, p, caseID)
 	if err != nil {
 		return nil, err
 	}
 	r.Kind, r.PatientID = access.KindFile, patientID
-	if _, err := s.authorizeAs(ctx, p, access.FileView, "file.list", r, "case", caseID); err != nil {
+	rec, err := s.authorizeAs(ctx, p, access.FileView, "file.list", r, "case", caseID)
+	if err != nil {
 		return nil, err
 	}
 	fs, err := s.Store.CaseFiles(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
+	ifs, infos, err := s.Store.caseInfos(ctx, rec, caseID, patientID, "")
+	if err != nil {
+		return nil, err
+	}
+	index := make(map[string]Info, len(ifs))
+	for i, f := range ifs {
+		index[f.ID] = infos[i]
+	}
 	out := make([]CaseFile, len(fs))
 	for i, f := range fs {
 		fr := r
 		fr.WorkspaceID = f.WorkspaceID
 		fr.Uploader = p.UserID != "" && p.UserID == f.UploaderID
-		out[i] = CaseFile{File: f, Downloadable: access.Decide(p, access.FileDownload, fr).Allow}
+		out[i] = CaseFile{File: f, Downloadable: access.Decide(p, access.FileDownload, fr).Allow, DICOM: index[f.ID].DICOM, Name: index[f.ID].Name}
 	}
 	return out, nil
 }

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // SniffLen is how many leading bytes Sniff looks at.
@@ -91,9 +94,11 @@ func looksText(head []byte) bool {
 }
 
 // Info is what validation found out about a file. It holds counts and
-// dimensions, never names; DICOM headers (which do hold PHI) are in DICOM,
-// which the caller must store sealed.
+// dimensions; DICOM headers (which do hold PHI) are in DICOM, and the name
+// the uploader's browser gave the file (which may name a person) in Name,
+// so the caller must store it sealed, as Store does.
 type Info struct {
+	Name     string // the uploader's file name (CleanName), or ""
 	Kind     Kind
 	Size     int64
 	Vertices int64 // meshes: vertices or points
@@ -221,4 +226,24 @@ func slotMismatch(s Slot, k Kind) string {
 		what = "a supported file"
 	}
 	return fmt.Sprintf("this place takes %s, but the file is a %s file", what, kindName(k))
+}
+
+// CleanName is a file name as the uploader's browser gave it, made safe to
+// keep and show: the last path element, without control characters, at
+// most 200 characters. It may still name a person, so it is kept sealed.
+func CleanName(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	if r := []rune(name); len(r) > 200 {
+		name = string(r[:200])
+	}
+	return name
 }

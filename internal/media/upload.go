@@ -381,6 +381,12 @@ type sealedInfo struct {
 // rejected file (errors.Is(err, ErrRejected)) is discarded with its upload;
 // any failure leaves no file row and no file object.
 func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID string) (File, Info, error) {
+	return s.CompleteNamed(ctx, rec, id, uploaderID, "")
+}
+
+// CompleteNamed is Complete keeping name, the uploader's name for the file
+// (cleaned by CleanName), in the file's sealed info.
+func (s *Store) CompleteNamed(ctx context.Context, rec audit.Receipt, id, uploaderID, name string) (File, Info, error) {
 	u, err := s.Upload(ctx, id, uploaderID)
 	if err != nil {
 		return File{}, Info{}, err
@@ -426,6 +432,7 @@ func (s *Store) Complete(ctx context.Context, rec audit.Receipt, id, uploaderID 
 	if serr != nil {
 		return File{}, Info{}, serr
 	}
+	info.Name = CleanName(name)
 	f, err := s.commitFile(ctx, u, key, src, info, ps, true)
 	if err != nil {
 		return File{}, Info{}, err
@@ -805,15 +812,7 @@ func (s *Store) Info(ctx context.Context, rec audit.Receipt, f File) (Info, erro
 	if err := s.DB.Read.QueryRowContext(ctx, `SELECT info FROM media_files WHERE id = $1`, f.ID).Scan(&sealed); err != nil {
 		return Info{}, fmt.Errorf("load file info: %w", err)
 	}
-	js, err := keys.OpenField(k, sealed, keys.FieldAD{Table: "media_files", RowID: f.ID, Column: "info"})
-	if err != nil {
-		return Info{}, fmt.Errorf("open file info: %w", err)
-	}
-	var si sealedInfo
-	if err := json.Unmarshal(js, &si); err != nil {
-		return Info{}, fmt.Errorf("decode file info: %w", err)
-	}
-	return si.Info, nil
+	return openInfo(k, f.ID, sealed)
 }
 
 // OpenViewCopy opens the stripped viewing copy of a photograph.
@@ -933,14 +932,43 @@ func (s *Store) CaseFiles(ctx context.Context, caseID string) ([]File, error) {
 
 func scanFile(row interface{ Scan(...any) error }) (File, error) {
 	var f File
-	var kind string
-	var view, thumb sql.NullString
-	var created int64
-	if err := row.Scan(&f.ID, &f.WorkspaceID, &f.PatientID, &f.CaseID, &f.UploaderID, &f.uploadID, &kind, &f.Size, &view, &thumb, &created); err != nil {
+	if err := row.Scan(scanFileInto(&f)...); err != nil {
 		return File{}, err
 	}
-	f.Kind, f.viewObject, f.thumbObject, f.CreatedAt = Kind(kind), view.String, thumb.String, time.UnixMicro(created)
 	return f, nil
+}
+
+// scanFileInto is the Scan destinations of a file row's columns, in the
+// order the queries select them, then extra; f is complete once Scan
+// returns.
+func scanFileInto(f *File, extra ...any) []any {
+	return append([]any{&f.ID, &f.WorkspaceID, &f.PatientID, &f.CaseID, &f.UploaderID, &f.uploadID,
+		scanner(func(v any) error { return scanString(v, (*string)(&f.Kind)) }), &f.Size,
+		scanner(func(v any) error { return scanString(v, &f.viewObject) }),
+		scanner(func(v any) error { return scanString(v, &f.thumbObject) }),
+		scanner(func(v any) error {
+			var n sql.NullInt64
+			if err := n.Scan(v); err != nil {
+				return err
+			}
+			f.CreatedAt = time.UnixMicro(n.Int64)
+			return nil
+		})}, extra...)
+}
+
+// scanner adapts a function to sql.Scanner.
+type scanner func(v any) error
+
+func (s scanner) Scan(v any) error { return s(v) }
+
+// scanString scans a nullable text column; NULL is "".
+func scanString(v any, dst *string) error {
+	var ns sql.NullString
+	if err := ns.Scan(v); err != nil {
+		return err
+	}
+	*dst = ns.String
+	return nil
 }
 
 // HasThumbnail says whether the file has a thumbnail to show in a list.

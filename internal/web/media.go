@@ -19,7 +19,7 @@ type MediaService interface {
 	CreateUpload(ctx context.Context, p *access.Principal, caseID string, size int64, slot media.Slot) (media.Upload, error)
 	UploadStatus(ctx context.Context, p *access.Principal, id string) (media.Upload, error)
 	PutChunk(ctx context.Context, p *access.Principal, id string, rng media.ContentRange, body io.Reader) (media.Upload, error)
-	CompleteUpload(ctx context.Context, p *access.Principal, id string) (media.File, media.Info, error)
+	CompleteUploadNamed(ctx context.Context, p *access.Principal, id, name string) (media.File, media.Info, error)
 	UploadSmall(ctx context.Context, p *access.Principal, caseID string, slot media.Slot, r io.Reader, size int64) (media.File, media.Info, error)
 	OpenFile(ctx context.Context, p *access.Principal, fileID string, a access.Action) (media.Viewed, error)
 	Info(ctx context.Context, v media.Viewed) (media.Info, error)
@@ -29,6 +29,8 @@ type MediaService interface {
 	Thumbnail(ctx context.Context, v media.Viewed) ([]byte, error)
 	Original(ctx context.Context, v media.Viewed) (io.ReadCloser, error)
 	CaseFiles(ctx context.Context, p *access.Principal, caseID string) ([]media.CaseFile, error)
+	ViewSeries(ctx context.Context, p *access.Principal, fileID string) (media.SeriesView, error)
+	SeriesImagePixels(ctx context.Context, p *access.Principal, grant string, n int) (media.SeriesPixels, error)
 }
 
 var _ MediaService = (*media.Service)(nil)
@@ -47,6 +49,8 @@ func (s *Server) routesMedia(mux Mux) {
 	s.phi(mux, "GET /api/v1/files/{id}/render", auditedByService, s.mediaHandler(s.fileRender))
 	s.phi(mux, "GET /api/v1/files/{id}/thumbnail", auditedByService, s.mediaHandler(s.fileThumbnail))
 	s.phi(mux, "GET /api/v1/files/{id}/download", auditedByService, s.mediaHandler(s.fileDownload))
+	s.phi(mux, "GET /api/v1/files/{id}/series", auditedByService, s.mediaHandler(s.fileSeries))
+	s.phi(mux, "GET /api/v1/series/{grant}/images/{n}", auditedByService, s.mediaHandler(s.seriesImage))
 }
 
 type mediaFunc func(w http.ResponseWriter, r *http.Request, p *access.Principal)
@@ -73,6 +77,8 @@ func writeMediaError(w http.ResponseWriter, r *http.Request, err error) {
 	var rej *media.Rejection
 	var nv *media.NotViewableError
 	switch {
+	case errors.Is(err, media.ErrGrantExpired):
+		WriteProblem(w, r, http.StatusNotFound, "This series view has expired or belongs to another sign-in; open the series again.")
 	case errors.Is(err, media.ErrAuditUnavailable):
 		WriteProblem(w, r, http.StatusServiceUnavailable, "The audit log cannot be written right now, so the request was refused. Try again shortly.")
 	case errors.Is(err, media.ErrNotFound):
@@ -238,8 +244,17 @@ func summarize(f media.File, info media.Info) fileSummary {
 	return fs
 }
 
+// completeUpload validates and commits an upload. An optional JSON body
+// {"name": "..."} gives the file's name as the uploader knows it; it is
+// kept sealed with the file's info and shown in the case's list.
 func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	f, info, err := s.media.CompleteUpload(r.Context(), p, r.PathValue("id"))
+	var req struct {
+		Name string `json:"name"`
+	}
+	if r.ContentLength > 0 && !DecodeJSON(w, r, &req) {
+		return
+	}
+	f, info, err := s.media.CompleteUploadNamed(r.Context(), p, r.PathValue("id"), req.Name)
 	if err != nil {
 		writeMediaError(w, r, err)
 		return
@@ -375,10 +390,11 @@ func (s *Server) fileDownload(w http.ResponseWriter, r *http.Request, p *access.
 	_, _ = io.Copy(w, rc)
 }
 
-// caseFileJSON is one file in a case's list: ids, kind, size and dates, no
-// PHI, and the links the caller may follow.
+// caseFileJSON is one file in a case's list: ids, the uploader's name for
+// it, kind, size and dates, and the links the caller may follow.
 type caseFileJSON struct {
 	ID         string    `json:"id"`
+	Name       string    `json:"name,omitempty"` // the uploader's name for the file
 	Kind       string    `json:"kind"`
 	Size       int64     `json:"size"`
 	UploaderID string    `json:"uploader_id"`
@@ -396,7 +412,7 @@ func (s *Server) caseFiles(w http.ResponseWriter, r *http.Request, p *access.Pri
 	}
 	out := make([]caseFileJSON, 0, len(fs))
 	for _, f := range fs {
-		j := caseFileJSON{ID: f.ID, Kind: string(f.Kind), Size: f.Size, UploaderID: f.UploaderID, CreatedAt: f.CreatedAt.UTC(),
+		j := caseFileJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), Size: f.Size, UploaderID: f.UploaderID, CreatedAt: f.CreatedAt.UTC(),
 			View: "/api/v1/files/" + f.ID + "/view"}
 		if f.Downloadable {
 			j.Download = "/api/v1/files/" + f.ID + "/download"
@@ -404,4 +420,94 @@ func (s *Server) caseFiles(w http.ResponseWriter, r *http.Request, p *access.Pri
 		out = append(out, j)
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"files": out})
+}
+
+// seriesJSON is an opened series as the viewer reads it: descriptions,
+// modality, dates and the images' geometry and windows, never a patient's
+// name or a DICOM UID. The images are fetched from Images with {n}
+// replaced by an image's index.
+type seriesJSON struct {
+	Images            string               `json:"images"`
+	ExpiresAt         time.Time            `json:"expires_at"`
+	Start             int                  `json:"start"`
+	StudyDescription  string               `json:"study_description,omitempty"`
+	StudyDate         string               `json:"study_date,omitempty"`
+	SeriesDescription string               `json:"series_description,omitempty"`
+	SeriesDate        string               `json:"series_date,omitempty"`
+	SeriesNumber      int                  `json:"series_number,omitempty"`
+	Modality          string               `json:"modality,omitempty"`
+	Instances         int                  `json:"instances"`
+	Presets           []media.WindowPreset `json:"presets"`
+	Stack             []seriesImageJSON    `json:"stack"`
+}
+
+type seriesImageJSON struct {
+	Instance     int     `json:"instance,omitempty"`
+	Frame        int     `json:"frame"`
+	Frames       int     `json:"frames"`
+	Width        int     `json:"width"`
+	Height       int     `json:"height"`
+	WindowCenter float64 `json:"window_center,omitempty"`
+	WindowWidth  float64 `json:"window_width,omitempty"`
+	Invert       bool    `json:"invert,omitempty"`
+	Viewable     bool    `json:"viewable"`
+	NotViewable  string  `json:"not_viewable,omitempty"`
+}
+
+// fileSeries opens the series a DICOM file belongs to: one audited
+// file.view_series entry covering every image it lists.
+func (s *Server) fileSeries(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	v, err := s.media.ViewSeries(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		writeMediaError(w, r, err)
+		return
+	}
+	out := seriesJSON{Images: "/api/v1/series/" + v.Grant + "/images/{n}", ExpiresAt: v.ExpiresAt.UTC(), Start: v.Start,
+		StudyDescription: v.StudyDescription, StudyDate: dicomDate(v.StudyDate), SeriesDescription: v.SeriesDescription,
+		SeriesDate: dicomDate(v.SeriesDate), SeriesNumber: v.SeriesNumber, Modality: v.Modality, Instances: v.Instances,
+		Presets: v.Presets, Stack: make([]seriesImageJSON, len(v.Images))}
+	if out.Presets == nil {
+		out.Presets = []media.WindowPreset{}
+	}
+	for i, im := range v.Images {
+		out.Stack[i] = seriesImageJSON{Instance: im.Instance, Frame: im.Frame, Frames: im.Frames, Width: im.Width, Height: im.Height,
+			WindowCenter: im.WindowCenter, WindowWidth: im.WindowWidth, Invert: im.Invert, Viewable: im.Viewable, NotViewable: im.NotViewable}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// seriesImage sends image n of an opened series as raw samples (see
+// media.Pixels; X-Pixel-Format names the layout). It appends no entry of
+// its own: the series view's file.view_series entry covers it, and the
+// guard is told so.
+func (s *Server) seriesImage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 0 {
+		WriteValidation(w, r, "No such image.", map[string]string{"n": "must be a whole number from 0"})
+		return
+	}
+	px, err := s.media.SeriesImagePixels(r.Context(), p, r.PathValue("grant"), n)
+	if err != nil {
+		writeMediaError(w, r, err)
+		return
+	}
+	CountReceipt(r.Context(), px.Covered)
+	viewHeaders(w, "application/octet-stream")
+	h := w.Header()
+	h.Set("X-Pixel-Format", string(px.Format))
+	h.Set("X-Image-Width", strconv.Itoa(px.Width))
+	h.Set("X-Image-Height", strconv.Itoa(px.Height))
+	h.Set("Content-Length", strconv.Itoa(len(px.Data)))
+	_, _ = w.Write(px.Data)
+}
+
+// dicomDate writes a DICOM date (YYYYMMDD) as 2006-01-02, or "" when it is
+// not one.
+func dicomDate(da string) string {
+	t, err := time.Parse("20060102", da)
+	if err != nil {
+		return ""
+	}
+	return t.Format("2006-01-02")
 }

@@ -151,7 +151,7 @@ func TestCaseImagingInABrowser(t *testing.T) {
 		chromedp.Evaluate(`String(document.querySelector('progress').value)`, &dcmValue),
 		chromedp.Evaluate(`String(document.querySelector('progress').max)`, &dcmMax),
 		chromedp.Text(`.upload-status`, &status),
-		chromedp.Text(`ul.files`, &list),
+		chromedp.Text(`#files`, &list),
 		chromedp.Evaluate(`document.querySelectorAll('ul.files .file-download').length`, &downloads),
 		chromedp.Evaluate(`Array.from(document.querySelectorAll('ul.files img.file-thumb')).filter(function(i){return i.complete&&i.naturalWidth>0;}).length`, &thumbs),
 	)
@@ -161,7 +161,7 @@ func TestCaseImagingInABrowser(t *testing.T) {
 	if !strings.Contains(status, "Uploaded: a DICOM file") {
 		t.Fatalf("status after the DICOM upload: %q", status)
 	}
-	for _, want := range []string{"STL model", "DICOM image", "uploaded by doc1"} {
+	for _, want := range []string{"jaw.stl", "STL model", "1 file, 3 frames", "uploaded by doc1"} {
 		if !strings.Contains(list, want) {
 			t.Fatalf("file list lacks %q: %q", want, list)
 		}
@@ -186,20 +186,18 @@ func TestCaseImagingInABrowser(t *testing.T) {
 		t.Fatalf("rotation %q → %q", rot1, rot2)
 	}
 	// The DICOM viewer changes window and level.
-	var src1, src2 string
+	var win1, win2 string
 	b.Run(t,
 		chromedp.Navigate(casePage),
 		chromedp.Click(`li[data-kind="dicom"] a.file-view`),
-		chromedp.WaitVisible(`.dicomviewer[data-loaded="true"]`),
-		chromedp.AttributeValue(`.dicomviewer img`, "src", &src1, nil),
-		chromedp.SetValue(`input[name=wc]`, "400"),
-		chromedp.Evaluate(`document.querySelector('input[name=wc]').dispatchEvent(new Event('change'))`, nil),
-		chromedp.Evaluate(`document.querySelector('.dicomviewer').dataset.loaded='waiting'`, nil),
-		chromedp.WaitVisible(`.dicomviewer[data-loaded="true"]`),
-		chromedp.AttributeValue(`.dicomviewer img`, "src", &src2, nil),
+		chromedp.WaitVisible(`.dicomviewer[data-shown="0"]`),
+		chromedp.AttributeValue(`.dicomviewer`, "data-window", &win1, nil),
+		chromedp.Click(`//div[contains(@class,"dv-presets")]/button[text()="Full range"]`),
+		chromedp.WaitNotPresent(`.dicomviewer[data-window="`+win1+`"]`),
+		chromedp.AttributeValue(`.dicomviewer`, "data-window", &win2, nil),
 	)
-	if src1 == src2 || !strings.Contains(src2, "wc=400") {
-		t.Fatalf("render src %q → %q", src1, src2)
+	if win1 != "1000/2000" || win2 == win1 {
+		t.Fatalf("window %q → %q", win1, win2)
 	}
 	var fileIDs []string
 	if err := chromedp.Run(b.Ctx, chromedp.Navigate(casePage), chromedp.WaitVisible(`ul.files`),
@@ -221,7 +219,7 @@ func TestCaseImagingInABrowser(t *testing.T) {
 			chromedp.Navigate(f.ts.URL+"/test/as/"+who),
 			chromedp.Navigate(casePage),
 			chromedp.WaitVisible(`#files-h`),
-			chromedp.Text(`ul.files`, &text),
+			chromedp.Text(`#files`, &text),
 			chromedp.Evaluate(`document.querySelectorAll('ul.files li[data-file] a.file-view').length`, &n),
 			chromedp.Evaluate(`document.querySelectorAll('.file-download').length`, &dl),
 			chromedp.Evaluate(`document.querySelectorAll('form.uploader').length`, &forms),

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +24,9 @@ func (s *Server) routesMediaPages(mux Mux) {
 
 // caseFileRow is one file in a case's list, formatted for the page.
 type caseFileRow struct {
-	ID           string
+	ID   string
+	Name string // the uploader's name for the file, or ""
+
 	Kind         string // the kind as a page shows it, e.g. "STL model"
 	RawKind      string
 	Size         string
@@ -34,12 +37,43 @@ type caseFileRow struct {
 	Downloadable bool
 }
 
-// caseFiles is the section's data: the rows, or a readable reason there
-// are none to show.
+// caseFiles is the section's data: the DICOM studies, the rows of the
+// other files, or a readable reason there are none to show.
 type caseFiles struct {
-	Shown bool // the viewer may see the case's files
-	Rows  []caseFileRow
-	Error string
+	Shown   bool // the viewer may see the case's files
+	Studies []studyRow
+	Rows    []caseFileRow
+	Error   string
+}
+
+// studyRow is one DICOM study of a case, by series.
+type studyRow struct {
+	Description string
+	Date        string
+	Series      []seriesRow
+}
+
+// seriesRow is one DICOM series: what a clinician tells series apart by,
+// its thumbnail (the middle instance's) and the file the viewer opens it
+// from.
+type seriesRow struct {
+	ViewID       string // the first instance: the viewer opens the whole series from it
+	ThumbID      string
+	Thumbnail    bool
+	Description  string
+	Modality     string
+	Number       int
+	Date         string
+	Count        string // "60 images", "1 file, 24 frames"
+	Uploader     string
+	Downloadable bool // every instance may be downloaded by this viewer
+	Files        []seriesFile
+}
+
+// seriesFile is one instance's original, for the uploader's download.
+type seriesFile struct {
+	ID    string
+	Label string
 }
 
 // kindLabel names a kind for people.
@@ -109,12 +143,48 @@ func (s *Server) loadCaseFiles(ctx context.Context, p *access.Principal, caseID 
 	}
 	name := s.userNames()
 	out := caseFiles{Shown: true, Rows: make([]caseFileRow, 0, len(fs))}
+	var dicom []media.IndexedInstance
+	byID := map[string]media.CaseFile{}
 	for _, f := range fs {
-		out.Rows = append(out.Rows, caseFileRow{ID: f.ID, Kind: kindLabel(f.Kind), RawKind: string(f.Kind), Size: humanSize(f.Size),
+		if f.DICOM != nil {
+			dicom = append(dicom, media.IndexedInstance{FileID: f.ID, Info: *f.DICOM})
+			byID[f.ID] = f
+			continue
+		}
+		out.Rows = append(out.Rows, caseFileRow{ID: f.ID, Name: f.Name, Kind: kindLabel(f.Kind), RawKind: string(f.Kind), Size: humanSize(f.Size),
 			Uploader: name(ctx, f.UploaderID), Date: f.CreatedAt.UTC().Format("2006-01-02 15:04"),
 			Thumbnail: f.HasThumbnail(), Mesh: f.Kind.IsMesh(), Downloadable: f.Downloadable})
 	}
+	for _, st := range media.GroupStudies(dicom) {
+		sr := studyRow{Description: cmp.Or(st.Description, "Study without a description"), Date: dicomDate(st.Date)}
+		for _, se := range st.Series {
+			first, mid := byID[se.Instances[0].FileID], byID[se.Instances[len(se.Instances)/2].FileID]
+			row := seriesRow{ViewID: first.ID, ThumbID: mid.ID, Thumbnail: mid.HasThumbnail(), Modality: se.Modality, Number: se.SeriesNumber,
+				Description: cmp.Or(se.Description, "Series without a description"), Date: dicomDate(se.Date),
+				Count: imageCount(len(se.Instances), se.Images()), Uploader: name(ctx, first.UploaderID), Downloadable: true}
+			for i, in := range se.Instances {
+				f := byID[in.FileID]
+				row.Downloadable = row.Downloadable && f.Downloadable
+				row.Files = append(row.Files, seriesFile{ID: f.ID, Label: fmt.Sprintf("Instance %d (%s)", max(in.Info.InstanceNumber, i+1), humanSize(f.Size))})
+			}
+			sr.Series = append(sr.Series, row)
+		}
+		out.Studies = append(out.Studies, sr)
+	}
 	return out
+}
+
+// imageCount says how many images a series holds, in words.
+func imageCount(files, images int) string {
+	switch {
+	case files == 1 && images > 1:
+		return fmt.Sprintf("1 file, %d frames", images)
+	case images == 1:
+		return "1 image"
+	case files == images:
+		return fmt.Sprintf("%d images", images)
+	}
+	return fmt.Sprintf("%d images in %d files", images, files)
 }
 
 // fileViewPage is the viewer page's data.
@@ -161,7 +231,7 @@ func (s *Server) pageFileView(w http.ResponseWriter, r *http.Request) {
 	pg := fileViewPage{ID: f.ID, CaseID: f.CaseID, Kind: kindLabel(f.Kind), RawKind: string(f.Kind), Downloadable: v.Downloadable()}
 	switch {
 	case f.Kind == media.KindDICOM:
-		pg.Viewer = "dicom"
+		pg.Viewer, pg.Kind = "dicom", "DICOM series"
 	case f.Kind.IsMesh():
 		pg.Viewer = "model"
 	case f.Kind.IsImage():

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -47,7 +46,7 @@ func (s *Server) routesMediaTestPage(mux Mux) {
 		switch q.Get("show") {
 		case "dicom":
 			id := e(q.Get("file"))
-			body = `<div class="dicomviewer" data-meta="/api/v1/files/` + id + `/meta" data-render="/api/v1/files/` + id + `/render"><img alt="DICOM frame"></div>`
+			body = `<div class="dicomviewer" data-series="/api/v1/files/` + id + `/series"><div class="dv-viewport" tabindex="0"><canvas></canvas></div></div>`
 			script = "dicomviewer.js"
 		case "model":
 			body = `<div class="viewer3d" data-src="/api/v1/files/` + e(q.Get("file")) + `/view" data-kind="` + e(q.Get("kind")) + `">` +
@@ -213,42 +212,52 @@ func TestMediaUploadAPIErrors(t *testing.T) {
 	}
 }
 
-func TestBrowserDICOMWindowLevel(t *testing.T) {
+// TestBrowserDICOMViewerWindowsAndScrollsFrames: the viewer draws a
+// multi-frame file's first frame with the file's window, a drag changes
+// the window and the pixels, and the arrow key shows the next frame.
+func TestBrowserDICOMViewerWindowsAndScrollsFrames(t *testing.T) {
 	f := newMediaFixture(t)
 	id := f.store(t, mediatest.DICOMGray16(64, 64, 3, 2000, 1000, 2000, "CANARY^Browser"), 4096)
 	b := browsertest.New(t)
-	var src1, src2 string
+	var win1, win2, overlay string
 	var px1, px2 int
-	samplePixel := `(function(){var i=document.querySelector('.dicomviewer img');var c=document.createElement('canvas');c.width=i.naturalWidth;c.height=i.naturalHeight;` +
-		`var x=c.getContext('2d');x.drawImage(i,0,0);return x.getImageData(16,10,1,1).data[0];})()`
+	samplePixel := `(function(){var c=document.querySelector('.dv-viewport canvas');var k=document.createElement('canvas');k.width=c.width;k.height=c.height;` +
+		`var x=k.getContext('2d',{willReadFrequently:true});x.drawImage(c,0,0);return x.getImageData(Math.round(c.width*0.45),Math.round(c.height/2),1,1).data[0];})()`
 	b.Run(t,
 		chromedp.Navigate(f.ts.URL+"/test/media?show=dicom&file="+id),
-		chromedp.WaitVisible(`.dicomviewer[data-loaded="true"]`),
-		chromedp.AttributeValue(`.dicomviewer img`, "src", &src1, nil),
+		chromedp.WaitVisible(`.dicomviewer[data-shown="0"]`),
+		chromedp.AttributeValue(`.dicomviewer`, "data-window", &win1, nil),
 		chromedp.Evaluate(samplePixel, &px1),
-		chromedp.SetValue(`input[name=wc]`, "400"),
-		chromedp.Evaluate(`document.querySelector('input[name=wc]').dispatchEvent(new Event('change'))`, nil),
-		chromedp.Evaluate(`document.querySelector('.dicomviewer').dataset.loaded='waiting'`, nil),
-		chromedp.WaitVisible(`.dicomviewer[data-loaded="true"]`),
-		chromedp.AttributeValue(`.dicomviewer img`, "src", &src2, nil),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			var box []float64
+			if err := chromedp.Evaluate(`(function(){var r=document.querySelector('.dv-viewport').getBoundingClientRect();return [r.left+r.width/2,r.top+r.height/2];})()`, &box).Do(ctx); err != nil {
+				return err
+			}
+			x, y := box[0], box[1]
+			if err := input.DispatchMouseEvent(input.MousePressed, x, y).WithButton(input.Left).WithClickCount(1).Do(ctx); err != nil {
+				return err
+			}
+			for i := 1; i <= 5; i++ {
+				if err := input.DispatchMouseEvent(input.MouseMoved, x-float64(i*20), y+float64(i*20)).WithButton(input.Left).Do(ctx); err != nil {
+					return err
+				}
+			}
+			return input.DispatchMouseEvent(input.MouseReleased, x-100, y+100).WithButton(input.Left).WithClickCount(1).Do(ctx)
+		}),
+		chromedp.AttributeValue(`.dicomviewer`, "data-window", &win2, nil),
 		chromedp.Evaluate(samplePixel, &px2),
 	)
-	if src1 == src2 || !strings.Contains(src2, "wc=400") {
-		t.Fatalf("src did not change: %q → %q", src1, src2)
+	if win1 != "1000/2000" || win2 == win1 || px1 == px2 {
+		t.Fatalf("window %q → %q, pixel %d → %d", win1, win2, px1, px2)
 	}
-	if px1 == px2 {
-		t.Fatalf("pixel did not change with the window: %d", px1)
-	}
-	// Scroll to the next frame with the keyboard.
-	var frame string
 	b.Run(t,
-		chromedp.Focus(`.dicomviewer img`),
+		chromedp.Focus(`.dv-viewport`),
 		chromedp.KeyEvent(kb.ArrowDown),
-		chromedp.Sleep(200*time.Millisecond),
-		chromedp.AttributeValue(`.dicomviewer`, "data-frame", &frame, nil),
+		chromedp.WaitVisible(`.dicomviewer[data-shown="1"]`),
+		chromedp.Text(`.dv-bl`, &overlay),
 	)
-	if frame != "2" {
-		t.Fatalf("frame after ArrowDown from the middle: %q", frame)
+	if !strings.Contains(overlay, "Frame 2 of 3") {
+		t.Fatalf("overlay after ArrowDown: %q", overlay)
 	}
 	if p := problems(b); len(p) > 0 {
 		t.Fatalf("browser problems: %v", p)

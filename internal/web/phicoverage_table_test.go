@@ -51,6 +51,15 @@ const (
 	whyUploadChunk   = "a chunk is the uploader's own bytes on the way in, audited as file.upload when the upload opens and completes"
 )
 
+const (
+	// whySeriesImage: a series is opened by one audited access
+	// (file.view_series, in the fixture) that lists its images; each image
+	// is then released under that entry, which the handler counts as the
+	// request's receipt.
+	whySeriesImage = "covered by the file.view_series entry that opened the series and listed this image"
+	whySeriesGrant = "a series view's grant belongs to the sign-in it was issued to; another user's grant is unknown and touches no record"
+)
+
 // paperForm is a multipart paper consent: the fields, then a signed form
 // that sniffs as a PDF.
 func paperForm(as string, status int, entries ...string) coverCall {
@@ -278,6 +287,10 @@ var coverage = []coveredRoute{
 	phi("GET /api/v1/files/{id}/view", c(asDoc, "GET", "/api/v1/files/{file}/view", nil, 200, "file.view allow"), c(asOther, "GET", "/api/v1/files/{file}/view", nil, 404, "file.view deny")),
 	phi("GET /api/v1/files/{id}/render", c(asDoc, "GET", "/api/v1/files/{dicom}/render", nil, 200, "file.view allow"), c(asOther, "GET", "/api/v1/files/{dicom}/render", nil, 404, "file.view deny")),
 	phi("GET /api/v1/files/{id}/thumbnail", c(asDoc, "GET", "/api/v1/files/{dicom}/thumbnail", nil, 200, "file.view allow"), c(asOther, "GET", "/api/v1/files/{dicom}/thumbnail", nil, 404, "file.view deny")),
+	phi("GET /api/v1/files/{id}/series", c(asDoc, "GET", "/api/v1/files/{dicom}/series", nil, 200, "file.view_series allow"), c(asOther, "GET", "/api/v1/files/{dicom}/series", nil, 404, "file.view_series deny")),
+	phi("GET /api/v1/series/{grant}/images/{n}",
+		c(asDoc, "GET", "/api/v1/series/{series}/images/1", nil, 200).unaudited(whySeriesImage),
+		c(asOther, "GET", "/api/v1/series/{series}/images/0", nil, 404).unaudited(whySeriesGrant)),
 	phi("GET /api/v1/files/{id}/download", c(asDoc, "GET", "/api/v1/files/{file}/download", nil, 200, "file.download allow"), c(asOther, "GET", "/api/v1/files/{file}/download", nil, 404, "file.download deny")),
 
 	// Rehabilitation.

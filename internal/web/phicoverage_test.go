@@ -56,7 +56,7 @@ const (
 type coverCall struct {
 	As      string
 	Method  string
-	Path    string // {patient}, {case}, {file}, {dicom}, {upload}, {comment}, {grant}, {consent}, {user}, {ws}, {ws-other} are replaced by the fixture's ids
+	Path    string // {patient}, {case}, {file}, {dicom}, {series} (a series view's grant), {upload}, {comment}, {grant}, {consent}, {user}, {ws}, {ws-other} are replaced by the fixture's ids
 	Body    any    // url.Values: a form; []byte: raw; anything else: JSON
 	Header  map[string]string
 	Status  int
@@ -146,6 +146,13 @@ func newCoverFixture(t *testing.T) *coverFixture {
 	// An image series whose header names the patient: its renditions are
 	// PHI and the canary must not leak through them.
 	f.ids["dicom"] = f.upload(t, doc, mediatest.DICOMGray16(32, 32, 2, 2000, 1000, 2000, coverCanary+"^Anna"), media.SlotDICOM, true)
+	// The series view the clinician opened on it: its images are fetched
+	// under the grant, covered by that view's entry.
+	sv, err := env.App.Media.ViewSeries(ctx, doc, f.ids["dicom"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ids["series"] = sv.Grant
 
 	// Rehabilitation data the clinician ingests for the patient.
 	batch := rehabtest.Batch(rehabtest.BatchSpec{Prefix: "seed", Sessions: 3, Exercises: 2, Start: time.Now().AddDate(0, 0, -10)})

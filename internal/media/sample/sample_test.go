@@ -46,3 +46,29 @@ func TestSphereSTLIsAClosedMesh(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 }
+
+func TestCTSeriesAndCineLoopAreOneStudyWithDescriptions(t *testing.T) {
+	ct := sample.CTSeries(6, 48, "Demo^Synthetic")
+	var in []media.IndexedInstance
+	for i, b := range append(ct, sample.CineLoop(5, 32, "Demo^Synthetic")) {
+		info, err := media.Validate(media.BytesSource(b), media.SlotDICOM, media.Limits{})
+		if err != nil || !info.DICOM.Viewable {
+			t.Fatalf("file %d: %v %+v", i, err, info.DICOM)
+		}
+		in = append(in, media.IndexedInstance{FileID: string(rune('a' + i)), Info: *info.DICOM})
+	}
+	st := media.GroupStudies(in)
+	if len(st) != 1 || len(st[0].Series) != 2 {
+		t.Fatalf("studies %+v", st)
+	}
+	s, cine := st[0].Series[0], st[0].Series[1]
+	if s.Modality != "CT" || s.Images() != 6 || s.Description == "" || s.Instances[0].Info.RescaleIntercept != -1024 {
+		t.Fatalf("CT series %+v", s)
+	}
+	if cine.Modality != "XA" || cine.Images() != 5 || len(cine.Instances) != 1 {
+		t.Fatalf("cine %+v", cine)
+	}
+	if px := 48 * 48 * 2; bytes.Equal(ct[1][len(ct[1])-px:], ct[3][len(ct[3])-px:]) {
+		t.Fatal("the CT slices do not differ")
+	}
+}

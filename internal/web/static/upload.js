@@ -77,7 +77,8 @@
         return send(res.body.received);
       }).then(function () {
         status.textContent = 'Checking the file…';
-        return request('POST', '/api/v1/uploads/' + id + '/complete', null, {});
+        // The name is kept sealed with the file and shown in the case's list.
+        return request('POST', '/api/v1/uploads/' + id + '/complete', JSON.stringify({ name: file.name }), { 'Content-Type': 'application/json' });
       }).then(function (res) {
         if (res.status !== 201) { throw new Error(reason(res)); }
         bar.value = bar.max;

@@ -5,8 +5,10 @@
 //
 // Markup (the script builds the controls):
 //   <div class="viewer3d" data-src="/api/v1/files/ID/view" data-kind="stl|obj|ply|glb|gltf">
-//     <canvas width="640" height="480" tabindex="0" aria-label="3D model; drag to rotate"></canvas>
+//     <div class="v3d-stage"><canvas tabindex="0" aria-label="3D model; drag to rotate"></canvas></div>
 //   </div>
+// The buttons go above the stage; the canvas follows the stage's size (the
+// page's CSS sizes the stage), so the view resizes with the window.
 // Mouse: drag rotates, shift-drag or right-drag pans, the wheel zooms.
 // Keyboard (canvas focused): arrows rotate, + and - zoom, 0 resets.
 // For tests the canvas carries data-loaded="true", data-vertices and
@@ -257,8 +259,9 @@
     bar.className = 'viewer-controls';
     bar.setAttribute('role', 'group');
     bar.setAttribute('aria-label', '3D view controls');
-    root.appendChild(bar);
+    root.insertBefore(bar, root.firstChild);
     root.appendChild(status);
+    var stage = canvas.parentNode;
     var st = { yaw: 0.6, pitch: 0.4, dist: 3, target: [0, 0, 0], radius: 1, center: [0, 0, 0] };
     var gl = null, prog = null, mesh = null, bufs = null;
 
@@ -280,6 +283,17 @@
       gl.uniform1f(gl.getUniformLocation(prog, 'ps'), 2.0);
       gl.uniform1f(gl.getUniformLocation(prog, 'lit'), mesh.points ? 0.0 : 1.0);
       gl.drawArrays(mesh.points ? gl.POINTS : gl.TRIANGLES, 0, mesh.count);
+    }
+    // resize gives the canvas as many device pixels as the stage shows.
+    function resize() {
+      var dpr = window.devicePixelRatio || 1;
+      var w = Math.max(1, Math.round(stage.clientWidth * dpr)), h = Math.max(1, Math.round(stage.clientHeight * dpr));
+      if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; draw(); }
+      canvas.dataset.size = canvas.width + 'x' + canvas.height;
+    }
+    if (stage !== root) { // without a stage the canvas keeps its width and height attributes
+      if (window.ResizeObserver) { new ResizeObserver(resize).observe(stage); }
+      resize();
     }
     function fit() {
       st.target = st.center.slice();
