@@ -61,6 +61,7 @@ var actions = map[string]action{
 	"file.list":                {"Listed a case's files", "looked at the list of files of %s"},
 	"file.upload":              {"Uploaded a file", "uploaded %s"},
 	"file.view":                {"Viewed a file", "viewed %s"},
+	"file.view_series":         {"Viewed a series of images", "viewed %s"},
 	"file.download":            {"Downloaded an original file", "downloaded %s"},
 
 	// Patients' own captures and rehabilitation.

@@ -517,7 +517,7 @@ func (s *Server) historyObjects(r *http.Request, p *access.Principal, entries []
 	ms, _ := s.media.(*media.Service)
 	for _, e := range entries {
 		switch e.ResourceType {
-		case "file":
+		case "file", "series": // a series is opened from one of its files, whose id it carries
 			if _, ok := files[e.ResourceID]; ok || ms == nil || ms.Store == nil {
 				continue
 			}
@@ -554,7 +554,7 @@ func (s *Server) historyLines(r *http.Request, p *access.Principal, entries []au
 	names := s.entryNames(r, entries)
 	object := func(e audit.Entry) string {
 		switch e.ResourceType {
-		case "file":
+		case "file", "series":
 			if c := files[e.ResourceID].caseID; c != "" {
 				return "case:" + c
 			}
@@ -645,6 +645,12 @@ func objectWords(e audit.Entry, run map[string]media.Kind, files map[string]file
 			of = caseWords(c)
 		}
 		return countNoun(max(len(run), 1), fileNoun(run)) + " of " + of
+	case "series":
+		of := "your record"
+		if c := files[e.ResourceID].caseID; c != "" {
+			of = caseWords(c)
+		}
+		return "a series of images of " + of
 	case "case":
 		return caseWords(e.ResourceID)
 	case "capture":

@@ -5,11 +5,33 @@ import (
 	"strings"
 
 	"github.com/custodia-health/custodia/internal/audit"
+	"github.com/custodia-health/custodia/internal/ids"
 )
 
 // notIDs are the path wildcards that hold something other than an id: the
 // development outbox names its messages by file name.
 var notIDs = map[string]bool{"name": true}
+
+// indexWildcards hold a position rather than an id (a series' image {n}):
+// they must be a small decimal number, checked as strictly as an id.
+var indexWildcards = map[string]bool{"n": true}
+
+// validPathValue says whether the value of wildcard name has the shape its
+// name promises.
+func validPathValue(name, v string) bool {
+	if !indexWildcards[name] {
+		return ids.Valid(v)
+	}
+	if v == "" || len(v) > 6 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // pathIDNames lists the id wildcards of a ServeMux pattern, e.g. "id" and
 // "userID" for "DELETE /api/v1/patients/{id}/care-team/{userID}".

@@ -22,7 +22,6 @@ import (
 	"github.com/custodia-health/custodia/internal/consent"
 	"github.com/custodia-health/custodia/internal/db"
 	"github.com/custodia-health/custodia/internal/identity"
-	"github.com/custodia-health/custodia/internal/ids"
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/notice"
 	"github.com/custodia-health/custodia/internal/rehab"
@@ -175,7 +174,7 @@ func (p *patternRecorder) Handle(pattern string, h http.Handler) {
 		// the shape of an id: a handler never sees, and the audit log never
 		// keeps, a name typed into a URL.
 		for _, name := range idNames {
-			if !ids.Valid(r.PathValue(name)) {
+			if !validPathValue(name, r.PathValue(name)) {
 				p.s.malformedID(w, r)
 				return
 			}
