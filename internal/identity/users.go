@@ -106,10 +106,8 @@ func checkNameEmail(name, email string) error {
 }
 
 // SignUp creates a doctor's account and a new workspace with the doctor as
-// its admin, and emails a link to verify the address. A membership holds one
-// role; the founder gets admin (which the access policy lets run the
-// practice), and admin is an MFA-required role, so the founder enrols a
-// second factor at first sign-in.
+// its admin and a clinician, and emails a link to verify the address. Both
+// roles require MFA, so the founder enrols a second factor at first sign-in.
 //
 // If the email already has an account, SignUp answers exactly as for a new
 // one and emails the owner a notice instead, so sign-up cannot be used to
@@ -151,8 +149,9 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO workspaces (id, name, mfa_required, created_at) VALUES ($1, $2, 1, $3)`, wid, ws, micros(now)); err != nil {
 			return fmt.Errorf("create workspace: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`,
-			wid, uid, access.RoleAdmin, micros(now)); err != nil {
+		// The founder runs the practice and treats its patients: a solo
+		// practice needs one account, not an admin and a clinician.
+		if err := s.putMember(ctx, tx, wid, uid, []access.Role{access.RoleAdmin, access.RoleClinician}, false, micros(now)); err != nil {
 			return fmt.Errorf("create membership: %w", err)
 		}
 		return nil
@@ -169,7 +168,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 	if err != nil {
 		return err
 	}
-	if err := s.record(ctx, m, audit.Event{ActorUserID: uid, WorkspaceID: wid, ActorRole: string(access.RoleAdmin), Action: "auth.signup", ResourceID: uid}); err != nil {
+	if err := s.record(ctx, m, audit.Event{ActorUserID: uid, WorkspaceID: wid, ActorRole: string(access.RoleClinician), Action: "auth.signup", ResourceID: uid}); err != nil {
 		return err
 	}
 	s.sendVerification(uid, email, in.Name)
@@ -433,7 +432,7 @@ func (s *Service) SignedInAs(ctx context.Context, uid, ws string) (name, workspa
 // there is none, without saying which condition failed.
 func (s *Service) ClinicianByEmail(ctx context.Context, email, ws string) (string, bool) {
 	var id string
-	err := s.db.Read.QueryRowContext(ctx, `SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id
+	err := s.db.Read.QueryRowContext(ctx, `SELECT u.id FROM users u JOIN member_roles m ON m.user_id = u.id
 		WHERE u.email_index = $1 AND u.email_verified_at IS NOT NULL AND m.role = $2 AND ($3 = '' OR m.workspace_id = $3) LIMIT 1`,
 		s.emailIndex(email), string(access.RoleClinician), ws).Scan(&id)
 	return id, err == nil
