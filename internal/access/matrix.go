@@ -251,3 +251,24 @@ func kindOf(a Action) Kind {
 	}
 	return KindWorkspace
 }
+
+// RolesThatMay lists the member roles that, alone, may do a in their own
+// workspace given the most favourable relationship (on the care team, the
+// uploader, connected): what a refusal tells someone to ask for. It is read
+// from Decide, so it cannot drift from the policy.
+func RolesThatMay(a Action) []Role {
+	var out []Role
+	for _, role := range MemberRoles {
+		p := &Principal{UserID: "u1", WorkspaceID: matrixWorkspace, Role: role}
+		r := Resource{Kind: kindOf(a), WorkspaceID: matrixWorkspace, PatientID: matrixPatient, CareTeam: true, Uploader: true, Connected: true}
+		if Decide(p, a, r).Allow {
+			out = append(out, role)
+			continue
+		}
+		r.CareTeam = false // break-glass is offered only off the care team
+		if Decide(p, a, r).Allow {
+			out = append(out, role)
+		}
+	}
+	return out
+}

@@ -78,7 +78,7 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in
 			return nil, invalid("role", "role_invalid", "Choose one of the roles: admin, clinician, staff or privacy officer.")
 		}
 	case InvitePatient:
-		if err := requireRole(p, ws, access.RoleClinician, access.RoleAdmin); err != nil {
+		if err := requireRole(p, ws, access.RoleClinician, access.RoleAdmin, access.RoleStaff); err != nil {
 			return nil, err
 		}
 		if in.Role != access.RolePatient && in.Role != access.RoleRepresentative {

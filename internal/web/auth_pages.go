@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,8 +54,11 @@ func (s *Server) authRoutes(mux Mux) {
 	mux.HandleFunc("POST /workspace/members/{user}/remove", s.requireSession(s.requireRole(s.memberRemovePost, access.RoleAdmin)))
 	mux.HandleFunc("POST /workspace/members/{user}/unlock", s.requireSession(s.requireRole(s.memberUnlockPost, access.RoleAdmin)))
 	mux.HandleFunc("POST /workspace/settings/mfa", s.requireSession(s.requireRole(s.mfaSettingPost, access.RoleAdmin)))
-	mux.HandleFunc("GET /workspace/patients/invite", s.requireSession(s.requireRole(s.patientInvitePage, access.RoleClinician, access.RoleAdmin)))
-	s.phi(mux, "POST /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePost, access.RoleClinician, access.RoleAdmin)))
+	mux.HandleFunc("POST /workspace/settings/name", s.requireSession(s.requireRole(s.workspaceNamePost, access.RoleAdmin)))
+	mux.HandleFunc("POST /workspace/invitations/{id}/resend", s.requireSession(s.requireRole(s.invitationResendPost, access.RoleAdmin)))
+	mux.HandleFunc("POST /workspace/invitations/{id}/revoke", s.requireSession(s.requireRole(s.invitationRevokePost, access.RoleAdmin)))
+	mux.HandleFunc("GET /workspace/patients/invite", s.requireSession(s.requireRole(s.patientInvitePage, access.RoleClinician, access.RoleAdmin, access.RoleStaff)))
+	s.phi(mux, "POST /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePost, access.RoleClinician, access.RoleAdmin, access.RoleStaff)))
 	s.authAPIRoutes(mux)
 }
 
@@ -73,7 +77,10 @@ var flashes = map[string]string{
 	"token-revoked":  "The token has been revoked; apps using it are locked out.",
 	"switched":       "You have switched workspace.",
 	"invited":        "The invitation is on its way. The link works once, for 7 days.",
-	"role":           "The role has been changed.",
+	"role":           "The roles have been saved.",
+	"renamed":        "The practice's name has been saved.",
+	"resent":         "The invitation has been sent again with a new link; the old link no longer works.",
+	"revoked":        "The invitation has been withdrawn; its link no longer works.",
 	"removed":        "The member has been removed from the workspace.",
 	"unlocked":       "Sign-in for that member is unlocked.",
 	"mfa-setting":    "The two-step verification requirement has been saved.",
@@ -461,8 +468,62 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, f form, err err
 			f["Workspace"] = ws
 		}
 	}
-	f["Members"], f["Roles"], f["Self"] = ms, access.MemberRoles, p.UserID
+	pending, perr := s.identity.PendingInvitations(r.Context(), p, p.WorkspaceID)
+	if perr != nil {
+		s.fail(w, r, perr)
+		return
+	}
+	rows := make([]memberRow, len(ms))
+	for i, m := range ms {
+		rows[i] = memberRow{Member: m, Self: m.UserID == p.UserID}
+		for _, c := range roleChoices {
+			rows[i].Choices = append(rows[i].Choices, roleChoice{roleInfo: c, Held: slices.Contains(m.Roles, c.Role)})
+		}
+	}
+	if f["Values"].(map[string]string)["role"] == "" {
+		f.set("role", string(access.RoleClinician))
+	}
+	f["Members"], f["Roles"], f["Self"], f["Pending"] = rows, roleChoices, p.UserID, pending
 	s.showForm(w, r, "members", "Workspace members", f, err)
+}
+
+// roleInfo says in words what a member role is for; the members page and
+// the README's role table say the same.
+type roleInfo struct {
+	Role  access.Role
+	Label string
+	Does  string
+}
+
+// roleChoices are the member roles in the order the invite form offers
+// them, clinician first: most people a practice invites are its doctors.
+var roleChoices = []roleInfo{
+	{access.RoleClinician, "Clinician", "sees and works on the patients whose care team they are on: profiles, cases, imaging, rehab, consents; emergency access to others"},
+	{access.RoleAdmin, "Admin", "runs the workspace: members, invitations, name, security, who is on each care team; sees patients' names, not their records"},
+	{access.RoleStaff, "Front desk", "registers patients with their details and invites them to the portal; sees no cases, files, rehab or consents"},
+	{access.RolePrivacyOfficer, "Privacy officer", "reads the audit log, reviews emergency access, records consents; sees profiles, not clinical content"},
+}
+
+// memberRow is one member on the members page, with a checkbox per role.
+type memberRow struct {
+	identity.Member
+	Self    bool
+	Choices []roleChoice
+}
+
+type roleChoice struct {
+	roleInfo
+	Held bool
+}
+
+// roleLabel is the word a person reads for a role.
+func roleLabel(r access.Role) string {
+	for _, c := range roleChoices {
+		if c.Role == r {
+			return c.Label
+		}
+	}
+	return string(r)
 }
 
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request) {
@@ -491,9 +552,41 @@ func (s *Server) memberAction(w http.ResponseWriter, r *http.Request, done strin
 	http.Redirect(w, r, "/workspace/members?m="+done, http.StatusSeeOther)
 }
 
+// memberRolePost saves the roles ticked for a member (one "role" field
+// per ticked box).
 func (s *Server) memberRolePost(w http.ResponseWriter, r *http.Request) {
 	s.memberAction(w, r, "role", func(p *access.Principal) error {
-		return s.identity.ChangeRole(r.Context(), p, p.WorkspaceID, r.PathValue("user"), access.Role(r.PostFormValue("role")), meta(r))
+		if err := r.ParseForm(); err != nil {
+			return err
+		}
+		var roles []access.Role
+		for _, v := range r.PostForm["role"] {
+			roles = append(roles, access.Role(v))
+		}
+		return s.identity.SetRoles(r.Context(), p, p.WorkspaceID, r.PathValue("user"), roles, meta(r))
+	})
+}
+
+func (s *Server) workspaceNamePost(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	if err := s.identity.RenameWorkspace(r.Context(), p, p.WorkspaceID, r.PostFormValue("name"), meta(r)); err != nil {
+		f := newForm(r)
+		f.set("name", r.PostFormValue("name"))
+		s.members(w, r, f, err)
+		return
+	}
+	http.Redirect(w, r, "/workspace/members?m=renamed", http.StatusSeeOther)
+}
+
+func (s *Server) invitationResendPost(w http.ResponseWriter, r *http.Request) {
+	s.memberAction(w, r, "resent", func(p *access.Principal) error {
+		return s.identity.ResendInvitation(r.Context(), p, p.WorkspaceID, r.PathValue("id"), meta(r))
+	})
+}
+
+func (s *Server) invitationRevokePost(w http.ResponseWriter, r *http.Request) {
+	s.memberAction(w, r, "revoked", func(p *access.Principal) error {
+		return s.identity.RevokeInvitation(r.Context(), p, p.WorkspaceID, r.PathValue("id"), meta(r))
 	})
 }
 

@@ -75,6 +75,7 @@ func (s *Server) routesRecordsPages(mux Mux) {
 	h("POST /patients/{id}/edit", s.pageUpdatePatient)
 	h("POST /patients/{id}/care-team", s.pageCareTeam)
 	h("POST /patients/{id}/break-glass", s.pageBreakGlass)
+	h("POST /patients/{id}/portal-invitation", s.pagePortalInvite)
 	h("POST /patients/{id}/cases", s.pageCreateCase)
 	h("GET /cases/{id}", s.pageCase)
 	h("POST /cases/{id}/edit", s.pageUpdateCase)
@@ -236,6 +237,12 @@ type patientView struct {
 	CaseTitle   string
 	CaseDate    string
 	TeamErrors  map[string]string
+	// CanBreakGlass: emergency access is offered only to those the policy
+	// would let open it (clinicians), never as a form ending in a 403.
+	CanBreakGlass bool
+	// CanManageTeam: the care-team forms are shown to those who may use them.
+	CanManageTeam bool
+	Roles         string // the viewer's roles in words, for the explanation
 }
 
 // pagePatient shows what p may see: the full profile, care team and cases,
@@ -254,6 +261,13 @@ func (s *Server) showPatient(w http.ResponseWriter, r *http.Request, p *access.P
 		return
 	}
 	v.Patient, v.CareTeam, v.ReasonCodes = rec.Patient, rec.CareTeam, patient.ReasonCodes
+	v.CanBreakGlass = access.Decide(p, access.BreakGlass, rec.Standing.Resource()).Allow
+	v.CanManageTeam = access.Decide(p, access.CareTeamManage, rec.Standing.Resource()).Allow || rec.Patient.BreakGlass
+	var names []string
+	for _, role := range heldRoles(p) {
+		names = append(names, roleLabel(role))
+	}
+	v.Roles = strings.Join(names, ", ")
 	if !rec.Patient.Limited {
 		v.Cases, err = s.records.Cases.ListFor(ctx, p, rec.Standing)
 		switch {
@@ -267,6 +281,31 @@ func (s *Server) showPatient(w http.ResponseWriter, r *http.Request, p *access.P
 		}
 	}
 	s.renderView(w, r, status, "patient", View{Title: "Patient", Data: v, Flash: flash, Error: msg})
+}
+
+// pagePortalInvite invites the patient (or, for a minor, each linked
+// representative) to the portal at the address on the profile: the front
+// desk's job as much as the clinician's.
+func (s *Server) pagePortalInvite(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	invs, err := s.records.Patients.InvitePortal(r.Context(), p, r.PathValue("id"))
+	if f := fieldsOf(err); f != nil {
+		msg := "The invitation was not sent"
+		for _, reason := range f {
+			msg += ": " + reason
+		}
+		msg += "."
+		s.showPatient(w, r, p, http.StatusUnprocessableEntity, patientView{}, "", msg)
+		return
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	flash := "The portal invitation is on its way to the address on the profile. The link works once, for 7 days."
+	if len(invs) > 0 && invs[0].Relationship == "representative" {
+		flash = "The patient is under 18: each linked representative has been invited to the portal. The link works once, for 7 days."
+	}
+	s.showPatient(w, r, p, http.StatusOK, patientView{}, flash, "")
 }
 
 func (s *Server) pageCareTeam(w http.ResponseWriter, r *http.Request, p *access.Principal) {

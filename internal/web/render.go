@@ -44,6 +44,8 @@ var funcs = template.FuncMap{
 	// person shows a user's display name; the server replaces this
 	// placeholder with its own lookup (Deps.ActorNames) once built.
 	"person": func(id string) string { return id },
+	// roleLabel is the word a person reads for a member role.
+	"roleLabel": roleLabel,
 	// capturesConnected says whether a patient is connected to a user, for
 	// the link to the patient's captures; captures.go binds it.
 	"capturesConnected": func(patientID, userID string) bool { return false },
