@@ -523,6 +523,14 @@ func roleLabel(r access.Role) string {
 			return c.Label
 		}
 	}
+	switch r {
+	case access.RolePatient:
+		return "Patient"
+	case access.RoleRepresentative:
+		return "Personal representative"
+	case access.RoleOperator:
+		return "Platform operator"
+	}
 	return string(r)
 }
 
