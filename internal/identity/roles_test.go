@@ -193,3 +193,56 @@ func TestWorkspaceCanBeRenamedByItsAdmin(t *testing.T) {
 		}
 	})
 }
+
+func TestPatientSignsUpWithoutAPracticeAndIsLinkedOnlyByTheirInvitation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f, founder := invitedFixture(t, d)
+		const email = "pia@home.example"
+		if err := f.svc.SignUpPatient(bg, identity.PatientSignUpInput{Name: "Pia Holm", Email: email, Password: goodPassword}, meta); err != nil {
+			t.Fatal(err)
+		}
+		f.svc.Wait()
+		if err := f.svc.VerifyEmail(bg, f.mail.lastToken(t, email, "/verify"), meta); err != nil {
+			t.Fatal(err)
+		}
+		res := f.signInFull(t, email)
+		_, p, err := f.svc.Authenticate(bg, res.Token, meta)
+		if err != nil || p.WorkspaceID != "" || p.Role != "" || p.PatientID != "" {
+			t.Fatalf("a self-signed-up patient holds something: %+v %v", p, err)
+		}
+		if ws, _ := f.svc.Workspaces(bg, p.UserID); len(ws) != 0 {
+			t.Fatalf("a patient's sign-up made a workspace: %+v", ws)
+		}
+		// Asking a doctor mails the doctor and creates nothing; an address
+		// that is no doctor's gets the same answer and no mail.
+		before := f.mail.count()
+		if err := f.svc.RequestPractice(bg, p.UserID, "nobody@clinic.example", meta); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.RequestPractice(bg, p.UserID, "ada@clinic.example", meta); err != nil {
+			t.Fatal(err)
+		}
+		f.svc.Wait()
+		if f.mail.count() != before+1 {
+			t.Fatalf("%d messages sent, want 1 (to the doctor only)", f.mail.count()-before)
+		}
+		if msg := f.mail.msgs[len(f.mail.msgs)-1]; msg.To != "ada@clinic.example" || !strings.Contains(msg.Text, "Pia Holm") || !strings.Contains(msg.Text, email) {
+			t.Fatalf("the request: %+v", msg)
+		}
+		if _, p2, _ := f.svc.Authenticate(bg, res.Token, meta); p2.WorkspaceID != "" || p2.PatientID != "" {
+			t.Fatalf("asking a doctor linked the account: %+v", p2)
+		}
+		// The practice's portal invitation, accepted while signed in, links it.
+		f.patients["p1"] = founder.WorkspaceID
+		if _, err := f.svc.Invite(bg, founder, founder.WorkspaceID, identity.InviteInput{Kind: identity.InvitePatient, Email: email, Role: access.RolePatient, PatientID: "p1", Receipt: receiptFor(t, d, "p1")}, meta); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AcceptInvitation(bg, identity.AcceptInput{Token: f.mail.lastToken(t, email, "/invitations/accept"), SignedInUserID: p.UserID}, meta); err != nil {
+			t.Fatal(err)
+		}
+		_, p, err = f.svc.Authenticate(bg, f.signInFull(t, email).Token, meta)
+		if err != nil || p.Role != access.RolePatient || p.PatientID != "p1" || p.WorkspaceID != founder.WorkspaceID {
+			t.Fatalf("after accepting: %+v %v", p, err)
+		}
+	})
+}

@@ -24,6 +24,10 @@ func (s *Server) authRoutes(mux Mux) {
 	}
 	mux.HandleFunc("GET /signup", s.signUpPage)
 	mux.HandleFunc("POST /signup", s.signUpPost)
+	mux.HandleFunc("GET /signup/patient", s.patientSignUpPage)
+	mux.HandleFunc("POST /signup/patient", s.patientSignUpPost)
+	mux.HandleFunc("GET /portal", s.requireSession(s.portalPage))
+	mux.HandleFunc("POST /portal/practice-request", s.requireSession(s.practiceRequestPost))
 	mux.HandleFunc("GET /verify", s.verifyPage)
 	mux.HandleFunc("POST /verify", s.verifyPost)
 	mux.HandleFunc("GET /signin", s.signInPage)
@@ -79,6 +83,7 @@ var flashes = map[string]string{
 	"invited":        "The invitation is on its way. The link works once, for 7 days.",
 	"role":           "The roles have been saved.",
 	"renamed":        "The practice's name has been saved.",
+	"practice-asked": "If that address belongs to a doctor on Custodia, they have your request. Their practice registers you and sends you an invitation; open it while signed in.",
 	"resent":         "The invitation has been sent again with a new link; the old link no longer works.",
 	"revoked":        "The invitation has been withdrawn; its link no longer works.",
 	"removed":        "The member has been removed from the workspace.",
@@ -148,6 +153,60 @@ func (s *Server) signUpPost(w http.ResponseWriter, r *http.Request) {
 	s.message(w, r, "Check your email", "We have sent a link to confirm your email address. Open it to finish signing up; it works once, for 48 hours.", links)
 }
 
+func (s *Server) patientSignUpPage(w http.ResponseWriter, r *http.Request) {
+	s.showForm(w, r, "signup_patient", "Create a patient account", newForm(r), nil)
+}
+
+func (s *Server) patientSignUpPost(w http.ResponseWriter, r *http.Request) {
+	f := newForm(r)
+	in := identity.PatientSignUpInput{Name: r.PostFormValue("name"), Email: r.PostFormValue("email"), Password: r.PostFormValue("password")}
+	f.set("name", in.Name)
+	f.set("email", in.Email)
+	if err := s.identity.SignUpPatient(r.Context(), in, meta(r)); err != nil {
+		s.showForm(w, r, "signup_patient", "Create a patient account", f, err)
+		return
+	}
+	links := map[string]string{}
+	if s.outbox != nil && isLoopback(r.RemoteAddr) {
+		links["Open the development outbox"] = "/dev/outbox"
+	}
+	s.message(w, r, "Check your email", "We have sent a link to confirm your email address. Open it, then sign in: your account page explains how to connect to your practice.", links)
+}
+
+// portalPage is where an account that no practice has linked lands: what
+// it can do now and how a practice links it. A member or linked patient
+// goes to their usual pages.
+func (s *Server) portalPage(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	if p.WorkspaceID != "" || p.Role != "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	u, err := s.identity.User(r.Context(), p.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := newForm(r)
+	f["User"] = u
+	s.showForm(w, r, "portal", "Your Custodia account", f, nil)
+}
+
+func (s *Server) practiceRequestPost(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	email := r.PostFormValue("email")
+	if err := s.identity.RequestPractice(r.Context(), p.UserID, email, meta(r)); err != nil {
+		f := newForm(r)
+		f.set("email", email)
+		if u, uerr := s.identity.User(r.Context(), p.UserID); uerr == nil {
+			f["User"] = u
+		}
+		s.showForm(w, r, "portal", "Your Custodia account", f, err)
+		return
+	}
+	http.Redirect(w, r, "/portal?m=practice-asked", http.StatusSeeOther)
+}
+
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 	// A button, not an automatic GET: mail scanners that prefetch links
 	// must not use up the single-use token.
@@ -180,7 +239,13 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, res.Token)
-	next := safeNext(r.PostFormValue("next"), "/account")
+	home := "/account"
+	if res.Session.WorkspaceID == "" {
+		// An account no practice has linked yet: the page that says what
+		// it can do.
+		home = "/portal"
+	}
+	next := safeNext(r.PostFormValue("next"), home)
 	switch res.Session.Stage {
 	case identity.StageMFA:
 		http.Redirect(w, r, "/signin/mfa?next="+url.QueryEscape(next), http.StatusSeeOther)

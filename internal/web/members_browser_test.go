@@ -122,3 +122,65 @@ func TestBrowserAdminInvitesAClinicianWhoAcceptsAndSignsIn(t *testing.T) {
 		t.Errorf("console problem: %s", p)
 	}
 }
+
+// TestBrowserPatientSignsUpAndLandsOnThePortal: a patient creates their own
+// account, confirms the address from the outbox, signs in and lands on the
+// page that says what the account can do, and asks a doctor to take them on.
+func TestBrowserPatientSignsUpAndLandsOnThePortal(t *testing.T) {
+	b := browsertest.New(t)
+	a := newAuthServer(t)
+	a.user(t, "dr.quimby@clinic.example")
+	const email = "pia@home.example"
+	var heading string
+	b.Run(t,
+		chromedp.Navigate(a.ts.URL+"/signup"),
+		chromedp.WaitVisible(`a[href="/signup/patient"]`),
+		chromedp.Click(`a[href="/signup/patient"]`),
+		chromedp.WaitVisible("#password-criteria"),
+	)
+	shot(t, b, "signup_patient")
+	b.Run(t,
+		chromedp.SendKeys("#name", "Pia Holm"),
+		chromedp.SendKeys("#email", email),
+		chromedp.SendKeys("#password", pw),
+		chromedp.Click("main button[type=submit]"),
+		chromedp.WaitVisible("#message"),
+		chromedp.Text("main h1", &heading),
+	)
+	if heading != "Check your email" {
+		t.Fatalf("after the patient's sign-up: %q", heading)
+	}
+	var flash, page string
+	b.Run(t,
+		chromedp.Navigate(a.link(t, email, "/verify")),
+		chromedp.Click("main button[type=submit]"),
+		chromedp.WaitVisible(".flash"),
+		chromedp.SendKeys("#email", email),
+		chromedp.SendKeys("#password", pw),
+		chromedp.Click("main button[type=submit]"),
+		chromedp.WaitVisible("#ask-h"),
+		chromedp.Text("main h1", &heading),
+	)
+	if heading != "Welcome, Pia Holm" {
+		t.Fatalf("the patient landed on %q", heading)
+	}
+	shot(t, b, "portal")
+	b.Run(t,
+		chromedp.SendKeys("#email", "dr.quimby@clinic.example"),
+		chromedp.Click(`form[action="/portal/practice-request"] button`),
+		chromedp.WaitVisible(".flash"),
+		chromedp.Text(".flash", &flash),
+		chromedp.Text("main", &page),
+	)
+	if !strings.Contains(flash, "they have your request") {
+		t.Fatalf("after asking a doctor: %q", flash)
+	}
+	a.svc.Wait()
+	items, _ := a.outbox.List()
+	if it := items[0]; it.To != "dr.quimby@clinic.example" || !strings.Contains(it.Subject, "Pia Holm") {
+		t.Fatalf("the doctor's mail: %q to %q", it.Subject, it.To)
+	}
+	for _, p := range b.Problems() {
+		t.Errorf("console problem: %s", p)
+	}
+}

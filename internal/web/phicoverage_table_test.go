@@ -106,6 +106,8 @@ var coverage = []coveredRoute{
 	public("POST /workspace/members/{user}/unlock", whyMembers), public("POST /workspace/settings/mfa", whyMembers),
 	public("POST /workspace/settings/name", whyMembers), public("POST /workspace/invitations/{id}/resend", whyMembers),
 	public("POST /workspace/invitations/{id}/revoke", whyMembers),
+	public("GET /signup/patient", whyAuth), public("POST /signup/patient", whyAuth),
+	public("GET /portal", whyAccount), public("POST /portal/practice-request", whyAccount),
 	public("GET /api/v1/workspaces/{id}/members", whyMembers), public("PATCH /api/v1/workspaces/{id}/members/{user}", whyMembers),
 	public("DELETE /api/v1/workspaces/{id}/members/{user}", whyMembers),
 	public("GET /workspace/patients/invite", whyEmptyForm),
