@@ -110,6 +110,10 @@ var coverage = []coveredRoute{
 	public("GET /portal", whyAccount), public("POST /portal/practice-request", whyAccount),
 	public("GET /api/v1/workspaces/{id}/members", whyMembers), public("PATCH /api/v1/workspaces/{id}/members/{user}", whyMembers),
 	public("DELETE /api/v1/workspaces/{id}/members/{user}", whyMembers),
+	public("GET /api/v1/workspaces/{id}/invitations", whyMembers),
+	public("POST /api/v1/workspaces/{id}/invitations/{invitation}/resend", whyMembers),
+	public("DELETE /api/v1/workspaces/{id}/invitations/{invitation}", whyMembers),
+	public("PATCH /api/v1/workspaces/{id}", whyMembers),
 	public("GET /workspace/patients/invite", whyEmptyForm),
 	// Patient invitations link an account to a record: the records decide
 	// and audit (patient.portal_invite) before identity sends anything.

@@ -557,7 +557,8 @@ func reasons(f map[string]string) []string {
 type WorkspaceMember struct {
 	UserID string
 	Name   string
-	Role   access.Role
+	Role   access.Role   // the primary role
+	Roles  []access.Role // every role held
 }
 
 func (s *Server) pageMatrix(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -569,7 +570,7 @@ func (s *Server) pageMatrix(w http.ResponseWriter, r *http.Request, p *access.Pr
 		if ms, err := s.identity.Members(r.Context(), p, p.WorkspaceID); err == nil {
 			listed = true
 			for _, m := range ms {
-				members = append(members, WorkspaceMember{UserID: m.UserID, Name: m.Name, Role: m.Role})
+				members = append(members, WorkspaceMember{UserID: m.UserID, Name: m.Name, Role: m.Role, Roles: m.Roles})
 			}
 		}
 	}

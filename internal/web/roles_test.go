@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -114,4 +115,66 @@ func postForm(t *testing.T, f *recordsFixture, as, path string, v url.Values) st
 		t.Fatalf("POST %s as %s: %d, want 303", path, as, res.StatusCode)
 	}
 	return res.Header.Get("Location")
+}
+
+// TestMembersAPISetsRoleSetsAndManagesInvitations: the founder's /me names
+// both roles; PATCH sets a member's set of roles (the last admin keeps
+// admin); pending invitations are listed, resent and withdrawn; the
+// workspace is renamed.
+func TestMembersAPISetsRoleSetsAndManagesInvitations(t *testing.T) {
+	a := newAuthServer(t)
+	codes := a.user(t, "ada@clinic.example")
+	c := a.client()
+	c.do(t, "POST", "/api/v1/auth/signin", map[string]string{"email": "ada@clinic.example", "password": pw})
+	if res, body := c.do(t, "POST", "/api/v1/auth/mfa", map[string]string{"code": codes[0]}); res.StatusCode != 200 {
+		t.Fatalf("mfa: %d %s", res.StatusCode, body)
+	}
+	var me struct {
+		UserID      string   `json:"id"`
+		WorkspaceID string   `json:"workspace_id"`
+		Role        string   `json:"role"`
+		Roles       []string `json:"roles"`
+	}
+	_, body := c.do(t, "GET", "/api/v1/me", nil)
+	if err := json.Unmarshal([]byte(body), &me); err != nil || me.Role != "clinician" || strings.Join(me.Roles, " ") != "clinician admin" {
+		t.Fatalf("/me: %s %v", body, err)
+	}
+	ws := "/api/v1/workspaces/" + me.WorkspaceID
+	if res, body := c.do(t, "PATCH", ws+"/members/"+me.UserID, map[string]any{"roles": []string{"clinician"}}); res.StatusCode != http.StatusConflict {
+		t.Fatalf("the last admin dropped admin: %d %s", res.StatusCode, body)
+	}
+	if res, body := c.do(t, "PATCH", ws+"/members/"+me.UserID, map[string]any{"roles": []string{"admin", "clinician", "privacy_officer"}}); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("adding a role: %d %s", res.StatusCode, body)
+	}
+	if _, body := c.do(t, "GET", ws+"/members", nil); !strings.Contains(body, `"roles":["clinician","admin","privacy_officer"]`) {
+		t.Fatalf("members: %s", body)
+	}
+	if res, body := c.do(t, "POST", ws+"/invitations", map[string]string{"kind": "member", "email": "cy@clinic.example"}); res.StatusCode != http.StatusCreated || !strings.Contains(body, `"role":"clinician"`) {
+		t.Fatalf("invite: %d %s", res.StatusCode, body)
+	}
+	var list struct {
+		Invitations []struct {
+			ID, Email, Role string
+		} `json:"invitations"`
+	}
+	_, body = c.do(t, "GET", ws+"/invitations", nil)
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list.Invitations) != 1 || list.Invitations[0].Email != "cy@clinic.example" {
+		t.Fatalf("pending: %s %v", body, err)
+	}
+	id := list.Invitations[0].ID
+	if res, body := c.do(t, "POST", ws+"/invitations/"+id+"/resend", nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("resend: %d %s", res.StatusCode, body)
+	}
+	if res, body := c.do(t, "DELETE", ws+"/invitations/"+id, nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", res.StatusCode, body)
+	}
+	if res, _ := c.do(t, "DELETE", ws+"/invitations/"+id, nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("revoking twice: %d", res.StatusCode)
+	}
+	if res, body := c.do(t, "PATCH", ws, map[string]string{"name": "Quimby Clinic"}); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("rename: %d %s", res.StatusCode, body)
+	}
+	if _, body := c.do(t, "GET", "/workspace/members", nil); !strings.Contains(body, "Members of Quimby Clinic") {
+		t.Fatal("the members page does not show the new name")
+	}
 }
