@@ -506,3 +506,27 @@ func TestOnlyAClinicianJoinsTheCareTeamOfAPatientTheyRegister(t *testing.T) {
 		}
 	})
 }
+
+// TestFrontDeskRegistersAPatientForTheTreatingClinician: the clinician a
+// patient is registered for starts on the care team and reads the record;
+// the front desk who registered them does not join it.
+func TestFrontDeskRegistersAPatientForTheTreatingClinician(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := pt.New(t, d)
+		desk := pt.Member("ws1", "desk1", access.RoleStaff)
+		x, err := e.Patients.CreateFor(ctx, desk, pt.Profile("Cara", "Lind"), "doc7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := pt.Clinician("ws1", "doc7")
+		if _, err := e.Patients.Get(ctx, doc, x.ID); err != nil {
+			t.Fatalf("the treating clinician cannot read the record: %v", err)
+		}
+		if f, _ := e.Patients.Facts(ctx, desk, x.ID); f.CareTeam {
+			t.Fatal("the front desk joined the care team")
+		}
+		if _, err := e.Patients.Get(ctx, pt.Clinician("ws1", "doc8"), x.ID); !errors.Is(err, patient.ErrForbidden) {
+			t.Fatalf("another clinician read the record: %v", err)
+		}
+	})
+}

@@ -139,6 +139,10 @@ type patientFormView struct {
 	Errors       map[string]string
 	Sexes        []string
 	Lateralities []string
+	// New patients: the email of the clinician they are registered for,
+	// asked of those who do not treat patients themselves.
+	AskTreating bool
+	Treating    string
 }
 
 func (s *Server) renderPatientForm(w http.ResponseWriter, r *http.Request, status int, v patientFormView, msg string) {
@@ -151,7 +155,7 @@ func (s *Server) renderPatientForm(w http.ResponseWriter, r *http.Request, statu
 }
 
 func (s *Server) pageNewPatient(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	s.renderPatientForm(w, r, http.StatusOK, patientFormView{Action: "/patients"}, "")
+	s.renderPatientForm(w, r, http.StatusOK, patientFormView{Action: "/patients", AskTreating: !p.Has(access.RoleClinician)}, "")
 }
 
 // profileFromForm reads a profile; a height that is not a number is a field
@@ -175,12 +179,25 @@ func profileFromForm(r *http.Request) (patient.Profile, map[string]string) {
 
 func (s *Server) pageCreatePatient(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	pr, bad := profileFromForm(r)
-	v := patientFormView{Action: "/patients", Profile: pr, Errors: bad}
+	v := patientFormView{Action: "/patients", Profile: pr, Errors: bad, AskTreating: !p.Has(access.RoleClinician),
+		Treating: strings.TrimSpace(r.PostFormValue("treating"))}
+	treating := ""
+	if v.Treating != "" && s.identity != nil {
+		uid, ok := s.identity.ClinicianByEmail(r.Context(), v.Treating, p.WorkspaceID)
+		if !ok {
+			if bad == nil {
+				bad = map[string]string{}
+			}
+			bad["treating"] = "No clinician of this practice signs in with this email address. Check it, or leave it empty and add the care team later."
+			v.Errors = bad
+		}
+		treating = uid
+	}
 	if bad != nil {
 		s.renderPatientForm(w, r, http.StatusUnprocessableEntity, v, "Some fields need attention.")
 		return
 	}
-	x, err := s.records.Patients.Create(r.Context(), p, pr)
+	x, err := s.records.Patients.CreateFor(r.Context(), p, pr, treating)
 	if f := fieldsOf(err); f != nil {
 		v.Errors = f
 		s.renderPatientForm(w, r, http.StatusUnprocessableEntity, v, "Some fields need attention.")
