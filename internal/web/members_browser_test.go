@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/custodia-health/custodia/internal/browsertest"
+	"github.com/custodia-health/custodia/internal/db/dbtest"
 )
 
 // shot saves a full-page screenshot of the current page as name.png into
@@ -182,5 +184,32 @@ func TestBrowserPatientSignsUpAndLandsOnThePortal(t *testing.T) {
 	}
 	for _, p := range b.Problems() {
 		t.Errorf("console problem: %s", p)
+	}
+}
+
+// TestBrowserRolePagesReadWell renders, as the front desk and as an admin
+// without the clinician role, the pages their roles change: the new-patient
+// form (registered for a clinician), the admin's view of a patient (no
+// emergency access) and a refusal. It checks their words, and saves
+// screenshots when CUSTODIA_SHOTS is set.
+func TestBrowserRolePagesReadWell(t *testing.T) {
+	b := browsertest.New(t)
+	f := newRecordsFixture(t, dbtest.SQLite(t), "")
+	var text string
+	for _, c := range []struct{ as, path, name, want string }{
+		{"staff", "/patients/new", "patient_new_front_desk", "Registered for"},
+		{"admin", "/patients/" + f.anna.ID, "patient_admin_only", "needs the clinician role"},
+		{"admin", "/patients/" + f.anna.ID + "/edit", "refusal_admin_edit", "give yourself or a colleague a role"},
+	} {
+		b.Run(t,
+			network.SetExtraHTTPHeaders(network.Headers{asHeader: c.as}),
+			chromedp.Navigate(f.ts.URL+c.path),
+			chromedp.WaitVisible("main h1"),
+			chromedp.Text("main", &text),
+		)
+		if !strings.Contains(text, c.want) {
+			t.Errorf("%s as %s does not say %q: %q", c.path, c.as, c.want, text)
+		}
+		shot(t, b, c.name)
 	}
 }

@@ -59,11 +59,11 @@ func roleRefusal(p *access.Principal, need []access.Role) string {
 	for _, r := range need {
 		names = append(names, roleLabel(r))
 	}
-	msg := "This needs the " + orList(names) + " role"
+	msg := "This needs the " + names[0] + " role. "
 	if len(names) > 1 {
-		msg += "s"
+		msg = "This needs one of these roles: " + orList(names) + ". "
 	}
-	msg += "; your roles in this workspace: " + held + ". "
+	msg += "Your roles in this workspace: " + held + ". "
 	if p != nil && p.Has(access.RoleAdmin) {
 		return msg + "As an admin you can give yourself or a colleague a role on the Members page."
 	}

@@ -79,9 +79,9 @@ func TestAdminWithoutClinicianIsNotOfferedBreakGlassAndRefusalsSayWhy(t *testing
 		{"a clinician off the care team", "doc2", "POST", "/patients/" + f.anna.ID + "/portal-invitation", 403,
 			[]string{"not on this patient's care team", "Ask a clinician on the care team or an admin"}},
 		{"an admin editing a profile", "admin", "GET", "/patients/" + f.anna.ID + "/edit", 403,
-			[]string{"This needs the Clinician, Privacy officer or Front desk roles", "your roles in this workspace: Admin", "give yourself or a colleague a role on the Members page"}},
+			[]string{"This needs one of these roles: Clinician, Privacy officer or Front desk.", "Your roles in this workspace: Admin.", "give yourself or a colleague a role on the Members page"}},
 		{"a privacy officer registering a patient", "po", "POST", "/patients", 403,
-			[]string{"This needs the Clinician, Admin or Front desk roles", "your roles in this workspace: Privacy officer", "Ask an admin of your practice"}},
+			[]string{"This needs one of these roles: Clinician, Admin or Front desk.", "Your roles in this workspace: Privacy officer.", "Ask an admin of your practice"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			status, body := f.do(t, c.as, c.method, c.path, url.Values{"given_name": {"Eli"}, "family_name": {"Ode"}, "birth_date": {"1990-01-02"}})
