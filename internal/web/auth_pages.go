@@ -565,7 +565,7 @@ type roleInfo struct {
 var roleChoices = []roleInfo{
 	{access.RoleClinician, "Clinician", "sees and works on the patients whose care team they are on: profiles, cases, imaging, rehab, consents; emergency access to others"},
 	{access.RoleAdmin, "Admin", "runs the workspace: members, invitations, name, security, who is on each care team; sees patients' names, not their records"},
-	{access.RoleStaff, "Front desk", "registers patients with their details and invites them to the portal; sees no cases, files, rehab or consents"},
+	{access.RoleStaff, "Front desk", "registers patients with their details for the clinician who treats them and invites them to the portal; sees no cases, files, rehab or consents"},
 	{access.RolePrivacyOfficer, "Privacy officer", "reads the audit log, reviews emergency access, records consents; sees profiles, not clinical content"},
 }
 
