@@ -48,28 +48,72 @@ var Relationships = []Relationship{
 		Resource: Resource{WorkspaceID: matrixWorkspace, PatientID: matrixPatient, OperatorGrant: true}},
 }
 
-// MatrixRow is one role in one relationship, with the decision for each
-// action in Actions order.
+// MatrixRow is one role (or set of roles a member holds together) in one
+// relationship, with the decision for each action in Actions order.
 type MatrixRow struct {
-	Role         Role
+	Role         Role   // the primary role
+	Roles        []Role // every role held; one for all but combined rows
 	Relationship string
 	Decisions    []Decision
+}
+
+// Label names the row's roles, "admin + clinician" for a combination.
+func (m MatrixRow) Label() string {
+	if len(m.Roles) < 2 {
+		return string(m.Role)
+	}
+	// Named in the order people say them (admin first), not by precedence.
+	var parts []string
+	for _, r := range matrixOrder {
+		if hasRole(m.Roles, r) {
+			parts = append(parts, string(r))
+		}
+	}
+	return strings.Join(parts, " + ")
+}
+
+var matrixOrder = []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator}
+
+// matrixPrincipals are the rows' holders: each role alone, and the
+// combination a founding doctor holds (the policy grants a set the union
+// of its roles, which the tests check for every combination).
+var matrixPrincipals = [][]Role{
+	{RoleAdmin}, {RoleAdmin, RoleClinician}, {RoleClinician}, {RoleStaff}, {RolePrivacyOfficer},
+	{RolePatient}, {RoleRepresentative}, {RoleOperator},
+}
+
+func matrixPrincipal(roles []Role) *Principal {
+	p := &Principal{UserID: "u1", WorkspaceID: matrixWorkspace, Role: roles[0]}
+	if len(roles) > 1 {
+		p.Roles = NormaliseRoles(roles)
+		p.Role = p.Roles[0]
+	}
+	return p
+}
+
+func relationFits(rel Relationship, roles []Role) bool {
+	for _, r := range roles {
+		if hasRole(rel.Roles, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // Matrix evaluates the policy for every role and relationship.
 func Matrix() []MatrixRow {
 	var rows []MatrixRow
-	for _, role := range []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator} {
+	for _, roles := range matrixPrincipals {
 		for _, rel := range Relationships {
-			if !hasRole(rel.Roles, role) {
+			if !relationFits(rel, roles) {
 				continue
 			}
-			p := &Principal{UserID: "u1", WorkspaceID: matrixWorkspace, Role: role}
+			p := matrixPrincipal(roles)
 			if rel.Patient {
 				p.WorkspaceID = ""
 				p.PatientID = matrixPatient
 			}
-			row := MatrixRow{Role: role, Relationship: rel.Name}
+			row := MatrixRow{Role: p.Role, Roles: roles, Relationship: rel.Name}
 			for _, a := range Actions {
 				r := rel.Resource
 				r.Kind = kindOf(a)
@@ -106,7 +150,7 @@ func WriteMatrix(w io.Writer) error {
 	}
 	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(Actions)) + "\n")
 	for _, row := range Matrix() {
-		fmt.Fprintf(&b, "| %s | %s |", row.Role, row.Relationship)
+		fmt.Fprintf(&b, "| %s | %s |", row.Label(), row.Relationship)
 		for _, d := range row.Decisions {
 			b.WriteString(" " + d.Mark() + " |")
 		}
@@ -158,12 +202,13 @@ func ScopeMatrix() []ScopeRow {
 }
 
 func scopeGrants(scope string, a Action) bool {
-	for _, role := range []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator} {
+	for _, roles := range matrixPrincipals {
 		for _, rel := range Relationships {
-			if !hasRole(rel.Roles, role) {
+			if !relationFits(rel, roles) {
 				continue
 			}
-			p := &Principal{UserID: "u1", TokenID: "t1", Scopes: []string{scope}, WorkspaceID: matrixWorkspace, Role: role}
+			p := matrixPrincipal(roles)
+			p.TokenID, p.Scopes = "t1", []string{scope}
 			if rel.Patient {
 				p.WorkspaceID, p.PatientID = "", matrixPatient
 			}
@@ -205,4 +250,25 @@ func kindOf(a Action) Kind {
 		return KindAudit
 	}
 	return KindWorkspace
+}
+
+// RolesThatMay lists the member roles that, alone, may do a in their own
+// workspace given the most favourable relationship (on the care team, the
+// uploader, connected): what a refusal tells someone to ask for. It is read
+// from Decide, so it cannot drift from the policy.
+func RolesThatMay(a Action) []Role {
+	var out []Role
+	for _, role := range MemberRoles {
+		p := &Principal{UserID: "u1", WorkspaceID: matrixWorkspace, Role: role}
+		r := Resource{Kind: kindOf(a), WorkspaceID: matrixWorkspace, PatientID: matrixPatient, CareTeam: true, Uploader: true, Connected: true}
+		if Decide(p, a, r).Allow {
+			out = append(out, role)
+			continue
+		}
+		r.CareTeam = false // break-glass is offered only off the care team
+		if Decide(p, a, r).Allow {
+			out = append(out, role)
+		}
+	}
+	return out
 }

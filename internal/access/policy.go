@@ -118,12 +118,16 @@ const (
 // that takes effect only when someone else approves it: a care-team change
 // asked for under break-glass, which must not turn four hours of emergency
 // access into lasting access.
+//
+// Role, for a workspace member, is the held role whose rules gave the
+// answer (for a refusal, the role whose reason was kept).
 type Decision struct {
 	Allow      bool
 	Reason     Reason
 	BreakGlass bool
 	Visible    bool
 	Pending    bool
+	Role       Role
 }
 
 // TokenScope is a permission an API token may carry: exactly the actions
@@ -246,19 +250,59 @@ func decide(p *Principal, a Action, r Resource) Decision {
 			return allow(AllowOperatorGrant)
 		}
 		return deny(DenyOperator)
-	case RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer:
-		return decideForMember(p, a, r)
 	}
-	return deny(DenyRole)
+	roles := p.memberRoles()
+	if len(roles) == 0 {
+		return deny(DenyRole)
+	}
+	// A member holding several roles may do what any one of them may, so
+	// adding a role can only add rights. A refusal carries the most telling
+	// of the roles' reasons.
+	if r.BreakGlassOn && !r.CareTeam && (a == CareTeamManage || a == CaseShare) && hasRole(roles, RoleClinician) {
+		// Someone reaching this record by break-glass cannot change who may
+		// reach it, whatever else they hold: an admin's right to manage care
+		// teams must not turn four hours of emergency access into lasting
+		// access.
+		d := decideForClinician(p, a, r)
+		d.Role = RoleClinician
+		return d
+	}
+	var best Decision
+	for i, role := range roles {
+		d := decideForMember(p, role, a, r)
+		d.Role = role
+		if d.Allow {
+			return d
+		}
+		if i == 0 || denyWeight(d) > denyWeight(best) {
+			best = d
+		}
+	}
+	return best
 }
 
-// decideForMember covers workspace members, and clinicians of other
-// workspaces who collaborate on a case.
-func decideForMember(p *Principal, a Action, r Resource) Decision {
+// denyWeight ranks refusals: a request that may wait for approval beats a
+// refusal tied to a relationship (not on the care team, not connected),
+// which beats the bare "your role may not".
+func denyWeight(d Decision) int {
+	switch {
+	case d.Pending:
+		return 3
+	case d.BreakGlass:
+		return 2
+	case d.Reason != DenyRole:
+		return 1
+	}
+	return 0
+}
+
+// decideForMember covers a workspace member holding role, and clinicians of
+// other workspaces who collaborate on a case.
+func decideForMember(p *Principal, role Role, a Action, r Resource) Decision {
 	if r.WorkspaceID != p.WorkspaceID {
 		// The only way into another workspace's PHI is as a case collaborator,
 		// and then only to the case and the minimum patient details it needs.
-		if p.Role == RoleClinician && r.Collaborator {
+		if role == RoleClinician && r.Collaborator {
 			switch a {
 			case CaseRead, CaseComment, FileView, FileUpload, PatientReadSummary:
 				return allow(AllowCollaborator)
@@ -272,9 +316,15 @@ func decideForMember(p *Principal, a Action, r Resource) Decision {
 		}
 		return deny(DenyOtherWorkspace)
 	}
-	switch p.Role {
+	switch role {
 	case RoleStaff:
-		// Staff keep the practice running and see no PHI by default.
+		// The front desk registers patients and keeps their contact details
+		// right (which includes inviting them to the portal), and reads
+		// nothing clinical: no cases, files, captures, rehab or consents.
+		switch a {
+		case PatientList, PatientCreate, PatientReadSummary, PatientRead, PatientUpdate:
+			return allow(AllowWorkspaceRole)
+		}
 		return deny(DenyRole)
 	case RoleAdmin:
 		switch a {

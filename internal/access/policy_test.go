@@ -31,23 +31,52 @@ func TestMatrixMatchesReviewedGolden(t *testing.T) {
 	}
 }
 
-// every enumerates every role × every combination of relationship facts ×
-// same/other workspace × own/other patient × session/token, for every action.
+// principalsUnderTest are every non-empty set of member roles, each other
+// role alone, and a role the policy does not know.
+func principalsUnderTest() [][]Role {
+	var out [][]Role
+	for set := 1; set < 1<<len(MemberRoles); set++ {
+		var rs []Role
+		for i, r := range MemberRoles {
+			if set&(1<<i) != 0 {
+				rs = append(rs, r)
+			}
+		}
+		out = append(out, rs)
+	}
+	for _, r := range []Role{RolePatient, RoleRepresentative, RoleOperator, Role("intruder")} {
+		out = append(out, []Role{r})
+	}
+	return out
+}
+
+func principalHolding(roles []Role) *Principal {
+	p := &Principal{UserID: "u1", WorkspaceID: "w1", Role: roles[0]}
+	if len(roles) > 1 {
+		p.Roles = NormaliseRoles(roles)
+		p.Role = p.Roles[0]
+	}
+	if p.Role == RolePatient || p.Role == RoleRepresentative {
+		p.PatientID = "p1"
+	}
+	return p
+}
+
+// every enumerates every set of member roles and every other role × every
+// combination of relationship facts × same/other workspace × own/other
+// patient × session/token, for every action.
 func every(fn func(p *Principal, a Action, r Resource, d Decision)) {
-	roles := []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator, Role("intruder")}
 	tokens := [][]string{nil}
 	for _, sc := range TokenScopes {
 		tokens = append(tokens, []string{sc.Name})
 	}
-	for _, role := range roles {
+	for _, roles := range principalsUnderTest() {
 		for facts := 0; facts < 1<<7; facts++ {
 			for _, ws := range []string{"w1", "w2"} {
 				for _, pid := range []string{"p1", "p2"} {
 					for ti, scopes := range tokens {
-						p := &Principal{UserID: "u1", WorkspaceID: "w1", Role: role, Scopes: scopes}
-						if role == RolePatient || role == RoleRepresentative {
-							p.PatientID = "p1"
-						}
+						p := principalHolding(roles)
+						p.Scopes = scopes
 						if ti > 0 {
 							p.TokenID = "t1"
 						}
@@ -64,15 +93,25 @@ func every(fn func(p *Principal, a Action, r Resource, d Decision)) {
 	}
 }
 
+// clinical is what only a clinician (or, for consents, a privacy officer)
+// of the patient's practice may open: the front desk and an admin never.
+func clinical(a Action) bool {
+	switch kindOf(a) {
+	case KindCase, KindFile, KindCapture, KindRehab, KindConsent:
+		return true
+	}
+	return false
+}
+
 // TestNoUnexpectedAllow checks the rules that must hold in every one of the
-// 663,552 combinations, so no mix of facts opens a hole.
+// 1,575,936 combinations, so no mix of facts or of roles opens a hole.
 func TestNoUnexpectedAllow(t *testing.T) {
 	n := 0
 	every(func(p *Principal, a Action, r Resource, d Decision) {
 		n++
 		fail := func(rule string) {
 			t.Helper()
-			t.Errorf("%s: role=%s action=%s token=%v scopes=%v resource=%+v → %+v", rule, p.Role, a, p.TokenID != "", p.Scopes, r, d)
+			t.Errorf("%s: roles=%v action=%s token=%v scopes=%v resource=%+v → %+v", rule, p.memberRoles(), a, p.TokenID != "", p.Scopes, r, d)
 		}
 		if d.Pending && (d.Allow || a != CareTeamManage || !r.BreakGlassOn || r.CareTeam || !d.BreakGlass) {
 			fail("a pending decision outside a care-team change under break-glass")
@@ -86,9 +125,14 @@ func TestNoUnexpectedAllow(t *testing.T) {
 		if d.Reason == "" {
 			fail("an allow without a reason")
 		}
+		member := isMember(p.Role)
 		switch {
-		case p.Role == RoleStaff:
-			fail("staff see no PHI")
+		case member && !p.Has(d.Role):
+			fail("allowed for a role the principal does not hold")
+		case member && clinical(a) && !p.Has(RoleClinician) && !(p.Has(RolePrivacyOfficer) && kindOf(a) == KindConsent):
+			fail("someone without the clinician role read clinical content")
+		case p.Has(RoleStaff) && len(p.memberRoles()) == 1 && a != PatientList && a != PatientCreate && a != PatientRead && a != PatientReadSummary && a != PatientUpdate:
+			fail("the front desk did more than register patients and keep their details")
 		case !p.Role.Valid():
 			fail("an unknown role was allowed")
 		case p.Role == RoleOperator && !r.OperatorGrant:
@@ -103,24 +147,101 @@ func TestNoUnexpectedAllow(t *testing.T) {
 			fail("patient reached another patient's record")
 		case (p.Role == RolePatient || p.Role == RoleRepresentative) && (a == CaseRead || a == FileView) && !r.Shared:
 			fail("patient saw unshared clinical content")
-		case isMember(p.Role) && r.WorkspaceID != p.WorkspaceID && !(p.Role == RoleClinician && r.Collaborator):
+		case member && r.WorkspaceID != p.WorkspaceID && !(p.Has(RoleClinician) && r.Collaborator):
 			fail("member reached another workspace without being a collaborator")
-		case isMember(p.Role) && r.WorkspaceID != p.WorkspaceID && !collaboratorAction(a):
+		case member && r.WorkspaceID != p.WorkspaceID && !collaboratorAction(a):
 			fail("collaborator went beyond the case")
-		case p.Role == RoleClinician && a == CaptureView && !r.Connected:
+		case member && a == CaptureView && !r.Connected:
 			fail("capture reached a doctor the patient has not connected to")
 		case d.BreakGlass && (r.CareTeam || !r.BreakGlassOn):
 			fail("break-glass flag without a grant, or with normal rights")
 		case d.Reason == AllowBreakGlass && !d.BreakGlass:
 			fail("break-glass access not flagged")
-		case d.BreakGlass && (a == CareTeamManage || a == CaseShare):
+		case (a == CareTeamManage || a == CaseShare) && r.BreakGlassOn && !r.CareTeam && p.Has(RoleClinician):
 			fail("an emergency grant gave lasting access")
-		case a == CareTeamApprove && (p.Role != RolePrivacyOfficer || r.WorkspaceID != p.WorkspaceID):
+		case a == CareTeamApprove && (!p.Has(RolePrivacyOfficer) || r.WorkspaceID != p.WorkspaceID):
 			fail("someone other than the workspace's privacy officer approves care-team changes")
 		}
 	})
-	if n != 663552 {
-		t.Fatalf("enumerated %d combinations, want 663552", n)
+	if n != 1575936 {
+		t.Fatalf("enumerated %d combinations, want 1575936", n)
+	}
+}
+
+// TestRoleSetGrantsTheUnionOfItsRoles: a member holding several roles may
+// do exactly what one of them alone may, over every set, action and
+// combination of facts, so adding a role only adds rights. The one
+// exception narrows: someone reaching a record by break-glass cannot change
+// its care team or share it, even when they also hold admin.
+func TestRoleSetGrantsTheUnionOfItsRoles(t *testing.T) {
+	every(func(p *Principal, a Action, r Resource, d Decision) {
+		if len(p.Roles) < 2 {
+			return
+		}
+		anyAllows, visible := false, false
+		for _, role := range p.Roles {
+			one := *p
+			one.Role, one.Roles = role, nil
+			od := Decide(&one, a, r)
+			anyAllows = anyAllows || od.Allow
+			visible = visible || od.Visible
+		}
+		glassLasting := (a == CareTeamManage || a == CaseShare) && r.BreakGlassOn && !r.CareTeam && p.Has(RoleClinician)
+		switch {
+		case d.Allow && !anyAllows:
+			t.Fatalf("roles %v together may %s on %+v, none alone may: %+v", p.Roles, a, r, d)
+		case !d.Allow && anyAllows && !glassLasting:
+			t.Fatalf("roles %v together may not %s on %+v, one alone may: %+v", p.Roles, a, r, d)
+		case d.Visible != visible && !glassLasting:
+			t.Fatalf("roles %v: visible %v, alone %v (%s on %+v)", p.Roles, d.Visible, visible, a, r)
+		}
+	})
+}
+
+// TestFoundingDoctorReadsOwnPatientsAndRunsThePractice: admin + clinician,
+// the founder of a solo practice, opens the patients on their care team,
+// manages members, and is offered break-glass only where it adds something.
+func TestFoundingDoctorReadsOwnPatientsAndRunsThePractice(t *testing.T) {
+	doc := &Principal{UserID: "u", WorkspaceID: "w1", Role: RoleClinician, Roles: []Role{RoleClinician, RoleAdmin}}
+	own := Resource{Kind: KindCase, WorkspaceID: "w1", PatientID: "p1", CareTeam: true}
+	if d := Decide(doc, CaseRead, own); !d.Allow || d.Reason != AllowCareTeam || d.Role != RoleClinician {
+		t.Fatalf("own patient's case: %+v", d)
+	}
+	if d := Decide(doc, MembersManage, Resource{Kind: KindWorkspace, WorkspaceID: "w1"}); !d.Allow || d.Role != RoleAdmin {
+		t.Fatalf("members: %+v", d)
+	}
+	other := Resource{Kind: KindPatient, WorkspaceID: "w1", PatientID: "p2"}
+	if d := Decide(doc, PatientRead, other); d.Allow || d.Reason != DenyNotCareTeam {
+		t.Fatalf("a record off the care team is refused for the care team, not the role: %+v", d)
+	}
+	if d := Decide(doc, BreakGlass, other); !d.Allow {
+		t.Fatalf("break-glass: %+v", d)
+	}
+	admin := &Principal{UserID: "a", WorkspaceID: "w1", Role: RoleAdmin}
+	if d := Decide(admin, BreakGlass, other); d.Allow || d.Reason != DenyRole || d.Role != RoleAdmin {
+		t.Fatalf("an admin alone cannot break the glass: %+v", d)
+	}
+	other.BreakGlassOn = true
+	if d := Decide(doc, CareTeamManage, other); d.Allow || !d.Pending {
+		t.Fatalf("an admin under break-glass changed the care team: %+v", d)
+	}
+}
+
+// TestFrontDeskRegistersPatientsButReadsNothingClinical: staff list,
+// register and correct patients (demographics, portal invitation) and are
+// refused every case, file, capture, rehab and consent, which stay invisible.
+func TestFrontDeskRegistersPatientsButReadsNothingClinical(t *testing.T) {
+	desk := &Principal{UserID: "s", WorkspaceID: "w1", Role: RoleStaff}
+	for _, a := range Actions {
+		r := Resource{Kind: kindOf(a), WorkspaceID: "w1", PatientID: "p1", CareTeam: true, Shared: true, Uploader: true, Connected: true}
+		d := Decide(desk, a, r)
+		want := a == PatientList || a == PatientCreate || a == PatientRead || a == PatientReadSummary || a == PatientUpdate
+		if d.Allow != want {
+			t.Errorf("%s: %+v, want allow=%v", a, d, want)
+		}
+		if clinical(a) && d.Visible {
+			t.Errorf("%s: clinical content is visible to the front desk (403, not 404)", a)
+		}
 	}
 }
 
@@ -213,7 +334,6 @@ func BenchmarkDecide(b *testing.B) {
 // for the scope, and each action a scope names is allowed somewhere (a scope
 // never names an action no token could use).
 func TestEachScopeGrantsExactlyItsActions(t *testing.T) {
-	roles := []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer, RolePatient, RoleRepresentative, RoleOperator}
 	for _, sc := range TokenScopes {
 		if len(sc.Actions) == 0 || sc.Description == "" {
 			t.Errorf("scope %s names no action or has no description", sc.Name)
@@ -224,14 +344,13 @@ func TestEachScopeGrantsExactlyItsActions(t *testing.T) {
 				t.Errorf("Scope(%s) = %q, but %s names it: %v", a, Scope(a), sc.Name, named)
 			}
 			used := false
-			for _, role := range roles {
+			for _, roles := range principalsUnderTest() {
+				role := roles
 				for facts := 0; facts < 1<<7; facts++ {
 					for _, ws := range []string{"w1", "w2"} {
 						for _, pid := range []string{"p1", "p2"} {
-							session := &Principal{UserID: "u1", SessionID: "s1", WorkspaceID: "w1", Role: role}
-							if role == RolePatient || role == RoleRepresentative {
-								session.PatientID = "p1"
-							}
+							session := principalHolding(roles)
+							session.SessionID = "s1"
 							token := *session
 							token.SessionID, token.TokenID, token.Scopes = "", "t1", []string{sc.Name}
 							r := Resource{Kind: kindOf(a), WorkspaceID: ws, PatientID: pid,

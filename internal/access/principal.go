@@ -20,8 +20,33 @@ const (
 	RoleOperator       Role = "operator"
 )
 
-// MemberRoles are the roles a workspace member may hold.
-var MemberRoles = []Role{RoleAdmin, RoleClinician, RoleStaff, RolePrivacyOfficer}
+// MemberRoles are the roles a workspace member may hold, in precedence
+// order: a member holding several has the first of them as the primary role
+// (Principal.Role), the one audit entries name.
+var MemberRoles = []Role{RoleClinician, RoleAdmin, RolePrivacyOfficer, RoleStaff}
+
+// NormaliseRoles returns the member roles in rs once each, in MemberRoles
+// (precedence) order, dropping anything that is not a member role.
+func NormaliseRoles(rs []Role) []Role {
+	var out []Role
+	for _, m := range MemberRoles {
+		for _, r := range rs {
+			if r == m {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// PrimaryRole is the first of rs by precedence, "" when rs holds no member role.
+func PrimaryRole(rs []Role) Role {
+	if n := NormaliseRoles(rs); len(n) > 0 {
+		return n[0]
+	}
+	return ""
+}
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {
@@ -40,11 +65,47 @@ type Principal struct {
 	TokenID     string   // set when an API token authenticated the request
 	Scopes      []string // the token's scopes; empty for sessions
 	WorkspaceID string   // the active workspace, empty for patients outside one
-	Role        Role     // the role in WorkspaceID, or patient/representative/operator
+	Role        Role     // the primary role in WorkspaceID (Roles[0]), or patient/representative/operator
+	Roles       []Role   // members: every role held in WorkspaceID, in MemberRoles order; nil otherwise
 	PatientID   string   // patients: their own record; representatives: the patient they act for
 	OnBehalfOf  string   // the user a representative or delegate acts for
 	ClientAddr  string   // the client's address, for the audit entry
 	RequestID   string   // the request id, for the audit entry
+}
+
+// Has reports whether p holds role r: one of a member's Roles, or the
+// principal's only role when Roles is empty.
+func (p *Principal) Has(r Role) bool {
+	if p == nil {
+		return false
+	}
+	if len(p.Roles) == 0 {
+		return p.Role == r
+	}
+	for _, x := range p.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAny reports whether p holds at least one of rs.
+func (p *Principal) HasAny(rs ...Role) bool {
+	for _, r := range rs {
+		if p.Has(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// memberRoles are the member roles the policy weighs for p.
+func (p *Principal) memberRoles() []Role {
+	if len(p.Roles) == 0 {
+		return NormaliseRoles([]Role{p.Role})
+	}
+	return NormaliseRoles(p.Roles)
 }
 
 // HasScope reports whether a token-authenticated principal holds scope. A

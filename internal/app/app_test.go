@@ -86,14 +86,27 @@ func TestDemoLoadsOnceAndItsClinicianSeesThePatients(t *testing.T) {
 	if res.StatusCode != 200 || len(page.Patients) != 3 {
 		t.Fatalf("demo patients: status %d, %d patients (want 3, loaded once)", res.StatusCode, len(page.Patients))
 	}
+	// The front desk finds the practice's patients but not their cases.
+	var first struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(page.Patients[0], &first)
 	staff := signIn(t, ts, "staff@demo.custodia.example")
 	res, err = staff.Get(ts.URL + "/api/v1/patients")
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode == 200 {
-		t.Fatal("staff listed patients")
+	if res.StatusCode != 200 {
+		t.Fatalf("the front desk listed patients: %d", res.StatusCode)
+	}
+	res, err = staff.Get(ts.URL + "/api/v1/patients/" + first.ID + "/cases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 && res.StatusCode != 403 {
+		t.Fatalf("the front desk listed a patient's cases: %d", res.StatusCode)
 	}
 }
 

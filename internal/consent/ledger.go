@@ -604,7 +604,7 @@ func (s *Service) decide(ctx context.Context, p *access.Principal, a access.Acti
 		return "", access.Decision{}, fmt.Errorf("find patient workspace: %w", err)
 	}
 	res := access.Resource{Kind: access.KindConsent, WorkspaceID: ws, PatientID: patientID}
-	if p != nil && p.UserID != "" && p.Role == access.RoleClinician {
+	if p != nil && p.UserID != "" && p.Has(access.RoleClinician) {
 		if res.CareTeam, err = s.subjects.OnCareTeam(ctx, p.UserID, patientID); err != nil {
 			return "", access.Decision{}, fmt.Errorf("check care team: %w", err)
 		}

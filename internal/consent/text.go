@@ -111,11 +111,7 @@ func mayPublish(p *access.Principal) bool {
 	if p == nil || p.UserID == "" {
 		return false
 	}
-	switch p.Role {
-	case access.RolePrivacyOfficer, access.RoleAdmin, access.RoleOperator:
-		return true
-	}
-	return false
+	return p.HasAny(access.RolePrivacyOfficer, access.RoleAdmin, access.RoleOperator)
 }
 
 // PublishText publishes the next version of a purpose's consent text.

@@ -13,6 +13,7 @@ import (
 type DemoMember struct {
 	Name, Email, Password string
 	Role                  access.Role
+	Roles                 []access.Role // more roles held besides Role, if any
 }
 
 // EnsureDemoWorkspace creates (once) a workspace named name whose members
@@ -55,9 +56,14 @@ func (s *Service) EnsureDemoWorkspace(ctx context.Context, name string, members 
 			if err != nil {
 				return fmt.Errorf("create demo user: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (workspace_id, user_id) DO NOTHING`, ws, ids[i], m.Role, now); err != nil {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND user_id = $2`, ws, ids[i]).Scan(&n); err != nil {
 				return fmt.Errorf("add demo member: %w", err)
+			}
+			if n == 0 {
+				if err := s.putMember(ctx, tx, ws, ids[i], append([]access.Role{m.Role}, m.Roles...), false, now); err != nil {
+					return fmt.Errorf("add demo member: %w", err)
+				}
 			}
 		}
 		return nil

@@ -69,7 +69,7 @@ func invitedFixture(t *testing.T, d *db.DB) (*fixture, *access.Principal) {
 	uid := f.verifiedUser(t, "Ada Quimby", "ada@clinic.example", true)
 	res := f.signInFull(t, "ada@clinic.example")
 	_, p, err := f.svc.Authenticate(bg, res.Token, meta)
-	if err != nil || p == nil || p.UserID != uid || p.Role != access.RoleAdmin {
+	if err != nil || p == nil || p.UserID != uid || !p.Has(access.RoleAdmin) || !p.Has(access.RoleClinician) {
 		t.Fatalf("admin principal: %+v %v", p, err)
 	}
 	return f, p

@@ -49,6 +49,12 @@ type Invitation struct {
 	Role          access.Role
 	ExpiresAt     time.Time
 	AccountExists bool // the holder must sign in to accept
+
+	// For the admin's list of pending invitations.
+	SentAt        time.Time
+	InvitedBy     string // user id
+	InvitedByName string
+	Expired       bool
 }
 
 // Invite creates an invitation and emails its link. Admins invite members;
@@ -64,11 +70,15 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in
 		if err := requireRole(p, ws, access.RoleAdmin); err != nil {
 			return nil, err
 		}
+		if in.Role == "" {
+			// Most people a practice invites are its doctors.
+			in.Role = access.RoleClinician
+		}
 		if !slices.Contains(access.MemberRoles, in.Role) {
 			return nil, invalid("role", "role_invalid", "Choose one of the roles: admin, clinician, staff or privacy officer.")
 		}
 	case InvitePatient:
-		if err := requireRole(p, ws, access.RoleClinician, access.RoleAdmin); err != nil {
+		if err := requireRole(p, ws, access.RoleClinician, access.RoleAdmin, access.RoleStaff); err != nil {
 			return nil, err
 		}
 		if in.Role != access.RolePatient && in.Role != access.RoleRepresentative {
@@ -88,7 +98,7 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in
 	}
 	tok := randomToken(32)
 	now := s.now()
-	inv := &Invitation{ID: newID(), Kind: in.Kind, WorkspaceID: ws, Email: email, Role: in.Role, ExpiresAt: now.Add(InvitationTTL)}
+	inv := &Invitation{ID: newID(), Kind: in.Kind, WorkspaceID: ws, Email: email, Role: in.Role, ExpiresAt: now.Add(InvitationTTL), SentAt: now}
 	var patient sql.NullString
 	if in.Kind == InvitePatient {
 		patient = sql.NullString{String: strings.TrimSpace(in.PatientID), Valid: true}
@@ -99,21 +109,150 @@ func (s *Service) Invite(ctx context.Context, p *access.Principal, ws string, in
 	}
 	// The legacy email column stays '': an invitee's address is as telling
 	// as a patient's name.
-	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO invitations (id, token_hash, kind, workspace_id, email, email_enc, email_index, role, patient_id, invited_by, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11)`,
+	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO invitations (id, token_hash, kind, workspace_id, email, email_enc, email_index, role, patient_id, invited_by, created_at, expires_at, sent_at)
+		VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $10)`,
 		inv.ID, hashToken(tok), in.Kind, ws, sealed, s.emailIndex(email), string(in.Role), patient, p.UserID, micros(now), micros(inv.ExpiresAt)); err != nil {
 		return nil, fmt.Errorf("create invitation: %w", err)
 	}
-	// The email names no workspace, inviter or patient: being invited by a
-	// clinic can itself reveal that someone is its patient.
-	msg := imail.Message{To: email, Subject: "You are invited to Custodia",
-		Text: "Hello,\n\nYou have been invited to Custodia. To accept, open this link (it works once, for 7 days):\n\n" +
-			s.link("/invitations/accept", tok) + "\n\nIf you were not expecting this, ignore this message.\n"}
-	if err := s.mailer.Send(ctx, msg); err != nil {
-		return nil, fmt.Errorf("send invitation: %w", err)
+	if err := s.sendInvitation(ctx, p.UserID, ws, in.Kind, email, tok); err != nil {
+		return nil, err
 	}
 	return inv, s.record(ctx, m, audit.Event{ActorUserID: p.UserID, ActorRole: string(p.Role), WorkspaceID: ws, Action: "auth.invitation.send",
 		ResourceType: "invitation", ResourceID: inv.ID, PatientID: patient.String, Reason: in.Kind})
+}
+
+// sendInvitation mails the link. A member invitation names the practice and
+// the admin who sent it, so a colleague knows who asks; a patient
+// invitation names no workspace, inviter or patient, because being invited
+// by a clinic can itself reveal that someone is its patient.
+func (s *Service) sendInvitation(ctx context.Context, inviter, ws, kind, email, tok string) error {
+	msg := imail.Message{To: email, Subject: "You are invited to Custodia",
+		Text: "Hello,\n\nYou have been invited to Custodia. To accept, open this link (it works once, for 7 days):\n\n" +
+			s.link("/invitations/accept", tok) + "\n\nIf you were not expecting this, ignore this message.\n"}
+	if kind == InviteMember {
+		who, err := s.User(ctx, inviter)
+		if err != nil {
+			return fmt.Errorf("send invitation: %w", err)
+		}
+		clinic, err := s.WorkspaceName(ctx, ws)
+		if err != nil {
+			return fmt.Errorf("send invitation: %w", err)
+		}
+		msg.Subject = who.Name + " invites you to join " + clinic + " on Custodia"
+		msg.Text = "Hello,\n\n" + who.Name + " invites you to join " + clinic + " on Custodia, where the practice keeps its patients' records.\n\n" +
+			"To accept, open this link (it works once, for 7 days):\n\n" + s.link("/invitations/accept", tok) +
+			"\n\nIf you were not expecting this, ignore this message, or ask " + who.Name + " about it.\n"
+	}
+	if err := s.mailer.Send(ctx, msg); err != nil {
+		return fmt.Errorf("send invitation: %w", err)
+	}
+	return nil
+}
+
+// PendingInvitations lists a workspace's member invitations not yet
+// accepted or withdrawn, expired ones included (an admin resends those),
+// newest first. Admins only.
+func (s *Service) PendingInvitations(ctx context.Context, p *access.Principal, ws string) ([]Invitation, error) {
+	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT i.id, i.email_enc, i.role, i.expires_at, COALESCE(i.sent_at, i.created_at), i.invited_by, u.name_enc
+		FROM invitations i JOIN users u ON u.id = i.invited_by
+		WHERE i.workspace_id = $1 AND i.kind = $2 AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+		ORDER BY i.created_at DESC, i.id`, ws, InviteMember)
+	if err != nil {
+		return nil, fmt.Errorf("list invitations: %w", err)
+	}
+	defer rows.Close()
+	var out []Invitation
+	for rows.Next() {
+		inv := Invitation{Kind: InviteMember, WorkspaceID: ws}
+		var role string
+		var exp, sent int64
+		var email, name []byte
+		if err := rows.Scan(&inv.ID, &email, &role, &exp, &sent, &inv.InvitedBy, &name); err != nil {
+			return nil, fmt.Errorf("list invitations: %w", err)
+		}
+		if inv.Email, err = s.openText("invitations", inv.ID, "email_enc", email); err != nil {
+			return nil, fmt.Errorf("list invitations: %w", err)
+		}
+		if inv.InvitedByName, err = s.openText("users", inv.InvitedBy, "name_enc", name); err != nil {
+			return nil, fmt.Errorf("list invitations: %w", err)
+		}
+		inv.Role, inv.ExpiresAt, inv.SentAt = access.Role(role), time.UnixMicro(exp), time.UnixMicro(sent)
+		inv.Expired = !inv.ExpiresAt.After(s.now())
+		out = append(out, inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list invitations: %w", err)
+	}
+	return out, nil
+}
+
+var errNoInvitation = &Error{Kind: KindNotFound, Code: "invitation_not_found", Message: "There is no such open invitation: it may have been accepted or withdrawn already."}
+
+// openInvitationEmail returns the address of ws's open member invitation id.
+func (s *Service) openInvitationEmail(ctx context.Context, ws, id string) (string, error) {
+	var sealed []byte
+	err := s.db.Read.QueryRowContext(ctx, `SELECT email_enc FROM invitations WHERE id = $1 AND workspace_id = $2 AND kind = $3
+		AND accepted_at IS NULL AND revoked_at IS NULL`, id, ws, InviteMember).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errNoInvitation
+	}
+	if err != nil {
+		return "", fmt.Errorf("read invitation: %w", err)
+	}
+	email, err := s.openText("invitations", id, "email_enc", sealed)
+	if err != nil {
+		return "", fmt.Errorf("read invitation: %w", err)
+	}
+	return email, nil
+}
+
+// ResendInvitation mails an open member invitation again with a new link
+// good for another 7 days; the old link stops working. Admins only.
+func (s *Service) ResendInvitation(ctx context.Context, p *access.Principal, ws, id string, m Meta) error {
+	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+		return err
+	}
+	email, err := s.openInvitationEmail(ctx, ws, id)
+	if err != nil {
+		return err
+	}
+	tok := randomToken(32)
+	now := s.now()
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE invitations SET token_hash = $1, expires_at = $2, sent_at = $3
+		WHERE id = $4 AND workspace_id = $5 AND accepted_at IS NULL AND revoked_at IS NULL`,
+		hashToken(tok), micros(now.Add(InvitationTTL)), micros(now), id, ws)
+	if err != nil {
+		return fmt.Errorf("resend invitation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errNoInvitation
+	}
+	if err := s.sendInvitation(ctx, p.UserID, ws, InviteMember, email, tok); err != nil {
+		return err
+	}
+	return s.record(ctx, m, audit.Event{ActorUserID: p.UserID, ActorRole: string(p.Role), WorkspaceID: ws, Action: "auth.invitation.resend",
+		ResourceType: "invitation", ResourceID: id, Reason: InviteMember})
+}
+
+// RevokeInvitation withdraws an open member invitation: its link stops
+// working. Admins only.
+func (s *Service) RevokeInvitation(ctx context.Context, p *access.Principal, ws, id string, m Meta) error {
+	if err := requireRole(p, ws, access.RoleAdmin); err != nil {
+		return err
+	}
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE invitations SET revoked_at = $1
+		WHERE id = $2 AND workspace_id = $3 AND kind = $4 AND accepted_at IS NULL AND revoked_at IS NULL`, micros(s.now()), id, ws, InviteMember)
+	if err != nil {
+		return fmt.Errorf("revoke invitation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errNoInvitation
+	}
+	return s.record(ctx, m, audit.Event{ActorUserID: p.UserID, ActorRole: string(p.Role), WorkspaceID: ws, Action: "auth.invitation.revoke",
+		ResourceType: "invitation", ResourceID: id, Reason: InviteMember})
 }
 
 var errBadInvitation = &Error{Kind: KindInvalid, Code: "invitation_invalid", Field: "token",
@@ -126,7 +265,7 @@ func (s *Service) InvitationByToken(ctx context.Context, tok string) (*Invitatio
 	var exp int64
 	var sealed []byte
 	err := s.db.Read.QueryRowContext(ctx, `SELECT i.id, i.kind, i.workspace_id, w.name, i.email_enc, i.role, i.expires_at FROM invitations i
-		JOIN workspaces w ON w.id = i.workspace_id WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.expires_at > $2`,
+		JOIN workspaces w ON w.id = i.workspace_id WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2`,
 		hashToken(strings.TrimSpace(tok)), micros(s.now())).Scan(&inv.ID, &inv.Kind, &inv.WorkspaceID, &inv.WorkspaceName, &sealed, &role, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errBadInvitation
@@ -200,7 +339,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInput, m Meta) 
 			}
 		}
 		// Single use: only the first of two racing acceptances updates the row.
-		res, err := tx.ExecContext(ctx, `UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3 AND accepted_at IS NULL AND expires_at > $1`, now, uid, inv.ID)
+		res, err := tx.ExecContext(ctx, `UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1`, now, uid, inv.ID)
 		if err != nil {
 			return fmt.Errorf("accept invitation: %w", err)
 		}
@@ -209,8 +348,8 @@ func (s *Service) AcceptInvitation(ctx context.Context, in AcceptInput, m Meta) 
 		}
 		switch inv.Kind {
 		case InviteMember:
-			_, err = tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role`, inv.WorkspaceID, uid, string(inv.Role), now)
+			// A member invited again keeps the roles held and gains this one.
+			err = s.putMember(ctx, tx, inv.WorkspaceID, uid, []access.Role{inv.Role}, true, now)
 		case InvitePatient:
 			rel := "self"
 			if inv.Role == access.RoleRepresentative {

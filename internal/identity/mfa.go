@@ -39,7 +39,7 @@ type Enrolment struct {
 // factor (admin, clinician or privacy officer) in a workspace that requires it.
 func (s *Service) MFARequired(ctx context.Context, uid string) (bool, error) {
 	var n int
-	err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+	err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM member_roles m JOIN workspaces w ON w.id = m.workspace_id
 		WHERE m.user_id = $1 AND w.mfa_required = 1 AND m.role IN ('admin', 'clinician', 'privacy_officer')`, uid).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("check MFA requirement: %w", err)

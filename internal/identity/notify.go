@@ -14,7 +14,7 @@ import (
 // background. The message must carry no PHI: it says that something needs
 // their review and links to the page where they see it after signing in.
 func (s *Service) NotifyPrivacyOfficers(ctx context.Context, ws, subject, text string) error {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.id, u.email_enc FROM memberships m JOIN users u ON u.id = m.user_id
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.id, u.email_enc FROM member_roles m JOIN users u ON u.id = m.user_id
 		WHERE m.workspace_id = $1 AND m.role = $2 AND u.email_verified_at IS NOT NULL`, ws, string(access.RolePrivacyOfficer))
 	if err != nil {
 		return fmt.Errorf("list privacy officers: %w", err)

@@ -106,10 +106,8 @@ func checkNameEmail(name, email string) error {
 }
 
 // SignUp creates a doctor's account and a new workspace with the doctor as
-// its admin, and emails a link to verify the address. A membership holds one
-// role; the founder gets admin (which the access policy lets run the
-// practice), and admin is an MFA-required role, so the founder enrols a
-// second factor at first sign-in.
+// its admin and a clinician, and emails a link to verify the address. Both
+// roles require MFA, so the founder enrols a second factor at first sign-in.
 //
 // If the email already has an account, SignUp answers exactly as for a new
 // one and emails the owner a notice instead, so sign-up cannot be used to
@@ -151,8 +149,9 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO workspaces (id, name, mfa_required, created_at) VALUES ($1, $2, 1, $3)`, wid, ws, micros(now)); err != nil {
 			return fmt.Errorf("create workspace: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`,
-			wid, uid, access.RoleAdmin, micros(now)); err != nil {
+		// The founder runs the practice and treats its patients: a solo
+		// practice needs one account, not an admin and a clinician.
+		if err := s.putMember(ctx, tx, wid, uid, []access.Role{access.RoleAdmin, access.RoleClinician}, false, micros(now)); err != nil {
 			return fmt.Errorf("create membership: %w", err)
 		}
 		return nil
@@ -169,11 +168,99 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 	if err != nil {
 		return err
 	}
-	if err := s.record(ctx, m, audit.Event{ActorUserID: uid, WorkspaceID: wid, ActorRole: string(access.RoleAdmin), Action: "auth.signup", ResourceID: uid}); err != nil {
+	if err := s.record(ctx, m, audit.Event{ActorUserID: uid, WorkspaceID: wid, ActorRole: string(access.RoleClinician), Action: "auth.signup", ResourceID: uid}); err != nil {
 		return err
 	}
 	s.sendVerification(uid, email, in.Name)
 	return nil
+}
+
+// PatientSignUpInput is what a patient gives to open their own account.
+type PatientSignUpInput struct {
+	Name     string
+	Email    string
+	Password string
+}
+
+// SignUpPatient opens a patient's own account: no workspace, no membership
+// and no patient record, which only a practice creates. The account can
+// accept a practice's portal invitation later (signed in, at the same
+// address) and ask a doctor to take it on (RequestPractice). Like SignUp it
+// answers the same whether or not the address already has an account.
+func (s *Service) SignUpPatient(ctx context.Context, in PatientSignUpInput, m Meta) error {
+	in.Name = strings.TrimSpace(in.Name)
+	if err := checkNameEmail(in.Name, in.Email); err != nil {
+		return err
+	}
+	email := normalizeEmail(in.Email)
+	if err := CheckPassword(in.Password, PasswordContext{Name: in.Name, Email: email}); err != nil {
+		return err
+	}
+	hash, err := s.hasher.hash(normalizePassword(in.Password))
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	uid := newID()
+	var exists bool
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		err := s.insertUser(ctx, tx, uid, email, in.Name, hash, nil, micros(now))
+		if s.db.Dialect.IsUniqueViolation(err) {
+			exists = true
+			return errNoUser // roll back; handled below
+		}
+		if err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+		return nil
+	})
+	if exists {
+		s.background(func(ctx context.Context) error {
+			return s.mailer.Send(ctx, imail.Message{To: email, Subject: "Someone tried to sign up with your email address",
+				Text: "Someone (perhaps you) tried to open a new Custodia account with this email address, which already has one.\n\n" +
+					"If it was you, sign in instead, or reset your password here:\n" + s.cfg.BaseURL + "/forgot\n\n" +
+					"If it was not you, you can ignore this message; nothing has changed.\n"})
+		})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.record(ctx, m, audit.Event{ActorUserID: uid, ActorRole: string(access.RolePatient), Action: "auth.signup", ResourceID: uid, Reason: "patient"}); err != nil {
+		return err
+	}
+	s.sendVerification(uid, email, in.Name)
+	return nil
+}
+
+// RequestPractice asks the doctor who signs in with doctorEmail to take on
+// the signed-in user as a patient: the doctor is mailed the user's name and
+// address (the user's own choice to share them), and registers the patient
+// and sends the portal invitation if the practice agrees. Nothing is
+// created in any practice here. The answer is the same whether or not the
+// address belongs to a clinician, so it cannot be used to find one.
+func (s *Service) RequestPractice(ctx context.Context, uid, doctorEmail string, m Meta) error {
+	doctorEmail = normalizeEmail(doctorEmail)
+	if a, err := mail.ParseAddress(doctorEmail); err != nil || a.Address != doctorEmail {
+		return invalid("email", "email_invalid", "Enter your doctor's email address, such as name@clinic.example.")
+	}
+	u, err := s.User(ctx, uid)
+	if err != nil {
+		return err
+	}
+	if !u.EmailVerified {
+		return &Error{Kind: KindForbidden, Code: "email_unverified", Message: "Confirm your email address first: open the link we sent you when you signed up."}
+	}
+	doc, ok := s.ClinicianByEmail(ctx, doctorEmail, "")
+	if ok && doc != uid {
+		s.background(func(ctx context.Context) error {
+			return s.mailer.Send(ctx, imail.Message{To: doctorEmail, Subject: u.Name + " asks to connect with you on Custodia",
+				Text: "Hello,\n\n" + u.Name + " (" + u.Email + ") has a Custodia patient account and asks you to take them on as a patient.\n\n" +
+					"If your practice agrees, register them on the Patients page with this email address and press \"Invite to the patient portal\": " +
+					"the invitation links their account to the record. If you do not know them, ignore this message; nothing has been shared.\n"})
+		})
+	}
+	return s.record(ctx, m, audit.Event{ActorUserID: uid, ActorRole: string(access.RolePatient), Action: "auth.practice.request", ResourceID: uid})
 }
 
 // sendVerification issues a fresh verification link and mails it in the
@@ -433,7 +520,7 @@ func (s *Service) SignedInAs(ctx context.Context, uid, ws string) (name, workspa
 // there is none, without saying which condition failed.
 func (s *Service) ClinicianByEmail(ctx context.Context, email, ws string) (string, bool) {
 	var id string
-	err := s.db.Read.QueryRowContext(ctx, `SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id
+	err := s.db.Read.QueryRowContext(ctx, `SELECT u.id FROM users u JOIN member_roles m ON m.user_id = u.id
 		WHERE u.email_index = $1 AND u.email_verified_at IS NOT NULL AND m.role = $2 AND ($3 = '' OR m.workspace_id = $3) LIMIT 1`,
 		s.emailIndex(email), string(access.RoleClinician), ws).Scan(&id)
 	return id, err == nil

@@ -111,7 +111,7 @@ func mayManage(p *access.Principal, workspaceID string) bool {
 	if workspaceID == "" {
 		return p.Role == access.RoleOperator
 	}
-	return p.WorkspaceID == workspaceID && (p.Role == access.RoleAdmin || p.Role == access.RolePrivacyOfficer)
+	return p.WorkspaceID == workspaceID && p.HasAny(access.RoleAdmin, access.RolePrivacyOfficer)
 }
 
 // NewVersion is a notice version to publish.

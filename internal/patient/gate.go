@@ -59,7 +59,7 @@ func (g *Gate) Pass(ctx context.Context, p *access.Principal, c Check) (audit.Re
 		return audit.Receipt{}, d, fmt.Errorf("audit %s: %w", auditAction(c), err)
 	}
 	if !d.Allow {
-		return audit.Receipt{}, d, denial(d)
+		return audit.Receipt{}, d, denial(d, c.Action)
 	}
 	return rc, d, nil
 }
@@ -116,12 +116,26 @@ func (g *Gate) Failed(ctx context.Context, p *access.Principal, c Check, d acces
 	_, _ = g.Audit.Append(context.WithoutCancel(ctx), e)
 }
 
-func denial(d access.Decision) error {
+func denial(d access.Decision, a access.Action) error {
 	if d.Visible {
-		return ErrForbidden
+		return &DeniedError{Action: a, Reason: d.Reason, Role: d.Role, BreakGlass: d.BreakGlass}
 	}
 	return ErrNotFound
 }
+
+// DeniedError is ErrForbidden with the policy's reason, so a page can say
+// in words why and what to do next. It holds codes only, never PHI.
+type DeniedError struct {
+	Action     access.Action
+	Reason     access.Reason
+	Role       access.Role // the role whose rule refused, for a member
+	BreakGlass bool
+}
+
+func (e *DeniedError) Error() string { return "forbidden: " + string(e.Reason) }
+
+// Is makes errors.Is(err, ErrForbidden) true.
+func (e *DeniedError) Is(target error) bool { return target == ErrForbidden }
 
 func auditAction(c Check) string {
 	if c.AuditAction != "" {
@@ -166,7 +180,9 @@ func purpose(p *access.Principal, d access.Decision) string {
 		return ""
 	case p.Role == access.RolePatient || p.Role == access.RoleRepresentative:
 		return PurposeIndividual
-	case p.Role == access.RoleClinician:
+	case d.Role == access.RoleClinician || (d.Role == "" && p.Role == access.RoleClinician):
+		// The role whose rules allowed it: an admin + clinician reading as
+		// the practice's admin is doing operations, not treatment.
 		return PurposeTreatment
 	}
 	return PurposeOperations

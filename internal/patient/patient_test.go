@@ -137,7 +137,7 @@ func TestWhoSeesWhatOfAPatient(t *testing.T) {
 			{"creator", doc, nil, nil, access.AllowCareTeam},
 			{"clinician of the workspace not on the care team", pt.Clinician("ws1", "doc2"), patient.ErrForbidden, nil, access.DenyNotCareTeam},
 			{"clinician of another workspace", pt.Clinician("ws2", "doc9"), patient.ErrNotFound, patient.ErrNotFound, access.DenyOtherWorkspace},
-			{"staff", pt.Member("ws1", "staff1", access.RoleStaff), patient.ErrNotFound, patient.ErrNotFound, access.DenyRole},
+			{"front desk (demographics, nothing clinical)", pt.Member("ws1", "staff1", access.RoleStaff), nil, nil, access.AllowWorkspaceRole},
 			{"admin", pt.Member("ws1", "admin1", access.RoleAdmin), patient.ErrForbidden, nil, access.DenyRole},
 			{"privacy officer", pt.Member("ws1", "po1", access.RolePrivacyOfficer), nil, nil, access.AllowWorkspaceRole},
 			{"the patient", pt.PatientUser("u-anna", x.ID), nil, nil, access.AllowSelf},
@@ -294,8 +294,8 @@ func TestSearchFindsByNameTokenBirthDateMRNAndEmailWithinTheWorkspaceOnly(t *tes
 		if _, err := e.Patients.Search(ctx, doc, patient.Query{}); !errors.Is(err, patient.ErrInvalid) {
 			t.Fatalf("empty query: %v", err)
 		}
-		if _, err := e.Patients.Search(ctx, pt.Member("ws1", "s", access.RoleStaff), patient.Query{Name: "smith"}); err == nil {
-			t.Fatal("staff searched patients")
+		if _, err := e.Patients.Search(ctx, &access.Principal{UserID: "op", Role: access.RoleOperator}, patient.Query{Name: "smith"}); err == nil {
+			t.Fatal("an operator without a grant searched patients")
 		}
 	})
 }
@@ -474,4 +474,59 @@ func TestCareTeamIsManagedByPolicy(t *testing.T) {
 		t.Fatalf("remove twice: %v", err)
 	}
 	wantFailed(t, e, "careteam.remove", x.ID, "adm")
+}
+
+// TestOnlyAClinicianJoinsTheCareTeamOfAPatientTheyRegister: the front desk
+// and an admin register patients for the practice without thereby being on
+// their care team; a clinician (also one who is admin too) joins it.
+func TestOnlyAClinicianJoinsTheCareTeamOfAPatientTheyRegister(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := pt.New(t, d)
+		founder := &access.Principal{UserID: "doc1", WorkspaceID: "ws1", Role: access.RoleClinician, Roles: []access.Role{access.RoleClinician, access.RoleAdmin}}
+		for _, c := range []struct {
+			name string
+			p    *access.Principal
+			team bool
+		}{
+			{"front desk", pt.Member("ws1", "desk1", access.RoleStaff), false},
+			{"admin", pt.Member("ws1", "admin1", access.RoleAdmin), false},
+			{"clinician", pt.Clinician("ws1", "doc2"), true},
+			{"admin and clinician", founder, true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				x := create(t, e, c.p, pt.Profile("Cara", "Lind"))
+				f, err := e.Patients.Facts(ctx, c.p, x.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.CareTeam != c.team {
+					t.Fatalf("on the care team: %v, want %v", f.CareTeam, c.team)
+				}
+			})
+		}
+	})
+}
+
+// TestFrontDeskRegistersAPatientForTheTreatingClinician: the clinician a
+// patient is registered for starts on the care team and reads the record;
+// the front desk who registered them does not join it.
+func TestFrontDeskRegistersAPatientForTheTreatingClinician(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := pt.New(t, d)
+		desk := pt.Member("ws1", "desk1", access.RoleStaff)
+		x, err := e.Patients.CreateFor(ctx, desk, pt.Profile("Cara", "Lind"), "doc7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := pt.Clinician("ws1", "doc7")
+		if _, err := e.Patients.Get(ctx, doc, x.ID); err != nil {
+			t.Fatalf("the treating clinician cannot read the record: %v", err)
+		}
+		if f, _ := e.Patients.Facts(ctx, desk, x.ID); f.CareTeam {
+			t.Fatal("the front desk joined the care team")
+		}
+		if _, err := e.Patients.Get(ctx, pt.Clinician("ws1", "doc8"), x.ID); !errors.Is(err, patient.ErrForbidden) {
+			t.Fatalf("another clinician read the record: %v", err)
+		}
+	})
 }

@@ -111,6 +111,9 @@ type Patient struct {
 	Limited bool
 	// BreakGlass is true when this read happened under a break-glass grant.
 	BreakGlass bool
+
+	creatorTreats bool   // on insert: the creator joins the care team
+	treating      string // on insert: a clinician registered as treating, who joins it too
 }
 
 // row is a patients row with the principal's relationship facts.
@@ -271,8 +274,18 @@ func (s *Service) passLasting(ctx context.Context, p *access.Principal, id strin
 	return s.pass(ctx, p, id, a, auditAction)
 }
 
-// Create adds a patient to p's workspace; p joins the care team.
+// Create adds a patient to p's workspace; p joins the care team if p holds
+// the clinician role.
 func (s *Service) Create(ctx context.Context, p *access.Principal, in Profile) (*Patient, error) {
+	return s.CreateFor(ctx, p, in, "")
+}
+
+// CreateFor is Create registering the patient for the clinician treating
+// (a user id; "" for none), who starts on the care team: the front desk
+// registers a patient for the doctor who will see them. The caller checks
+// that treating is a clinician of p's workspace; care_team.added_by records
+// who registered them.
+func (s *Service) CreateFor(ctx context.Context, p *access.Principal, in Profile, treating string) (*Patient, error) {
 	in.Normalise()
 	now := s.now()
 	if err := in.Validate(now); err != nil {
@@ -289,7 +302,7 @@ func (s *Service) Create(ctx context.Context, p *access.Principal, in Profile) (
 		return nil, err
 	}
 	pt := &Patient{ID: id, WorkspaceID: p.WorkspaceID, Version: 1, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now,
-		Profile: in, Summary: in.Summary()}
+		Profile: in, Summary: in.Summary(), creatorTreats: p.Has(access.RoleClinician), treating: treating}
 	if err := s.write(ctx, pt, true); err != nil {
 		s.gate.Failed(ctx, p, c, d)
 		return nil, err
@@ -339,9 +352,19 @@ func (s *Service) write(ctx context.Context, pt *Patient, insert bool) error {
 				VALUES ($1, $2, $3, $4, $4, 1, $5, $6)`, pt.ID, pt.WorkspaceID, pt.CreatedBy, pt.CreatedAt.UnixMicro(), prof, sum); err != nil {
 				return fmt.Errorf("insert patient: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO care_team (patient_id, user_id, added_by, added_at) VALUES ($1, $2, $2, $3)`,
-				pt.ID, pt.CreatedBy, pt.CreatedAt.UnixMicro()); err != nil {
-				return fmt.Errorf("add creator to care team: %w", err)
+			// A clinician who registers a patient treats them; the front desk
+			// or an admin registering one is not thereby on the care team.
+			if pt.creatorTreats {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO care_team (patient_id, user_id, added_by, added_at) VALUES ($1, $2, $2, $3)`,
+					pt.ID, pt.CreatedBy, pt.CreatedAt.UnixMicro()); err != nil {
+					return fmt.Errorf("add creator to care team: %w", err)
+				}
+			}
+			if pt.treating != "" && !(pt.creatorTreats && pt.treating == pt.CreatedBy) {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO care_team (patient_id, user_id, added_by, added_at) VALUES ($1, $2, $3, $4)`,
+					pt.ID, pt.treating, pt.CreatedBy, pt.CreatedAt.UnixMicro()); err != nil {
+					return fmt.Errorf("add treating clinician to care team: %w", err)
+				}
 			}
 		} else {
 			res, err := tx.ExecContext(ctx, `UPDATE patients SET profile = $1, summary = $2, version = version + 1, updated_at = $3

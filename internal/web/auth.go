@@ -171,13 +171,11 @@ func (s *Server) requireSession(h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) requireRole(h http.HandlerFunc, roles ...access.Role) http.HandlerFunc {
 	return s.requireUser(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := access.PrincipalFrom(r.Context())
-		for _, role := range roles {
-			if p.Role == role {
-				h(w, r)
-				return
-			}
+		if p.HasAny(roles...) {
+			h(w, r)
+			return
 		}
-		s.forbidden(w, r, "Your role in this workspace does not allow this.")
+		s.forbidden(w, r, roleRefusal(p, roles))
 	})
 }
 
@@ -294,10 +292,10 @@ func (s *Server) navFor(r *http.Request) *Nav {
 	if name, ws, err := s.identity.SignedInAs(r.Context(), p.UserID, p.WorkspaceID); err == nil {
 		n.Name, n.Workspace = name, ws
 	}
-	n.Admin = p.Role == access.RoleAdmin
-	n.CanInvite = p.Role == access.RoleAdmin || p.Role == access.RoleClinician
-	n.Clinical = p.Role == access.RoleAdmin || p.Role == access.RoleClinician || p.Role == access.RolePrivacyOfficer
-	n.Officer = p.Role == access.RolePrivacyOfficer
+	n.Admin = p.Has(access.RoleAdmin)
+	n.CanInvite = p.HasAny(access.RoleAdmin, access.RoleClinician, access.RoleStaff)
+	n.Clinical = p.HasAny(access.RoleAdmin, access.RoleClinician, access.RolePrivacyOfficer, access.RoleStaff)
+	n.Officer = p.Has(access.RolePrivacyOfficer)
 	if p.Role == access.RolePatient || p.Role == access.RoleRepresentative {
 		n.PatientID = p.PatientID
 	}

@@ -28,6 +28,10 @@ func (s *Server) authAPIRoutes(mux Mux) {
 	mux.HandleFunc("PATCH /api/v1/workspaces/{id}/members/{user}", s.requireSession(s.apiChangeRole))
 	mux.HandleFunc("DELETE /api/v1/workspaces/{id}/members/{user}", s.requireSession(s.apiRemoveMember))
 	s.phi(mux, "POST /api/v1/workspaces/{id}/invitations", auditedByService, s.requireSession(s.apiInvite))
+	mux.HandleFunc("GET /api/v1/workspaces/{id}/invitations", s.requireSession(s.apiPendingInvitations))
+	mux.HandleFunc("POST /api/v1/workspaces/{id}/invitations/{invitation}/resend", s.requireSession(s.apiResendInvitation))
+	mux.HandleFunc("DELETE /api/v1/workspaces/{id}/invitations/{invitation}", s.requireSession(s.apiRevokeInvitation))
+	mux.HandleFunc("PATCH /api/v1/workspaces/{id}", s.requireSession(s.apiRenameWorkspace))
 	mux.HandleFunc("POST /api/v1/invitations/accept", s.apiAcceptInvitation)
 }
 
@@ -148,7 +152,7 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{
 		"id": u.ID, "name": u.Name, "email": u.Email, "mfa_enabled": u.MFAEnabled,
-		"workspace_id": p.WorkspaceID, "role": p.Role, "patient_id": p.PatientID, "token_id": p.TokenID, "scopes": p.Scopes,
+		"workspace_id": p.WorkspaceID, "role": p.Role, "roles": p.Roles, "patient_id": p.PatientID, "token_id": p.TokenID, "scopes": p.Scopes,
 	})
 }
 
@@ -261,20 +265,24 @@ func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []map[string]any{}
 	for _, m := range ms {
-		out = append(out, map[string]any{"user_id": m.UserID, "name": m.Name, "email": m.Email, "role": m.Role, "mfa_enabled": m.MFAEnabled, "since": m.Since})
+		out = append(out, map[string]any{"user_id": m.UserID, "name": m.Name, "email": m.Email, "role": m.Role, "roles": m.Roles, "mfa_enabled": m.MFAEnabled, "since": m.Since})
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"members": out})
 }
 
 func (s *Server) apiChangeRole(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Role access.Role `json:"role"`
+		Role  access.Role   `json:"role"`
+		Roles []access.Role `json:"roles"`
 	}
 	if !DecodeJSON(w, r, &in) {
 		return
 	}
+	if in.Roles == nil && in.Role != "" {
+		in.Roles = []access.Role{in.Role}
+	}
 	p, _ := access.PrincipalFrom(r.Context())
-	if err := s.identity.ChangeRole(r.Context(), p, r.PathValue("id"), r.PathValue("user"), in.Role, meta(r)); err != nil {
+	if err := s.identity.SetRoles(r.Context(), p, r.PathValue("id"), r.PathValue("user"), in.Roles, meta(r)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -338,4 +346,52 @@ func (s *Server) apiAcceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	WriteJSON(w, http.StatusCreated, map[string]string{"user_id": uid})
+}
+
+func (s *Server) apiPendingInvitations(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	invs, err := s.identity.PendingInvitations(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := []map[string]any{}
+	for _, inv := range invs {
+		out = append(out, map[string]any{"id": inv.ID, "email": inv.Email, "role": inv.Role, "invited_by": inv.InvitedBy,
+			"sent_at": inv.SentAt, "expires_at": inv.ExpiresAt, "expired": inv.Expired})
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"invitations": out})
+}
+
+func (s *Server) apiResendInvitation(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	if err := s.identity.ResendInvitation(r.Context(), p, r.PathValue("id"), r.PathValue("invitation"), meta(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiRevokeInvitation(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	if err := s.identity.RevokeInvitation(r.Context(), p, r.PathValue("id"), r.PathValue("invitation"), meta(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiRenameWorkspace(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if !DecodeJSON(w, r, &in) {
+		return
+	}
+	p, _ := access.PrincipalFrom(r.Context())
+	if err := s.identity.RenameWorkspace(r.Context(), p, r.PathValue("id"), in.Name, meta(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

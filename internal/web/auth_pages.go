@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/labels"
 )
 
 func init() { routeSets = append(routeSets, (*Server).authRoutes) }
@@ -23,6 +25,10 @@ func (s *Server) authRoutes(mux Mux) {
 	}
 	mux.HandleFunc("GET /signup", s.signUpPage)
 	mux.HandleFunc("POST /signup", s.signUpPost)
+	mux.HandleFunc("GET /signup/patient", s.patientSignUpPage)
+	mux.HandleFunc("POST /signup/patient", s.patientSignUpPost)
+	mux.HandleFunc("GET /portal", s.requireSession(s.portalPage))
+	mux.HandleFunc("POST /portal/practice-request", s.requireSession(s.practiceRequestPost))
 	mux.HandleFunc("GET /verify", s.verifyPage)
 	mux.HandleFunc("POST /verify", s.verifyPost)
 	mux.HandleFunc("GET /signin", s.signInPage)
@@ -53,8 +59,11 @@ func (s *Server) authRoutes(mux Mux) {
 	mux.HandleFunc("POST /workspace/members/{user}/remove", s.requireSession(s.requireRole(s.memberRemovePost, access.RoleAdmin)))
 	mux.HandleFunc("POST /workspace/members/{user}/unlock", s.requireSession(s.requireRole(s.memberUnlockPost, access.RoleAdmin)))
 	mux.HandleFunc("POST /workspace/settings/mfa", s.requireSession(s.requireRole(s.mfaSettingPost, access.RoleAdmin)))
-	s.phi(mux, "GET /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePage, access.RoleClinician, access.RoleAdmin)))
-	s.phi(mux, "POST /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePost, access.RoleClinician, access.RoleAdmin)))
+	mux.HandleFunc("POST /workspace/settings/name", s.requireSession(s.requireRole(s.workspaceNamePost, access.RoleAdmin)))
+	mux.HandleFunc("POST /workspace/invitations/{id}/resend", s.requireSession(s.requireRole(s.invitationResendPost, access.RoleAdmin)))
+	mux.HandleFunc("POST /workspace/invitations/{id}/revoke", s.requireSession(s.requireRole(s.invitationRevokePost, access.RoleAdmin)))
+	s.phi(mux, "GET /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePage, access.RoleClinician, access.RoleAdmin, access.RoleStaff)))
+	s.phi(mux, "POST /workspace/patients/invite", auditedByService, s.requireSession(s.requireRole(s.patientInvitePost, access.RoleClinician, access.RoleAdmin, access.RoleStaff)))
 	s.authAPIRoutes(mux)
 }
 
@@ -73,7 +82,11 @@ var flashes = map[string]string{
 	"token-revoked":  "The token has been revoked; apps using it are locked out.",
 	"switched":       "You have switched workspace.",
 	"invited":        "The invitation is on its way. The link works once, for 7 days.",
-	"role":           "The role has been changed.",
+	"role":           "The roles have been saved.",
+	"renamed":        "The practice's name has been saved.",
+	"practice-asked": "If that address belongs to a doctor on Custodia, they have your request. Their practice registers you and sends you an invitation; open it while signed in.",
+	"resent":         "The invitation has been sent again with a new link; the old link no longer works.",
+	"revoked":        "The invitation has been withdrawn; its link no longer works.",
 	"removed":        "The member has been removed from the workspace.",
 	"unlocked":       "Sign-in for that member is unlocked.",
 	"mfa-setting":    "The two-step verification requirement has been saved.",
@@ -141,6 +154,60 @@ func (s *Server) signUpPost(w http.ResponseWriter, r *http.Request) {
 	s.message(w, r, "Check your email", "We have sent a link to confirm your email address. Open it to finish signing up; it works once, for 48 hours.", links)
 }
 
+func (s *Server) patientSignUpPage(w http.ResponseWriter, r *http.Request) {
+	s.showForm(w, r, "signup_patient", "Create a patient account", newForm(r), nil)
+}
+
+func (s *Server) patientSignUpPost(w http.ResponseWriter, r *http.Request) {
+	f := newForm(r)
+	in := identity.PatientSignUpInput{Name: r.PostFormValue("name"), Email: r.PostFormValue("email"), Password: r.PostFormValue("password")}
+	f.set("name", in.Name)
+	f.set("email", in.Email)
+	if err := s.identity.SignUpPatient(r.Context(), in, meta(r)); err != nil {
+		s.showForm(w, r, "signup_patient", "Create a patient account", f, err)
+		return
+	}
+	links := map[string]string{}
+	if s.outbox != nil && isLoopback(r.RemoteAddr) {
+		links["Open the development outbox"] = "/dev/outbox"
+	}
+	s.message(w, r, "Check your email", "We have sent a link to confirm your email address. Open it, then sign in: your account page explains how to connect to your practice.", links)
+}
+
+// portalPage is where an account that no practice has linked lands: what
+// it can do now and how a practice links it. A member or linked patient
+// goes to their usual pages.
+func (s *Server) portalPage(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	if p.WorkspaceID != "" || p.Role != "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	u, err := s.identity.User(r.Context(), p.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := newForm(r)
+	f["User"] = u
+	s.showForm(w, r, "portal", "Your Custodia account", f, nil)
+}
+
+func (s *Server) practiceRequestPost(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	email := r.PostFormValue("email")
+	if err := s.identity.RequestPractice(r.Context(), p.UserID, email, meta(r)); err != nil {
+		f := newForm(r)
+		f.set("email", email)
+		if u, uerr := s.identity.User(r.Context(), p.UserID); uerr == nil {
+			f["User"] = u
+		}
+		s.showForm(w, r, "portal", "Your Custodia account", f, err)
+		return
+	}
+	http.Redirect(w, r, "/portal?m=practice-asked", http.StatusSeeOther)
+}
+
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 	// A button, not an automatic GET: mail scanners that prefetch links
 	// must not use up the single-use token.
@@ -173,7 +240,13 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, res.Token)
-	next := safeNext(r.PostFormValue("next"), "/account")
+	home := "/account"
+	if res.Session.WorkspaceID == "" {
+		// An account no practice has linked yet: the page that says what
+		// it can do.
+		home = "/portal"
+	}
+	next := safeNext(r.PostFormValue("next"), home)
 	switch res.Session.Stage {
 	case identity.StageMFA:
 		http.Redirect(w, r, "/signin/mfa?next="+url.QueryEscape(next), http.StatusSeeOther)
@@ -461,9 +534,56 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, f form, err err
 			f["Workspace"] = ws
 		}
 	}
-	f["Members"], f["Roles"], f["Self"] = ms, access.MemberRoles, p.UserID
+	pending, perr := s.identity.PendingInvitations(r.Context(), p, p.WorkspaceID)
+	if perr != nil {
+		s.fail(w, r, perr)
+		return
+	}
+	rows := make([]memberRow, len(ms))
+	for i, m := range ms {
+		rows[i] = memberRow{Member: m, Self: m.UserID == p.UserID}
+		for _, c := range roleChoices {
+			rows[i].Choices = append(rows[i].Choices, roleChoice{roleInfo: c, Held: slices.Contains(m.Roles, c.Role)})
+		}
+	}
+	if f["Values"].(map[string]string)["role"] == "" {
+		f.set("role", string(access.RoleClinician))
+	}
+	f["Members"], f["Roles"], f["Self"], f["Pending"] = rows, roleChoices, p.UserID, pending
 	s.showForm(w, r, "members", "Workspace members", f, err)
 }
+
+// roleInfo says in words what a member role is for; the members page and
+// the README's role table say the same.
+type roleInfo struct {
+	Role  access.Role
+	Label string
+	Does  string
+}
+
+// roleChoices are the member roles in the order the invite form offers
+// them, clinician first: most people a practice invites are its doctors.
+var roleChoices = []roleInfo{
+	{access.RoleClinician, labels.Role("clinician"), "sees and works on the patients whose care team they are on: profiles, cases, imaging, rehab, consents; emergency access to others"},
+	{access.RoleAdmin, labels.Role("admin"), "runs the workspace: members, invitations, name, security, who is on each care team; sees patients' names, not their records"},
+	{access.RoleStaff, labels.Role("staff"), "registers patients with their details for the clinician who treats them and invites them to the portal; sees no cases, files, rehab or consents"},
+	{access.RolePrivacyOfficer, labels.Role("privacy_officer"), "reads the audit log, reviews emergency access, records consents; sees profiles, not clinical content"},
+}
+
+// memberRow is one member on the members page, with a checkbox per role.
+type memberRow struct {
+	identity.Member
+	Self    bool
+	Choices []roleChoice
+}
+
+type roleChoice struct {
+	roleInfo
+	Held bool
+}
+
+// roleLabel is the word a person reads for a role.
+func roleLabel(r access.Role) string { return labels.Role(string(r)) }
 
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request) {
 	s.members(w, r, newForm(r), nil)
@@ -491,9 +611,41 @@ func (s *Server) memberAction(w http.ResponseWriter, r *http.Request, done strin
 	http.Redirect(w, r, "/workspace/members?m="+done, http.StatusSeeOther)
 }
 
+// memberRolePost saves the roles ticked for a member (one "role" field
+// per ticked box).
 func (s *Server) memberRolePost(w http.ResponseWriter, r *http.Request) {
 	s.memberAction(w, r, "role", func(p *access.Principal) error {
-		return s.identity.ChangeRole(r.Context(), p, p.WorkspaceID, r.PathValue("user"), access.Role(r.PostFormValue("role")), meta(r))
+		if err := r.ParseForm(); err != nil {
+			return err
+		}
+		var roles []access.Role
+		for _, v := range r.PostForm["role"] {
+			roles = append(roles, access.Role(v))
+		}
+		return s.identity.SetRoles(r.Context(), p, p.WorkspaceID, r.PathValue("user"), roles, meta(r))
+	})
+}
+
+func (s *Server) workspaceNamePost(w http.ResponseWriter, r *http.Request) {
+	p, _ := access.PrincipalFrom(r.Context())
+	if err := s.identity.RenameWorkspace(r.Context(), p, p.WorkspaceID, r.PostFormValue("name"), meta(r)); err != nil {
+		f := newForm(r)
+		f.set("name", r.PostFormValue("name"))
+		s.members(w, r, f, err)
+		return
+	}
+	http.Redirect(w, r, "/workspace/members?m=renamed", http.StatusSeeOther)
+}
+
+func (s *Server) invitationResendPost(w http.ResponseWriter, r *http.Request) {
+	s.memberAction(w, r, "resent", func(p *access.Principal) error {
+		return s.identity.ResendInvitation(r.Context(), p, p.WorkspaceID, r.PathValue("id"), meta(r))
+	})
+}
+
+func (s *Server) invitationRevokePost(w http.ResponseWriter, r *http.Request) {
+	s.memberAction(w, r, "revoked", func(p *access.Principal) error {
+		return s.identity.RevokeInvitation(r.Context(), p, p.WorkspaceID, r.PathValue("id"), meta(r))
 	})
 }
 

@@ -219,7 +219,7 @@ func (s *Server) officerFilter(w http.ResponseWriter, r *http.Request) (*access.
 	if !ok {
 		return nil, audit.Filter{}, false
 	}
-	if p.Role != access.RolePrivacyOfficer || p.WorkspaceID == "" {
+	if !p.Has(access.RolePrivacyOfficer) || p.WorkspaceID == "" {
 		s.recordDenial(r, p, audit.Event{ResourceType: "audit_log", Reason: "not_privacy_officer"})
 		s.answer(w, r, http.StatusForbidden, "Only the workspace's privacy officer can read the audit log.")
 		return nil, audit.Filter{}, false

@@ -177,10 +177,10 @@ func (s *Server) noticeAcceptPost(w http.ResponseWriter, r *http.Request) {
 // noticeScope is the notice a principal manages: the platform's for the
 // operator, their workspace's for its administrator or privacy officer.
 func noticeScope(p *access.Principal) (string, bool) {
-	switch p.Role {
-	case access.RoleOperator:
+	switch {
+	case p.Role == access.RoleOperator:
 		return "", true
-	case access.RoleAdmin, access.RolePrivacyOfficer:
+	case p.HasAny(access.RoleAdmin, access.RolePrivacyOfficer):
 		return p.WorkspaceID, p.WorkspaceID != ""
 	}
 	return "", false

@@ -113,8 +113,16 @@ var coverage = []coveredRoute{
 	public("GET /workspace/members", whyMembers), public("POST /workspace/members/invite", whyMembers),
 	public("POST /workspace/members/{user}/role", whyMembers), public("POST /workspace/members/{user}/remove", whyMembers),
 	public("POST /workspace/members/{user}/unlock", whyMembers), public("POST /workspace/settings/mfa", whyMembers),
+	public("POST /workspace/settings/name", whyMembers), public("POST /workspace/invitations/{id}/resend", whyMembers),
+	public("POST /workspace/invitations/{id}/revoke", whyMembers),
+	public("GET /signup/patient", whyAuth), public("POST /signup/patient", whyAuth),
+	public("GET /portal", whyAccount), public("POST /portal/practice-request", whyAccount),
 	public("GET /api/v1/workspaces/{id}/members", whyMembers), public("PATCH /api/v1/workspaces/{id}/members/{user}", whyMembers),
 	public("DELETE /api/v1/workspaces/{id}/members/{user}", whyMembers),
+	public("GET /api/v1/workspaces/{id}/invitations", whyMembers),
+	public("POST /api/v1/workspaces/{id}/invitations/{invitation}/resend", whyMembers),
+	public("DELETE /api/v1/workspaces/{id}/invitations/{invitation}", whyMembers),
+	public("PATCH /api/v1/workspaces/{id}", whyMembers),
 	// The invitation form names the patient chosen on their page: a summary
 	// read. Without a patient it is the search form and shows no PHI.
 	phi("GET /workspace/patients/invite",
@@ -153,7 +161,7 @@ var coverage = []coveredRoute{
 	public("GET /api/v1/consent/purposes", "the consent purposes and their published texts: no patient data"),
 
 	// Patients (API).
-	phi("GET /api/v1/patients", c(asDoc, "GET", "/api/v1/patients", nil, 200, "patient.list allow", "patient.list allow"), c(asStaff, "GET", "/api/v1/patients", nil, 404, "patient.list deny")),
+	phi("GET /api/v1/patients", c(asDoc, "GET", "/api/v1/patients", nil, 200, "patient.list allow", "patient.list allow"), c(asPatient, "GET", "/api/v1/patients", nil, 404, "patient.list deny")),
 	phi("POST /api/v1/patients",
 		c(asDoc, "POST", "/api/v1/patients", map[string]any{"given_name": "Carla", "family_name": coverCanary, "birth_date": "1990-01-02"}, 201, "patient.create allow"),
 		c(asOfficer, "POST", "/api/v1/patients", map[string]any{"given_name": "Carla", "family_name": coverCanary, "birth_date": "1990-01-02"}, 403, "patient.create deny")),
@@ -220,7 +228,7 @@ var coverage = []coveredRoute{
 	phi("GET /api/v1/me/cases", c(asPatient, "GET", "/api/v1/me/cases", nil, 200, "case.list allow")),
 
 	// Patients (pages).
-	phi("GET /patients", c(asDoc, "GET", "/patients", nil, 200, "patient.list allow", "patient.list allow", "patient.list allow"), c(asStaff, "GET", "/patients", nil, 404, "patient.list deny")),
+	phi("GET /patients", c(asDoc, "GET", "/patients", nil, 200, "patient.list allow", "patient.list allow", "patient.list allow"), c(asPatient, "GET", "/patients", nil, 404, "patient.list deny")),
 	phi("POST /patients/search", c(asDoc, "POST", "/patients/search", coverForm("name", coverCanary), 200, "patient.search allow", "patient.search allow", "patient.search allow"), c(asPatient, "POST", "/patients/search", coverForm("name", coverCanary), 404, "patient.search deny")),
 	phi("POST /patients",
 		c(asDoc, "POST", "/patients", coverForm("given_name", "Dora", "family_name", coverCanary, "birth_date", "1990-01-02", "height_cm", "170"), 303, "patient.create allow"),
@@ -233,6 +241,10 @@ var coverage = []coveredRoute{
 	phi("POST /patients/{id}/care-team",
 		c(asDoc, "POST", "/patients/{patient}/care-team", coverForm("user_id", "{user}"), 303, "careteam.add allow"),
 		c(asOther, "POST", "/patients/{patient}/care-team", coverForm("user_id", "{user}"), 404, "careteam.add deny")),
+	// The front desk invites a patient to the portal from the patient page.
+	phi("POST /patients/{id}/portal-invitation",
+		c(asStaff, "POST", "/patients/{patient}/portal-invitation", nil, 200, "patient.portal_invite allow", "auth.invitation.send", "patient.read allow", "careteam.read allow", "case.list deny"),
+		c(asOther, "POST", "/patients/{patient}/portal-invitation", nil, 404, "patient.portal_invite deny")),
 	phi("POST /patients/{id}/break-glass",
 		c(asER, "POST", "/patients/{patient}/break-glass", coverForm("reason_code", "emergency", "reason", "Unconscious in the ER", "password", app.DemoPassword), 200, "auth.reauth", "breakglass.open allow", "patient.read allow", "careteam.read allow", "case.list allow"),
 		c(asOther, "POST", "/patients/{patient}/break-glass", coverForm("reason_code", "emergency", "reason", "Unconscious in the ER"), 404, "breakglass.open deny")),

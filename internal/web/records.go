@@ -49,7 +49,7 @@ func recordsStatus(err error) (int, string) {
 	case errors.As(err, &inv):
 		return http.StatusUnprocessableEntity, "Some fields need attention."
 	case errors.Is(err, patient.ErrNotFound):
-		return http.StatusNotFound, "There is no such record, or you may not see it."
+		return http.StatusNotFound, "There is no such record, or you may not see it. Check the link; if you should see it, ask a clinician on the patient's care team."
 	case errors.Is(err, patient.ErrForbidden):
 		return http.StatusForbidden, "You may not do this with this record."
 	case errors.Is(err, patient.ErrConflict):
@@ -67,6 +67,9 @@ func recordsStatus(err error) (int, string) {
 // rule is ids and codes).
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := recordsStatus(err)
+	if d := (*patient.DeniedError)(nil); errors.As(err, &d) {
+		msg = refusalMessage(principal(r), d)
+	}
 	var inv *patient.InvalidError
 	if errors.As(err, &inv) {
 		WriteValidation(w, r, msg, inv.Fields)
@@ -81,6 +84,9 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 // pageError shows err as a readable page.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := recordsStatus(err)
+	if d := (*patient.DeniedError)(nil); errors.As(err, &d) {
+		msg = refusalMessage(principal(r), d)
+	}
 	if status == http.StatusInternalServerError || status == http.StatusServiceUnavailable {
 		s.log.Error("records page failed", "request_id", RequestID(r.Context()), "route", r.Pattern, "status", status)
 	}

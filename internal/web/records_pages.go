@@ -75,6 +75,7 @@ func (s *Server) routesRecordsPages(mux Mux) {
 	h("POST /patients/{id}/edit", s.pageUpdatePatient)
 	h("POST /patients/{id}/care-team", s.pageCareTeam)
 	h("POST /patients/{id}/break-glass", s.pageBreakGlass)
+	h("POST /patients/{id}/portal-invitation", s.pagePortalInvite)
 	h("POST /patients/{id}/cases", s.pageCreateCase)
 	h("GET /cases/{id}", s.pageCase)
 	h("POST /cases/{id}/edit", s.pageUpdateCase)
@@ -138,6 +139,10 @@ type patientFormView struct {
 	Errors       map[string]string
 	Sexes        []string
 	Lateralities []string
+	// New patients: the email of the clinician they are registered for,
+	// asked of those who do not treat patients themselves.
+	AskTreating bool
+	Treating    string
 }
 
 func (s *Server) renderPatientForm(w http.ResponseWriter, r *http.Request, status int, v patientFormView, msg string) {
@@ -150,7 +155,7 @@ func (s *Server) renderPatientForm(w http.ResponseWriter, r *http.Request, statu
 }
 
 func (s *Server) pageNewPatient(w http.ResponseWriter, r *http.Request, p *access.Principal) {
-	s.renderPatientForm(w, r, http.StatusOK, patientFormView{Action: "/patients"}, "")
+	s.renderPatientForm(w, r, http.StatusOK, patientFormView{Action: "/patients", AskTreating: !p.Has(access.RoleClinician)}, "")
 }
 
 // profileFromForm reads a profile; a height that is not a number is a field
@@ -174,12 +179,25 @@ func profileFromForm(r *http.Request) (patient.Profile, map[string]string) {
 
 func (s *Server) pageCreatePatient(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	pr, bad := profileFromForm(r)
-	v := patientFormView{Action: "/patients", Profile: pr, Errors: bad}
+	v := patientFormView{Action: "/patients", Profile: pr, Errors: bad, AskTreating: !p.Has(access.RoleClinician),
+		Treating: strings.TrimSpace(r.PostFormValue("treating"))}
+	treating := ""
+	if v.Treating != "" && s.identity != nil {
+		uid, ok := s.identity.ClinicianByEmail(r.Context(), v.Treating, p.WorkspaceID)
+		if !ok {
+			if bad == nil {
+				bad = map[string]string{}
+			}
+			bad["treating"] = "No clinician of this practice signs in with this email address. Check it, or leave it empty and add the care team later."
+			v.Errors = bad
+		}
+		treating = uid
+	}
 	if bad != nil {
 		s.renderPatientForm(w, r, http.StatusUnprocessableEntity, v, "Some fields need attention.")
 		return
 	}
-	x, err := s.records.Patients.Create(r.Context(), p, pr)
+	x, err := s.records.Patients.CreateFor(r.Context(), p, pr, treating)
 	if f := fieldsOf(err); f != nil {
 		v.Errors = f
 		s.renderPatientForm(w, r, http.StatusUnprocessableEntity, v, "Some fields need attention.")
@@ -236,6 +254,12 @@ type patientView struct {
 	CaseTitle   string
 	CaseDate    string
 	TeamErrors  map[string]string
+	// CanBreakGlass: emergency access is offered only to those the policy
+	// would let open it (clinicians), never as a form ending in a 403.
+	CanBreakGlass bool
+	// CanManageTeam: the care-team forms are shown to those who may use them.
+	CanManageTeam bool
+	Roles         string // the viewer's roles in words, for the explanation
 }
 
 // pagePatient shows what p may see: the full profile, care team and cases,
@@ -254,6 +278,13 @@ func (s *Server) showPatient(w http.ResponseWriter, r *http.Request, p *access.P
 		return
 	}
 	v.Patient, v.CareTeam, v.ReasonCodes = rec.Patient, rec.CareTeam, patient.ReasonCodes
+	v.CanBreakGlass = access.Decide(p, access.BreakGlass, rec.Standing.Resource()).Allow
+	v.CanManageTeam = access.Decide(p, access.CareTeamManage, rec.Standing.Resource()).Allow || rec.Patient.BreakGlass
+	var names []string
+	for _, role := range heldRoles(p) {
+		names = append(names, roleLabel(role))
+	}
+	v.Roles = strings.Join(names, ", ")
 	if !rec.Patient.Limited {
 		v.Cases, err = s.records.Cases.ListFor(ctx, p, rec.Standing)
 		switch {
@@ -267,6 +298,31 @@ func (s *Server) showPatient(w http.ResponseWriter, r *http.Request, p *access.P
 		}
 	}
 	s.renderView(w, r, status, "patient", View{Title: "Patient", Data: v, Flash: flash, Error: msg})
+}
+
+// pagePortalInvite invites the patient (or, for a minor, each linked
+// representative) to the portal at the address on the profile: the front
+// desk's job as much as the clinician's.
+func (s *Server) pagePortalInvite(w http.ResponseWriter, r *http.Request, p *access.Principal) {
+	invs, err := s.records.Patients.InvitePortal(r.Context(), p, r.PathValue("id"))
+	if f := fieldsOf(err); f != nil {
+		msg := "The invitation was not sent"
+		for _, reason := range f {
+			msg += ": " + reason
+		}
+		msg += "."
+		s.showPatient(w, r, p, http.StatusUnprocessableEntity, patientView{}, "", msg)
+		return
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	flash := "The portal invitation is on its way to the address on the profile. The link works once, for 7 days."
+	if len(invs) > 0 && invs[0].Relationship == "representative" {
+		flash = "The patient is under 18: each linked representative has been invited to the portal. The link works once, for 7 days."
+	}
+	s.showPatient(w, r, p, http.StatusOK, patientView{}, flash, "")
 }
 
 func (s *Server) pageCareTeam(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -518,7 +574,8 @@ func reasons(f map[string]string) []string {
 type WorkspaceMember struct {
 	UserID string
 	Name   string
-	Role   access.Role
+	Role   access.Role   // the primary role
+	Roles  []access.Role // every role held
 }
 
 func (s *Server) pageMatrix(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -530,7 +587,7 @@ func (s *Server) pageMatrix(w http.ResponseWriter, r *http.Request, p *access.Pr
 		if ms, err := s.identity.Members(r.Context(), p, p.WorkspaceID); err == nil {
 			listed = true
 			for _, m := range ms {
-				members = append(members, WorkspaceMember{UserID: m.UserID, Name: m.Name, Role: m.Role})
+				members = append(members, WorkspaceMember{UserID: m.UserID, Name: m.Name, Role: m.Role, Roles: m.Roles})
 			}
 		}
 	}

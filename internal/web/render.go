@@ -56,7 +56,7 @@ var funcs = template.FuncMap{
 	"actionLabel":  labels.Action,
 	"purposeLabel": labels.Purpose,
 	"reasonLabel":  labels.Reason,
-	"roleLabel":    labels.Role,
+	"roleLabel":    roleLabel, // takes an access.Role; the words are labels.Role
 	// nobreak keeps a short phrase (a person's name) on one line in a
 	// narrow table column.
 	"nobreak": func(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") },
