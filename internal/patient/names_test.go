@@ -38,11 +38,12 @@ func TestNamesDecryptsUnderThePolicyAndAuditsEachPatientNamed(t *testing.T) {
 			t.Fatalf("audited patients %v, want exactly the two named", got)
 		}
 
-		// Staff may not read patients' names: refused and audited, nobody named.
-		staff := pt.Member("ws1", "desk1", access.RoleStaff)
-		names, err = e.Patients.Names(ctx, staff, []string{a.ID}, "audit.patient_names")
+		// The platform operator may not read the name: refused and audited, nobody
+		// named.
+		outsider := pt.Member("ws1", "op1", access.RoleOperator)
+		names, err = e.Patients.Names(ctx, outsider, []string{a.ID}, "audit.patient_names")
 		if err != nil || len(names) != 0 {
-			t.Fatalf("staff got names %v, %v", names, err)
+			t.Fatalf("the operator got names %v, %v", names, err)
 		}
 		if en := last(t, e); en.Decision != "deny" || en.PatientID != a.ID {
 			t.Fatalf("refusal audited as %+v", en.Event)
