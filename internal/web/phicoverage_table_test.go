@@ -132,7 +132,7 @@ var coverage = []coveredRoute{
 
 	// Platform.
 	public("GET /static/", whyPlatform), public("GET /healthz", whyPlatform), public("GET /readyz", whyPlatform),
-	public("GET /metrics", whyPlatform), public("GET /api/v1/openapi.json", whyPlatform), public("GET /{$}", whyPlatform),
+	public("GET /metrics", whyPlatform), public("GET /api/v1/openapi.json", whyPlatform),
 	public("/api/", whyPlatform), public("/", whyPlatform),
 	public("GET /test/media", "registered only in test builds by media_test.go: a viewer harness page with no data"),
 	public("GET /patients/new", whyEmptyForm), public("GET /access/matrix", whyEmptyForm),
@@ -299,7 +299,7 @@ var coverage = []coveredRoute{
 		c(asOther, "POST", "/api/v1/patients/{patient}/consents", `{"purpose":"sms","action":"grant"}`, 422)),
 	phi("GET /patients/{id}/consents", c(asPatient, "GET", "/patients/{patient}/consents", nil, 200, "consent.read allow", "patient.age_check allow"), c(asOther, "GET", "/patients/{patient}/consents", nil, 404, "consent.read deny")),
 	phi("POST /patients/{id}/consents",
-		c(asPatient, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "withdraw"), 303, "patient.age_check allow", "consent.withdraw allow"),
+		c(asPatient, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "withdraw", "confirm", "yes"), 303, "patient.age_check allow", "consent.withdraw allow"),
 		c(asOther, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "grant"), 404, "consent.read deny")),
 	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
 	phi("POST /patients/{id}/consents/paper", paperForm(asDoc, 303, "patient.age_check allow", "consent.grant allow"), paperForm(asOther, 404, "consent.grant deny")),
@@ -334,6 +334,16 @@ var coverage = []coveredRoute{
 		c(asPatient, "POST", "/me/connections/{connection}/revoke", nil, 303, "capture.revoke allow")),
 	phi("DELETE /api/v1/me/connections/{id}", c(asDoc, "DELETE", "/api/v1/me/connections/{connection}", nil, 403).unaudited(whyNotAPatient),
 		c(asPatient, "DELETE", "/api/v1/me/connections/{connection}", nil, 404).unaudited("the connection is no longer open: nothing is read or changed")),
+
+	// Landing pages: each role's work, its names read under the policy.
+	// The clinician's: the patients list (request and rows), the recent
+	// cases (one case.recent each) and the files of the three newest.
+	phi("GET /{$}", c(asDoc, "GET", "/", nil, 200, "patient.list allow", "patient.list allow", "patient.list allow", "patient.list allow",
+		"case.recent allow", "case.recent allow", "case.recent allow", "file.list allow", "file.list allow", "file.list allow"),
+		c(asOfficer, "GET", "/", nil, 200, "breakglass.review_list allow", "breakglass.review_read allow", "breakglass.review_read allow",
+			"breakglass.review_read allow", "patient.read_summary allow"),
+		c(asPatient, "GET", "/", nil, 200, "patient.read allow", "case.list allow", "consent.read allow", "patient.age_check allow"),
+		c(asAdmin, "GET", "/", nil, 200).unaudited("the admin's landing page shows staff and settings, no patient data")),
 
 	// Access history and the audit log (last: they read what the walk wrote).
 	phi("GET /api/v1/me/access-history", c(asPatient, "GET", "/api/v1/me/access-history", nil, 200, "audit.read allow")),

@@ -182,7 +182,7 @@ func (s *Server) routes(mux Mux) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
-	mux.HandleFunc("GET /{$}", s.home)
+	s.phi(mux, "GET /{$}", auditedByService, s.home) // landing pages (home.go) read names under the policy
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, http.StatusNotFound, "No such API endpoint. The API is described at /api/v1/openapi.json.")
 	})
@@ -207,7 +207,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "home", nil)
+	s.landing(w, r)
 }
 
 // person names a user for a page: their display name when known, else the
