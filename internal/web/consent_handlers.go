@@ -265,6 +265,7 @@ type consentCell struct {
 	Action   string // "grant", "withdraw" or "" when nothing can be done
 	Button   string
 	Aria     string
+	Confirm  string // the question the confirmation step asks
 }
 
 type consentRow struct {
@@ -282,8 +283,17 @@ type consentHistoryRow struct {
 	HasForm                                                                        bool
 }
 
+// consentGroup is a section of the consent page: a few purposes with a
+// plain explanation of what they have in common.
+type consentGroup struct {
+	Key, Title, Explanation string
+	Rows                    []consentRow
+}
+
 type consentPageData struct {
 	PatientID  string
+	Groups     []consentGroup
+	Changed    string // "purpose/category" of the change just made, highlighted
 	Minor      bool
 	SelfView   bool // the patient or their representative is looking
 	CanDecide  bool // may click grant/withdraw
@@ -346,10 +356,26 @@ func (s *Server) consentPageView(p *access.Principal, o consent.Overview) consen
 					c.Action, c.Button = "grant", "Give consent"
 				}
 				c.Aria = c.Button + ": " + pu.Title + ", " + strings.ToLower(c.Label)
+				c.Confirm = consentChangeWords(string(pu.Code), string(sd.Category), c.Action, false)
 			}
 			row.Cells = append(row.Cells, c)
 		}
 		d.Rows = append(d.Rows, row)
+	}
+	byCode := map[string]consentRow{}
+	for _, row := range d.Rows {
+		byCode[row.Code] = row
+	}
+	for _, g := range consent.Groups() {
+		cg := consentGroup{Key: g.Key, Title: g.Title, Explanation: g.Explanation}
+		for _, c := range g.Purposes {
+			if row, ok := byCode[string(c)]; ok {
+				cg.Rows = append(cg.Rows, row)
+			}
+		}
+		if len(cg.Rows) > 0 {
+			d.Groups = append(d.Groups, cg)
+		}
 	}
 	for _, e := range o.History {
 		h := consentHistoryRow{ID: e.ID, When: when(e.RecordedAt), Purpose: purposeTitle(e.Purpose), Category: categoryLabel(e.Category),
@@ -384,14 +410,56 @@ var consentFlash = map[string]string{
 	"paper":    "The signed form was stored and the consent recorded.",
 }
 
+// consentChangeWords says in words what a grant or withdrawal changes, for
+// the confirmation step and for the message after it; "" for an unknown
+// purpose, category or action.
+func consentChangeWords(purpose, category, action string, done bool) string {
+	pu, ok := consent.Lookup(consent.PurposeCode(purpose))
+	if !ok || (category != "" && !consent.DataCategory(category).Valid()) {
+		return ""
+	}
+	cat := consent.General
+	if category != "" {
+		cat = consent.DataCategory(category)
+	}
+	what := "“" + pu.Title + "” (" + strings.ToLower(categoryLabel(cat)) + ")"
+	switch {
+	case action == "grant" && done:
+		return "You gave consent to " + what + ". You can withdraw it here at any time."
+	case action == "grant":
+		return "Give consent to " + what + "? From now on your information may be used for this: " + pu.Description
+	case action == "withdraw" && done:
+		return "You withdrew consent to " + what + ". It is not used for this from now on; use made while your consent stood is not undone."
+	case action == "withdraw":
+		return "Withdraw consent to " + what + "? From now on your information is no longer used for this. Use made while your consent stood is not undone."
+	}
+	return ""
+}
+
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	o, err := s.consent.Overview(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.consentPageError(w, r, err)
 		return
 	}
-	s.renderView(w, r, http.StatusOK, "consent", View{Title: "Consents", Data: s.consentPageView(p, o),
-		Flash: consentFlash[r.URL.Query().Get("saved")]})
+	q := r.URL.Query()
+	d := s.consentPageView(p, o)
+	flash := consentFlash[q.Get("saved")]
+	// What changed is the newest entry, when the viewer made it just now.
+	if saved := q.Get("saved"); (saved == "grant" || saved == "withdraw") && len(o.History) > 0 {
+		e := o.History[0]
+		if e.RecordedBy == p.UserID && string(e.Action) == saved && time.Since(e.RecordedAt) < 10*time.Minute {
+			if words := consentChangeWords(string(e.Purpose), string(e.Category), saved, true); words != "" {
+				flash, d.Changed = words, string(e.Purpose)+"/"+string(e.Category)
+			}
+		}
+	}
+	s.renderView(w, r, http.StatusOK, "consent", View{Title: "Consents", Data: d, Flash: flash})
+}
+
+// consentConfirmData is the confirmation step of a portal consent change.
+type consentConfirmData struct {
+	PatientID, Purpose, Category, Action, TextID, Question, Button string
 }
 
 func (s *Server) consentPost(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -402,6 +470,23 @@ func (s *Server) consentPost(w http.ResponseWriter, r *http.Request, p *access.P
 	}
 	id := r.PathValue("id")
 	action := consent.Action(r.PostForm.Get("action"))
+	purpose, category := r.PostForm.Get("purpose"), r.PostForm.Get("category")
+	// A change is made only once confirmed: the page's dialog (confirm.js)
+	// sends confirm=yes; without script the same question comes as a step
+	// page. The step reads the consents (audited) to prove the asker may.
+	if q := consentChangeWords(purpose, category, string(action), false); q != "" && r.PostForm.Get("confirm") != "yes" {
+		if _, err := s.consent.Overview(r.Context(), p, id); err != nil {
+			s.consentPageError(w, r, err)
+			return
+		}
+		button := "Give consent"
+		if action == consent.Withdraw {
+			button = "Withdraw consent"
+		}
+		s.renderView(w, r, http.StatusOK, "consent_confirm", View{Title: "Confirm your choice", Data: consentConfirmData{PatientID: id,
+			Purpose: purpose, Category: category, Action: string(action), TextID: r.PostForm.Get("text_id"), Question: q, Button: button}})
+		return
+	}
 	_, err := s.consent.Record(r.Context(), p, consent.Change{PatientID: id, Purpose: consent.PurposeCode(r.PostForm.Get("purpose")),
 		Category: consent.DataCategory(r.PostForm.Get("category")), Action: action, TextID: r.PostForm.Get("text_id"), Method: consent.Portal})
 	if err != nil {
@@ -423,7 +508,9 @@ func (s *Server) consentPost(w http.ResponseWriter, r *http.Request, p *access.P
 		s.renderView(w, r, http.StatusUnprocessableEntity, "consent", View{Title: "Consents", Data: s.consentPageView(p, o), Error: msg})
 		return
 	}
-	http.Redirect(w, r, "/patients/"+id+"/consents?saved="+string(action), http.StatusSeeOther)
+	// The page after names the change from the ledger's newest entry, so the
+	// URL carries no more than the kind of change.
+	http.Redirect(w, r, "/patients/"+id+"/consents?saved="+string(action)+"#consent-changed", http.StatusSeeOther)
 }
 
 func firstReason(ve *consent.ValidationError) string {
