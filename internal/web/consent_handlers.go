@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -531,20 +532,87 @@ func firstReason(ve *consent.ValidationError) string {
 type paperPageData struct {
 	PatientID string
 	Purposes  []consent.Purpose
+	// Representatives are the patient's personal representatives on
+	// record, named for the representative field's suggestions.
+	Representatives []paperRepresentative
+	RepsKnown       bool // the list could be read (records are configured)
 	Fields    map[string]string
 	Values    map[string]string
 	MaxMiB    int
 }
 
+// paperRepresentative is a personal representative as the paper form
+// names them: name, relationship and email, never their user id.
+type paperRepresentative struct {
+	Name, Relationship, Email string
+	HasAccount                bool
+	userID                    string
+}
+
+// paperRepresentatives reads the patient's personal representatives through
+// the records service (audited: patient.representative_read). ok is false
+// when the server has no records service to ask.
+func (s *Server) paperRepresentatives(ctx context.Context, p *access.Principal, patientID string) (reps []paperRepresentative, ok bool, err error) {
+	if s.records == nil {
+		return nil, false, nil
+	}
+	rs, err := s.records.Patients.Representatives(ctx, p, patientID)
+	if err != nil {
+		return nil, true, err
+	}
+	for _, x := range rs {
+		reps = append(reps, paperRepresentative{Name: x.Name, Relationship: strings.ReplaceAll(x.Relationship, "_", " "), Email: x.Email,
+			HasAccount: x.UserID != "", userID: x.UserID})
+	}
+	return reps, true, nil
+}
+
+// findRepresentative picks, by name or email (case and spacing ignored),
+// the representative who signed. It returns their user id, or a message
+// for the field saying what to do.
+func findRepresentative(reps []paperRepresentative, known bool, query string) (string, string) {
+	q := strings.Join(strings.Fields(strings.ToLower(query)), " ")
+	if q == "" {
+		return "", ""
+	}
+	if !known {
+		return "", "Representatives cannot be looked up on this server. Leave this empty if the patient signed."
+	}
+	var found []paperRepresentative
+	for _, x := range reps {
+		if strings.Join(strings.Fields(strings.ToLower(x.Name)), " ") == q || strings.ToLower(x.Email) == q {
+			found = append(found, x)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		if len(reps) == 0 {
+			return "", "No personal representative is on record for this patient. Add them on the patient's record first."
+		}
+		return "", "No personal representative of this patient has this name or email address. Choose one of those on record."
+	case len(found) > 1:
+		return "", "More than one representative has this name: enter their email address instead."
+	case !found[0].HasAccount:
+		return "", found[0].Name + " has no Custodia account yet. Invite them to the patient portal, then record the form."
+	}
+	return found[0].userID, ""
+}
+
 func (s *Server) paperConsentPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	// The read of the patient's consents is what proves the recorder may
 	// act on this patient; it is audited.
-	if _, err := s.consent.Overview(r.Context(), p, r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	if _, err := s.consent.Overview(r.Context(), p, id); err != nil {
 		s.consentPageError(w, r, err)
 		return
 	}
+	reps, known, err := s.paperRepresentatives(r.Context(), p, id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	s.renderView(w, r, http.StatusOK, "consent_paper", View{Title: "Record a signed consent form",
-		Data: paperPageData{PatientID: r.PathValue("id"), Purposes: consent.Purposes(), MaxMiB: consent.MaxFormBytes >> 20}})
+		Data: paperPageData{PatientID: id, Purposes: consent.Purposes(), MaxMiB: consent.MaxFormBytes >> 20, Representatives: reps, RepsKnown: known}})
 }
 
 // sniffForm decides a signed form's type from its first bytes, not from
@@ -611,9 +679,19 @@ func (s *Server) paperConsentPost(w http.ResponseWriter, r *http.Request, p *acc
 			continue
 		}
 		recorded = true
+		// The fields came first: find the representative they name.
+		repUID, repMsg, err := s.paperSigner(r.Context(), p, id, &data)
+		if err != nil {
+			part.Close()
+			s.pageError(w, r, err)
+			return
+		}
+		if repMsg != "" {
+			data.Fields["representative"] = repMsg
+		}
 		br := bufio.NewReaderSize(part, 512)
 		head, _ := br.Peek(512)
-		change := s.paperChange(id, data.Values)
+		change := s.paperChange(id, data.Values, repUID)
 		if typ, ok := sniffForm(head); ok {
 			change.Form, change.FormType = br, typ
 		} else if len(head) > 0 {
@@ -625,7 +703,16 @@ func (s *Server) paperConsentPost(w http.ResponseWriter, r *http.Request, p *acc
 		part.Close()
 	}
 	if !recorded && len(data.Fields) == 0 {
-		_, recordErr = s.consent.Record(r.Context(), p, s.paperChange(id, data.Values))
+		repUID, repMsg, err := s.paperSigner(r.Context(), p, id, &data)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if repMsg != "" {
+			data.Fields["representative"] = repMsg
+		} else {
+			_, recordErr = s.consent.Record(r.Context(), p, s.paperChange(id, data.Values, repUID))
+		}
 	}
 	var ve *consent.ValidationError
 	switch {
@@ -645,9 +732,26 @@ func (s *Server) paperConsentPost(w http.ResponseWriter, r *http.Request, p *acc
 	}
 }
 
-func (s *Server) paperChange(patientID string, v map[string]string) consent.Change {
+// paperSigner resolves the representative the form's field names (by name
+// or email, among the patient's representatives; an audited read), and
+// keeps the list for the page if it is shown again.
+func (s *Server) paperSigner(ctx context.Context, p *access.Principal, patientID string, data *paperPageData) (string, string, error) {
+	q := strings.TrimSpace(data.Values["representative"])
+	if q == "" {
+		return "", "", nil
+	}
+	reps, known, err := s.paperRepresentatives(ctx, p, patientID)
+	if err != nil {
+		return "", "", err
+	}
+	data.Representatives, data.RepsKnown = reps, known
+	uid, msg := findRepresentative(reps, known, q)
+	return uid, msg, nil
+}
+
+func (s *Server) paperChange(patientID string, v map[string]string, representative string) consent.Change {
 	return consent.Change{PatientID: patientID, Purpose: consent.PurposeCode(v["purpose"]), Category: consent.DataCategory(v["category"]),
-		Action: consent.Action(v["action"]), Method: consent.PaperForm, Representative: strings.TrimSpace(v["representative"]),
+		Action: consent.Action(v["action"]), Method: consent.PaperForm, Representative: representative,
 		Note: strings.TrimSpace(v["note"])}
 }
 

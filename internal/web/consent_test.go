@@ -432,9 +432,11 @@ func TestStaffRecordPaperConsentWithASniffedSignedForm(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(b, "personal representative") {
 		t.Fatalf("minor's own form: %d", res.StatusCode)
 	}
+	// A typed user id is not a way to name the representative (they are
+	// found by name among the patient's: TestPaperConsentFindsTheRepresentativeByName).
 	ct, body = multipartBody(t, [][2]string{{"purpose", "publications"}, {"action", "grant"}, {"representative", "u_parent"}}, []byte("%PDF-1.4"))
-	if res, _ := w.do(cwOfficer.UserID, "POST", "/patients/pt_minor/consents/paper", ct, body); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("representative's form: %d", res.StatusCode)
+	if res, b := w.do(cwOfficer.UserID, "POST", "/patients/pt_minor/consents/paper", ct, body); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, "field-error") {
+		t.Fatalf("representative named by user id: %d", res.StatusCode)
 	}
 	// The officer sees the note and a link to the form, and can download it.
 	res, page := w.do(cwOfficer.UserID, "GET", "/patients/pt_adult/consents", "", nil)

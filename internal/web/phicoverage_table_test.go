@@ -304,7 +304,7 @@ var coverage = []coveredRoute{
 	phi("POST /patients/{id}/consents",
 		c(asPatient, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "withdraw", "confirm", "yes"), 303, "patient.age_check allow", "consent.withdraw allow"),
 		c(asOther, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "grant"), 404, "consent.read deny")),
-	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
+	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow", "patient.representative_read allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
 	phi("POST /patients/{id}/consents/paper", paperForm(asDoc, 303, "patient.age_check allow", "consent.grant allow"), paperForm(asOther, 404, "consent.grant deny")),
 	phi("GET /patients/{id}/consents/{event}/form",
 		c(asDoc, "GET", "/patients/{patient}/consents/{consent}/form", nil, 200, "consent.read allow"), c(asOther, "GET", "/patients/{patient}/consents/{consent}/form", nil, 404, "consent.read deny")),
