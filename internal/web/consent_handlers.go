@@ -536,9 +536,9 @@ type paperPageData struct {
 	// record, named for the representative field's suggestions.
 	Representatives []paperRepresentative
 	RepsKnown       bool // the list could be read (records are configured)
-	Fields    map[string]string
-	Values    map[string]string
-	MaxMiB    int
+	Fields          map[string]string
+	Values          map[string]string
+	MaxMiB          int
 }
 
 // paperRepresentative is a personal representative as the paper form
