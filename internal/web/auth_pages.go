@@ -173,7 +173,7 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, res.Token)
-	next := safeNext(r.PostFormValue("next"), "/account")
+	next := safeNext(r.PostFormValue("next"), "/")
 	switch res.Session.Stage {
 	case identity.StageMFA:
 		http.Redirect(w, r, "/signin/mfa?next="+url.QueryEscape(next), http.StatusSeeOther)
@@ -204,7 +204,7 @@ func (s *Server) mfaPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, tok)
-	http.Redirect(w, r, safeNext(r.PostFormValue("next"), "/account"), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next"), "/"), http.StatusSeeOther)
 }
 
 func (s *Server) signOutPost(w http.ResponseWriter, r *http.Request) {
