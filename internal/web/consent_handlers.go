@@ -289,6 +289,7 @@ type consentHistoryRow struct {
 type consentGroup struct {
 	Key, Title, Explanation string
 	Rows                    []consentRow
+	Given                   int // uses with consent given for either kind of information
 }
 
 type consentPageData struct {
@@ -372,6 +373,12 @@ func (s *Server) consentPageView(p *access.Principal, o consent.Overview) consen
 		for _, c := range g.Purposes {
 			if row, ok := byCode[string(c)]; ok {
 				cg.Rows = append(cg.Rows, row)
+				for _, cell := range row.Cells {
+					if strings.HasPrefix(cell.State, "Given") {
+						cg.Given++
+						break
+					}
+				}
 			}
 		}
 		if len(cg.Rows) > 0 {

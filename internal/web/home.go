@@ -22,6 +22,24 @@ import (
 // patients list reads them. Someone not signed in gets the welcome page.
 
 func init() {
+	// roleName words a role for a person to read.
+	funcs["roleName"] = func(r access.Role) string {
+		switch r {
+		case access.RoleAdmin:
+			return "Admin"
+		case access.RoleClinician:
+			return "Clinician"
+		case access.RolePrivacyOfficer:
+			return "Privacy officer"
+		case access.RoleStaff:
+			return "Front desk staff"
+		case access.RolePatient:
+			return "Patient"
+		case access.RoleRepresentative:
+			return "Personal representative"
+		}
+		return string(r)
+	}
 	// navAt marks the navigation item of the section a page belongs to.
 	funcs["navAt"] = func(path, prefix string) bool { return strings.HasPrefix(path, prefix) }
 }
@@ -51,6 +69,8 @@ type landingActivityItem struct {
 	When, Who, What    string
 	CaseID, CaseTitle  string
 	PatientName, Where string
+	Kind               string // of an uploaded file
+	Files              int    // uploads merged into this line
 }
 
 type clinicianLanding struct {
@@ -180,7 +200,7 @@ func (s *Server) clinicianLanding(ctx context.Context, p *access.Principal) (*cl
 			PatientName: name, Updated: landingDay(c.UpdatedAt), Comments: c.Comments})
 		if !c.LastCommentAt.IsZero() && time.Since(c.LastCommentAt) < landingRecent {
 			out.Activity = append(out.Activity, landingActivityItem{At: c.LastCommentAt, When: landingDay(c.LastCommentAt),
-				Who: s.person(c.LastCommentBy), What: "commented on", CaseID: c.ID, CaseTitle: c.Title, PatientName: name})
+				Who: s.who(p, c.LastCommentBy), What: "commented on", CaseID: c.ID, CaseTitle: c.Title, PatientName: name})
 		}
 	}
 	if s.media != nil {
@@ -193,7 +213,7 @@ func (s *Server) clinicianLanding(ctx context.Context, p *access.Principal) (*cl
 			for _, f := range fs {
 				if time.Since(f.CreatedAt) < landingRecent {
 					out.Activity = append(out.Activity, landingActivityItem{At: f.CreatedAt, When: landingDay(f.CreatedAt),
-						Who: s.person(f.UploaderID), What: "uploaded " + withArticle(kindLabel(f.Kind)) + " to", CaseID: c.ID, CaseTitle: c.Title,
+						Who: s.who(p, f.UploaderID), What: "uploaded", Kind: kindLabel(f.Kind), CaseID: c.ID, CaseTitle: c.Title,
 						PatientName: names[c.PatientID]})
 				}
 			}
@@ -208,44 +228,54 @@ func (s *Server) clinicianLanding(ctx context.Context, p *access.Principal) (*cl
 	return out, nil
 }
 
-// collapseActivity merges consecutive items of one person, action, case and
-// day into one line that says how many.
+// collapseActivity merges consecutive uploads of one person, kind of file,
+// case and day into one line that says how many ("uploaded 8 DICOM
+// images to"), and words each line.
 func collapseActivity(in []landingActivityItem) []landingActivityItem {
 	var out []landingActivityItem
-	n := 0
 	for _, it := range in {
-		if k := len(out) - 1; k >= 0 && out[k].Who == it.Who && out[k].CaseID == it.CaseID && out[k].When == it.When && out[k].What == it.What {
-			n++
+		it.Files = 1
+		if k := len(out) - 1; k >= 0 && it.Kind != "" && out[k].Who == it.Who && out[k].CaseID == it.CaseID && out[k].When == it.When && out[k].Kind == it.Kind {
+			out[k].Files++
 			continue
 		}
-		if n > 0 {
-			out[len(out)-1].What += filesMore(n)
-		}
-		n = 0
 		out = append(out, it)
 	}
-	if n > 0 {
-		out[len(out)-1].What += filesMore(n)
+	for i := range out {
+		if out[i].Kind != "" {
+			out[i].What = "uploaded " + countedKind(out[i].Kind, out[i].Files) + " to"
+		}
 	}
 	return out
 }
 
-func filesMore(more int) string {
-	if more == 1 {
-		return " (2 files)"
+// countedKind words n files of a kind: "a DICOM image", "8 DICOM images".
+func countedKind(kind string, n int) string {
+	if kind == "" {
+		kind = "file"
 	}
-	return " (" + itoa(more+1) + " files)"
+	if n == 1 {
+		// "an" before a vowel sound: a vowel, or an initialism read as
+		// letters whose name starts with one ("an STL model").
+		first, _, _ := strings.Cut(kind, " ")
+		vowel := strings.ContainsRune("aeiouAEIOU", rune(kind[0]))
+		if len(first) > 1 && strings.ToUpper(first) == first {
+			vowel = strings.ContainsRune("AEFHILMNORSX", rune(kind[0]))
+		}
+		if vowel {
+			return "an " + kind
+		}
+		return "a " + kind
+	}
+	return itoa(n) + " " + kind + "s"
 }
 
-func withArticle(s string) string {
-	if s == "" {
-		return "a file"
+// who names a user for the viewer: "You" for themselves.
+func (s *Server) who(p *access.Principal, userID string) string {
+	if p != nil && userID == p.UserID {
+		return "You"
 	}
-	switch s[0] {
-	case 'a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U':
-		return "an " + s
-	}
-	return "a " + s
+	return s.person(userID)
 }
 
 func (s *Server) officerLanding(ctx context.Context, p *access.Principal) (*officerLanding, error) {

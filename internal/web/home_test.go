@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -60,7 +61,7 @@ func TestLandingPageShowsEachRoleItsWork(t *testing.T) {
 	}{
 		{"clinician@demo.custodia.example",
 			[]string{"<h1>My work</h1>", `id="my-patients"`, "Alma Demoson", "Bruno Samplewood", `id="recent-cases"`, "Rhinoplasty", "ACL reconstruction",
-				"New uploads and comments", "Dana Demo (clinician)</strong> commented on", "uploaded a DICOM image to", `href="/patients/new"`},
+				"New uploads and comments", "You</strong> commented on", "uploaded " + fmt.Sprint(app.DemoSeriesLength) + " DICOM images to", "uploaded an STL model to", `href="/patients/new"`},
 			[]string{"Privacy reviews", "Members"}},
 		{"privacy@demo.custodia.example",
 			[]string{"<h1>Privacy reviews</h1>", `id="pending-count">0<`, "No emergency access waits for review", `href="/privacy/audit"`},

@@ -19,9 +19,13 @@ func init() {
 	funcs["sideLabel"] = func(s rehab.Side) string { return rehab.SideLabel(s) }
 }
 
-// programmeRows is how many exercise rows the form offers: the programme's
-// own plus a few empty ones to add to.
-const programmeRows = 8
+// programmeRows is the most exercise rows the form takes; it shows the
+// programme's own plus programmeSpare empty ones (at least programmeMin).
+const (
+	programmeRows  = 20
+	programmeSpare = 2
+	programmeMin   = 4
+)
 
 type programmeRow struct {
 	Type, Side, Level, Frequency string
@@ -66,7 +70,8 @@ func programmeFormOf(p *rehab.Programme) programmeForm {
 // pad adds empty rows up to programmeRows, and keeps a device's own code
 // (not in the named list) selectable in the rows that hold it.
 func (f *programmeForm) pad() {
-	for len(f.Rows) < programmeRows {
+	want := min(max(len(f.Rows)+programmeSpare, programmeMin), programmeRows)
+	for len(f.Rows) < want {
 		f.Rows = append(f.Rows, programmeRow{Side: string(rehab.Both), Level: "1", Frequency: "3"})
 	}
 	known := map[string]bool{}
