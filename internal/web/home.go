@@ -127,7 +127,7 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
 	if p == nil {
 		releasesNoPHI(r)
-		s.renderView(w, r, http.StatusOK, "home", View{Data: landingPage{Kind: "welcome"}})
+		s.render(w, r, http.StatusOK, "home", landingPage{Kind: "welcome"})
 		return
 	}
 	ctx := r.Context()

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,7 +233,7 @@ func TestBrowserMainPagesFitAt1280(t *testing.T) {
 		t.Errorf("console problems: %q", p)
 	}
 	if dir != "" {
-		t.Log(fmt.Sprintf("screenshots in %s", dir))
+		t.Logf("screenshots in %s", dir)
 	}
 }
 
