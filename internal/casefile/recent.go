@@ -25,9 +25,10 @@ type RecentCase struct {
 const MaxRecent = 50
 
 // Recent returns up to limit of the cases p works on — on the care team of
-// the case's patient, or a collaborator on the case — most recently changed
-// or commented first. Each case shown is its own audited decision (case.list
-// on the case's patient, audit action "case.recent"), appended in one
+// the case's patient in p's workspace, or a collaborator on the case from
+// any practice — most recently changed or commented first (UpdatedAt is the later of the two). Showing a case's title reads
+// the case, so each case shown is its own audited decision (case.read on
+// the case, audit action "case.recent"), appended in one
 // concurrent batch; a case the policy refuses is left out, and its denial is
 // in the log. With nothing to show it appends nothing.
 func (s *Service) Recent(ctx context.Context, p *access.Principal, limit int) ([]RecentCase, error) {
@@ -39,17 +40,22 @@ func (s *Service) Recent(ctx context.Context, p *access.Principal, limit int) ([
 	}
 	// The candidates are only those p has a standing with, so a landing
 	// page never writes denials for cases it had no business to look at.
+	// Ordered by the latest of the case's edit and its newest comment: a
+	// comment is work on the case too. The derived table lets both
+	// dialects order by that computed value.
 	rows, err := s.db.Read.QueryContext(ctx, `
-		SELECT c.id, c.workspace_id, c.patient_id, c.status, c.shared, c.body, c.updated_at,
-		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = c.patient_id AND t.user_id = $2 AND t.removed_at IS NULL),
-		  EXISTS (SELECT 1 FROM case_collaborators x WHERE x.case_id = c.id AND x.user_id = $2 AND x.removed_at IS NULL),
-		  (SELECT COUNT(DISTINCT m.id) FROM case_comments m WHERE m.case_id = c.id),
-		  COALESCE((SELECT MAX(m.created_at) FROM case_comments m WHERE m.case_id = c.id), 0)
-		FROM cases c
-		WHERE c.workspace_id = $1 AND (
-		  EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = c.patient_id AND t.user_id = $2 AND t.removed_at IS NULL)
-		  OR EXISTS (SELECT 1 FROM case_collaborators x WHERE x.case_id = c.id AND x.user_id = $2 AND x.removed_at IS NULL))
-		ORDER BY c.updated_at DESC, c.id DESC LIMIT `+strconv.Itoa(limit), p.WorkspaceID, p.UserID)
+		SELECT id, workspace_id, patient_id, status, shared, body, updated_at, care_team, collab, comments, last_comment FROM (
+		  SELECT c.id, c.workspace_id, c.patient_id, c.status, c.shared, c.body, c.updated_at,
+		    EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = c.patient_id AND t.user_id = $2 AND t.removed_at IS NULL) AS care_team,
+		    EXISTS (SELECT 1 FROM case_collaborators x WHERE x.case_id = c.id AND x.user_id = $2 AND x.removed_at IS NULL) AS collab,
+		    (SELECT COUNT(DISTINCT m.id) FROM case_comments m WHERE m.case_id = c.id) AS comments,
+		    COALESCE((SELECT MAX(m.created_at) FROM case_comments m WHERE m.case_id = c.id), 0) AS last_comment
+		  FROM cases c
+		  WHERE (c.workspace_id = $1
+		      AND EXISTS (SELECT 1 FROM care_team t WHERE t.patient_id = c.patient_id AND t.user_id = $2 AND t.removed_at IS NULL))
+		    OR EXISTS (SELECT 1 FROM case_collaborators x WHERE x.case_id = c.id AND x.user_id = $2 AND x.removed_at IS NULL)
+		) r
+		ORDER BY CASE WHEN last_comment > updated_at THEN last_comment ELSE updated_at END DESC, id DESC LIMIT `+strconv.Itoa(limit), p.WorkspaceID, p.UserID)
 	if err != nil {
 		return nil, fmt.Errorf("list recent cases: %w", err)
 	}
@@ -69,11 +75,12 @@ func (s *Service) Recent(ctx context.Context, p *access.Principal, limit int) ([
 			rows.Close()
 			return nil, fmt.Errorf("list recent cases: %w", err)
 		}
-		c.out.UpdatedAt = time.UnixMicro(at)
+		c.out.UpdatedAt = time.UnixMicro(max(at, lastAt))
 		if lastAt > 0 {
 			c.out.LastCommentAt = time.UnixMicro(lastAt)
 		}
-		c.res = access.Resource{Kind: access.KindPatient, WorkspaceID: c.ws, PatientID: c.out.PatientID, CareTeam: careTeam, Collaborator: collab}
+		c.res = access.Resource{Kind: access.KindCase, WorkspaceID: c.ws, PatientID: c.out.PatientID, CareTeam: careTeam, Collaborator: collab,
+			Shared: c.out.Shared}
 		cs = append(cs, c)
 	}
 	rows.Close()
@@ -85,7 +92,7 @@ func (s *Service) Recent(ctx context.Context, p *access.Principal, limit int) ([
 	}
 	checks := make([]patient.Check, len(cs))
 	for i, c := range cs {
-		checks[i] = patient.Check{Action: access.CaseList, AuditAction: "case.recent", Resource: c.res, ResourceType: "case", ResourceID: c.out.ID}
+		checks[i] = patient.Check{Action: access.CaseRead, AuditAction: "case.recent", Resource: c.res, ResourceType: "case", ResourceID: c.out.ID}
 	}
 	rcs, err := s.gate.PassAll(ctx, p, checks)
 	if err != nil {
