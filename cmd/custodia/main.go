@@ -110,6 +110,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Listen before anything is created, so a busy port fails a first start
+	// without leaving a new master key or database behind.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is Custodia already running? choose another address with -addr 127.0.0.1:8081)", cfg.Addr, err)
+	}
+	defer ln.Close()
 	log := app.NewLogger(cfg, os.Stderr)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
@@ -123,10 +130,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := a.LoadDemo(ctx); err != nil {
 			return fmt.Errorf("load demo data: %w", err)
 		}
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := web.HTTPServer(cfg.Addr, a.Handler, log)
 	errc := make(chan error, 2)

@@ -3,12 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/custodia-health/custodia/internal/keys"
 )
 
 // freePort returns a loopback port that was free a moment ago.
@@ -59,5 +66,28 @@ func TestServeServesMetricsOnlyOnTheirOwnListener(t *testing.T) {
 	}
 	if code, body := get("http://" + metrics + "/metrics"); code != 200 || !bytes.Contains(body, []byte("custodia_http_requests_total")) {
 		t.Errorf("metrics listener /metrics: %d %.200s", code, body)
+	}
+}
+
+// TestFailedStartOnABusyPortLeavesNoMasterKey: a first start on a port
+// already taken fails with a message naming -addr, and leaves no master key
+// (nor database) that a later start would take for the data's own.
+func TestFailedStartOnABusyPortLeavesNoMasterKey(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"serve", "-addr", ln.Addr().String(), "-data-dir", dir}, &out, &errb)
+	if code == 0 {
+		t.Fatal("serve started on a busy port")
+	}
+	if !strings.Contains(errb.String(), "-addr") {
+		t.Errorf("the error does not say how to choose another address: %q", errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, keys.MasterKeyFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("master key left behind after the failed start: %v", err)
 	}
 }

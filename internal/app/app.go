@@ -72,19 +72,28 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		log.Warn("created a new master key: back it up now and store it apart from the data; without it nothing in this data directory can be read",
 			"file", filepath.Join(cfg.DataDir, "master.key"))
 	}
+	// A key created in this run that has wrapped nothing yet is removed when
+	// the start fails here, so a failed first start leaves no master key
+	// behind for the next start to take for the data's own.
+	unused := func(err error) error {
+		if created {
+			_ = os.Remove(filepath.Join(cfg.DataDir, keys.MasterKeyFile))
+		}
+		return err
+	}
 	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
-		return nil, err
+		return nil, unused(err)
 	}
 	blobs, err := blob.NewLocal(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		d.Close()
-		return nil, err
+		return nil, unused(err)
 	}
 	a := &App{Config: cfg, Log: log, DB: d, Keys: keys.NewKeyring(d, master), Blobs: blobs}
 	if err := a.Keys.VerifyMaster(ctx); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("check master key: %w", err)
+		return nil, unused(fmt.Errorf("check master key: %w", err))
 	}
 	signer, err := AuditSigner(ctx, a.Keys)
 	if err != nil {

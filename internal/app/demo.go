@@ -47,12 +47,15 @@ func (a *App) LoadDemo(ctx context.Context) error {
 	if err := LoadDemoRecords(ctx, a.Patients, a.Cases, doc); err != nil {
 		return err
 	}
+	if err := a.loadDemoPortal(ctx, doc); err != nil {
+		return err
+	}
 	if a.Media != nil {
 		if err := LoadDemoMedia(ctx, a.Patients, a.Cases, a.Media, doc); err != nil {
 			return err
 		}
 	}
-	a.Log.Info("demo data loaded: sign in as clinician@demo.custodia.example (or admin@, privacy@, staff@) with the password \""+DemoPassword+"\"",
+	a.Log.Info("demo data loaded: sign in as clinician@demo.custodia.example (or admin@, privacy@, staff@, or the patient portal as patient@) with the password \""+DemoPassword+"\"",
 		"workspace", ws)
 	return nil
 }

@@ -594,3 +594,26 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+func TestEveryPurposeIsInExactlyOneGroup(t *testing.T) {
+	seen := map[consent.PurposeCode]string{}
+	for _, g := range consent.Groups() {
+		if g.Title == "" || g.Explanation == "" || len(g.Purposes) == 0 {
+			t.Errorf("group %q lacks a title, an explanation or purposes", g.Key)
+		}
+		for _, c := range g.Purposes {
+			if _, ok := consent.Lookup(c); !ok {
+				t.Errorf("group %q names unknown purpose %q", g.Key, c)
+			}
+			if prev, dup := seen[c]; dup {
+				t.Errorf("purpose %q is in groups %q and %q", c, prev, g.Key)
+			}
+			seen[c] = g.Key
+		}
+	}
+	for _, p := range consent.Purposes() {
+		if _, ok := seen[p.Code]; !ok {
+			t.Errorf("purpose %q is in no group", p.Code)
+		}
+	}
+}

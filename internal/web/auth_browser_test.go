@@ -97,13 +97,14 @@ func TestBrowserSignUpVerifyEnrolAndSignInWithTOTP(t *testing.T) {
 		// within the accepted clock skew.
 		chromedp.SendKeys("#code", totpCodeAt(t, secret, time.Now().Add(30*time.Second))),
 		chromedp.Click("main button[type=submit]"),
-		chromedp.WaitVisible("#sessions"),
+		// Signed in, the admin lands on their practice's page.
+		chromedp.WaitVisible("#admin-members"),
 		chromedp.Text("main h1", &heading),
 	)
 	if len(strings.Fields(codes)) != 10 {
 		t.Fatalf("recovery codes: %q", codes)
 	}
-	if heading != "Account security" {
+	if heading != "Harbour Street Practice" {
 		t.Fatalf("after MFA sign-in: %q", heading)
 	}
 	var nav string

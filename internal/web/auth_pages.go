@@ -240,7 +240,7 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, res.Token)
-	home := "/account"
+	home := "/"
 	if res.Session.WorkspaceID == "" {
 		// An account no practice has linked yet: the page that says what
 		// it can do.
@@ -277,7 +277,7 @@ func (s *Server) mfaPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, tok)
-	http.Redirect(w, r, safeNext(r.PostFormValue("next"), "/account"), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next"), "/"), http.StatusSeeOther)
 }
 
 func (s *Server) signOutPost(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -265,6 +266,7 @@ type consentCell struct {
 	Action   string // "grant", "withdraw" or "" when nothing can be done
 	Button   string
 	Aria     string
+	Confirm  string // the question the confirmation step asks
 }
 
 type consentRow struct {
@@ -282,8 +284,18 @@ type consentHistoryRow struct {
 	HasForm                                                                        bool
 }
 
+// consentGroup is a section of the consent page: a few purposes with a
+// plain explanation of what they have in common.
+type consentGroup struct {
+	Key, Title, Explanation string
+	Rows                    []consentRow
+	Given                   int // uses with consent given for either kind of information
+}
+
 type consentPageData struct {
 	PatientID  string
+	Groups     []consentGroup
+	Changed    string // "purpose/category" of the change just made, highlighted
 	Minor      bool
 	SelfView   bool // the patient or their representative is looking
 	CanDecide  bool // may click grant/withdraw
@@ -346,10 +358,32 @@ func (s *Server) consentPageView(p *access.Principal, o consent.Overview) consen
 					c.Action, c.Button = "grant", "Give consent"
 				}
 				c.Aria = c.Button + ": " + pu.Title + ", " + strings.ToLower(c.Label)
+				c.Confirm = consentChangeWords(string(pu.Code), string(sd.Category), c.Action, false)
 			}
 			row.Cells = append(row.Cells, c)
 		}
 		d.Rows = append(d.Rows, row)
+	}
+	byCode := map[string]consentRow{}
+	for _, row := range d.Rows {
+		byCode[row.Code] = row
+	}
+	for _, g := range consent.Groups() {
+		cg := consentGroup{Key: g.Key, Title: g.Title, Explanation: g.Explanation}
+		for _, c := range g.Purposes {
+			if row, ok := byCode[string(c)]; ok {
+				cg.Rows = append(cg.Rows, row)
+				for _, cell := range row.Cells {
+					if strings.HasPrefix(cell.State, "Given") {
+						cg.Given++
+						break
+					}
+				}
+			}
+		}
+		if len(cg.Rows) > 0 {
+			d.Groups = append(d.Groups, cg)
+		}
 	}
 	for _, e := range o.History {
 		h := consentHistoryRow{ID: e.ID, When: when(e.RecordedAt), Purpose: purposeTitle(e.Purpose), Category: categoryLabel(e.Category),
@@ -384,14 +418,56 @@ var consentFlash = map[string]string{
 	"paper":    "The signed form was stored and the consent recorded.",
 }
 
+// consentChangeWords says in words what a grant or withdrawal changes, for
+// the confirmation step and for the message after it; "" for an unknown
+// purpose, category or action.
+func consentChangeWords(purpose, category, action string, done bool) string {
+	pu, ok := consent.Lookup(consent.PurposeCode(purpose))
+	if !ok || (category != "" && !consent.DataCategory(category).Valid()) {
+		return ""
+	}
+	cat := consent.General
+	if category != "" {
+		cat = consent.DataCategory(category)
+	}
+	what := "“" + pu.Title + "” (" + strings.ToLower(categoryLabel(cat)) + ")"
+	switch {
+	case action == "grant" && done:
+		return "You gave consent to " + what + ". You can withdraw it here at any time."
+	case action == "grant":
+		return "Give consent to " + what + "? From now on your information may be used for this: " + pu.Description
+	case action == "withdraw" && done:
+		return "You withdrew consent to " + what + ". It is not used for this from now on; use made while your consent stood is not undone."
+	case action == "withdraw":
+		return "Withdraw consent to " + what + "? From now on your information is no longer used for this. Use made while your consent stood is not undone."
+	}
+	return ""
+}
+
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	o, err := s.consent.Overview(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.consentPageError(w, r, err)
 		return
 	}
-	s.renderView(w, r, http.StatusOK, "consent", View{Title: s.patientTitle(r, "Consents", "Consents of %s", r.PathValue("id")), Data: s.consentPageView(p, o),
-		Flash: consentFlash[r.URL.Query().Get("saved")]})
+	q := r.URL.Query()
+	d := s.consentPageView(p, o)
+	flash := consentFlash[q.Get("saved")]
+	// What changed is the newest entry, when the viewer made it just now.
+	if saved := q.Get("saved"); (saved == "grant" || saved == "withdraw") && len(o.History) > 0 {
+		e := o.History[0]
+		if e.RecordedBy == p.UserID && string(e.Action) == saved && time.Since(e.RecordedAt) < 10*time.Minute {
+			if words := consentChangeWords(string(e.Purpose), string(e.Category), saved, true); words != "" {
+				flash, d.Changed = words, string(e.Purpose)+"/"+string(e.Category)
+			}
+		}
+	}
+	s.renderView(w, r, http.StatusOK, "consent", View{Title: s.patientTitle(r, "Consents", "Consents of %s", r.PathValue("id")), Data: d, Flash: flash})
+}
+
+// consentConfirmData is the confirmation step of a portal consent change.
+type consentConfirmData struct {
+	PatientID, Purpose, Category, Action, TextID, Question, Button string
 }
 
 func (s *Server) consentPost(w http.ResponseWriter, r *http.Request, p *access.Principal) {
@@ -402,6 +478,23 @@ func (s *Server) consentPost(w http.ResponseWriter, r *http.Request, p *access.P
 	}
 	id := r.PathValue("id")
 	action := consent.Action(r.PostForm.Get("action"))
+	purpose, category := r.PostForm.Get("purpose"), r.PostForm.Get("category")
+	// A change is made only once confirmed: the page's dialog (confirm.js)
+	// sends confirm=yes; without script the same question comes as a step
+	// page. The step reads the consents (audited) to prove the asker may.
+	if q := consentChangeWords(purpose, category, string(action), false); q != "" && r.PostForm.Get("confirm") != "yes" {
+		if _, err := s.consent.Overview(r.Context(), p, id); err != nil {
+			s.consentPageError(w, r, err)
+			return
+		}
+		button := "Give consent"
+		if action == consent.Withdraw {
+			button = "Withdraw consent"
+		}
+		s.renderView(w, r, http.StatusOK, "consent_confirm", View{Title: "Confirm your choice", Data: consentConfirmData{PatientID: id,
+			Purpose: purpose, Category: category, Action: string(action), TextID: r.PostForm.Get("text_id"), Question: q, Button: button}})
+		return
+	}
 	_, err := s.consent.Record(r.Context(), p, consent.Change{PatientID: id, Purpose: consent.PurposeCode(r.PostForm.Get("purpose")),
 		Category: consent.DataCategory(r.PostForm.Get("category")), Action: action, TextID: r.PostForm.Get("text_id"), Method: consent.Portal})
 	if err != nil {
@@ -423,7 +516,9 @@ func (s *Server) consentPost(w http.ResponseWriter, r *http.Request, p *access.P
 		s.renderView(w, r, http.StatusUnprocessableEntity, "consent", View{Title: "Consents", Data: s.consentPageView(p, o), Error: msg})
 		return
 	}
-	http.Redirect(w, r, "/patients/"+id+"/consents?saved="+string(action), http.StatusSeeOther)
+	// The page after names the change from the ledger's newest entry, so the
+	// URL carries no more than the kind of change.
+	http.Redirect(w, r, "/patients/"+id+"/consents?saved="+string(action)+"#consent-changed", http.StatusSeeOther)
 }
 
 func firstReason(ve *consent.ValidationError) string {
@@ -444,20 +539,87 @@ func firstReason(ve *consent.ValidationError) string {
 type paperPageData struct {
 	PatientID string
 	Purposes  []consent.Purpose
-	Fields    map[string]string
-	Values    map[string]string
-	MaxMiB    int
+	// Representatives are the patient's personal representatives on
+	// record, named for the representative field's suggestions.
+	Representatives []paperRepresentative
+	RepsKnown       bool // the list could be read (records are configured)
+	Fields          map[string]string
+	Values          map[string]string
+	MaxMiB          int
+}
+
+// paperRepresentative is a personal representative as the paper form
+// names them: name, relationship and email, never their user id.
+type paperRepresentative struct {
+	Name, Relationship, Email string
+	HasAccount                bool
+	userID                    string
+}
+
+// paperRepresentatives reads the patient's personal representatives through
+// the records service (audited: patient.representative_read). ok is false
+// when the server has no records service to ask.
+func (s *Server) paperRepresentatives(ctx context.Context, p *access.Principal, patientID string) (reps []paperRepresentative, ok bool, err error) {
+	if s.records == nil {
+		return nil, false, nil
+	}
+	rs, err := s.records.Patients.Representatives(ctx, p, patientID)
+	if err != nil {
+		return nil, true, err
+	}
+	for _, x := range rs {
+		reps = append(reps, paperRepresentative{Name: x.Name, Relationship: strings.ReplaceAll(x.Relationship, "_", " "), Email: x.Email,
+			HasAccount: x.UserID != "", userID: x.UserID})
+	}
+	return reps, true, nil
+}
+
+// findRepresentative picks, by name or email (case and spacing ignored),
+// the representative who signed. It returns their user id, or a message
+// for the field saying what to do.
+func findRepresentative(reps []paperRepresentative, known bool, query string) (string, string) {
+	q := strings.Join(strings.Fields(strings.ToLower(query)), " ")
+	if q == "" {
+		return "", ""
+	}
+	if !known {
+		return "", "Representatives cannot be looked up on this server. Leave this empty if the patient signed."
+	}
+	var found []paperRepresentative
+	for _, x := range reps {
+		if strings.Join(strings.Fields(strings.ToLower(x.Name)), " ") == q || strings.ToLower(x.Email) == q {
+			found = append(found, x)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		if len(reps) == 0 {
+			return "", "No personal representative is on record for this patient. Add them on the patient's record first."
+		}
+		return "", "No personal representative of this patient has this name or email address. Choose one of those on record."
+	case len(found) > 1:
+		return "", "More than one representative has this name: enter their email address instead."
+	case !found[0].HasAccount:
+		return "", found[0].Name + " has no Custodia account yet. Invite them to the patient portal, then record the form."
+	}
+	return found[0].userID, ""
 }
 
 func (s *Server) paperConsentPage(w http.ResponseWriter, r *http.Request, p *access.Principal) {
 	// The read of the patient's consents is what proves the recorder may
 	// act on this patient; it is audited.
-	if _, err := s.consent.Overview(r.Context(), p, r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	if _, err := s.consent.Overview(r.Context(), p, id); err != nil {
 		s.consentPageError(w, r, err)
 		return
 	}
-	s.renderView(w, r, http.StatusOK, "consent_paper", View{Title: s.patientTitle(r, "Record a signed consent form", "Record a signed consent form for %s", r.PathValue("id")),
-		Data: paperPageData{PatientID: r.PathValue("id"), Purposes: consent.Purposes(), MaxMiB: consent.MaxFormBytes >> 20}})
+	reps, known, err := s.paperRepresentatives(r.Context(), p, id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.renderView(w, r, http.StatusOK, "consent_paper", View{Title: s.patientTitle(r, "Record a signed consent form", "Record a signed consent form for %s", id),
+		Data: paperPageData{PatientID: id, Purposes: consent.Purposes(), MaxMiB: consent.MaxFormBytes >> 20, Representatives: reps, RepsKnown: known}})
 }
 
 // sniffForm decides a signed form's type from its first bytes, not from
@@ -524,9 +686,19 @@ func (s *Server) paperConsentPost(w http.ResponseWriter, r *http.Request, p *acc
 			continue
 		}
 		recorded = true
+		// The fields came first: find the representative they name.
+		repUID, repMsg, err := s.paperSigner(r.Context(), p, id, &data)
+		if err != nil {
+			part.Close()
+			s.pageError(w, r, err)
+			return
+		}
+		if repMsg != "" {
+			data.Fields["representative"] = repMsg
+		}
 		br := bufio.NewReaderSize(part, 512)
 		head, _ := br.Peek(512)
-		change := s.paperChange(id, data.Values)
+		change := s.paperChange(id, data.Values, repUID)
 		if typ, ok := sniffForm(head); ok {
 			change.Form, change.FormType = br, typ
 		} else if len(head) > 0 {
@@ -538,7 +710,16 @@ func (s *Server) paperConsentPost(w http.ResponseWriter, r *http.Request, p *acc
 		part.Close()
 	}
 	if !recorded && len(data.Fields) == 0 {
-		_, recordErr = s.consent.Record(r.Context(), p, s.paperChange(id, data.Values))
+		repUID, repMsg, err := s.paperSigner(r.Context(), p, id, &data)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if repMsg != "" {
+			data.Fields["representative"] = repMsg
+		} else {
+			_, recordErr = s.consent.Record(r.Context(), p, s.paperChange(id, data.Values, repUID))
+		}
 	}
 	var ve *consent.ValidationError
 	switch {
@@ -558,9 +739,26 @@ func (s *Server) paperConsentPost(w http.ResponseWriter, r *http.Request, p *acc
 	}
 }
 
-func (s *Server) paperChange(patientID string, v map[string]string) consent.Change {
+// paperSigner resolves the representative the form's field names (by name
+// or email, among the patient's representatives; an audited read), and
+// keeps the list for the page if it is shown again.
+func (s *Server) paperSigner(ctx context.Context, p *access.Principal, patientID string, data *paperPageData) (string, string, error) {
+	q := strings.TrimSpace(data.Values["representative"])
+	if q == "" {
+		return "", "", nil
+	}
+	reps, known, err := s.paperRepresentatives(ctx, p, patientID)
+	if err != nil {
+		return "", "", err
+	}
+	data.Representatives, data.RepsKnown = reps, known
+	uid, msg := findRepresentative(reps, known, q)
+	return uid, msg, nil
+}
+
+func (s *Server) paperChange(patientID string, v map[string]string, representative string) consent.Change {
 	return consent.Change{PatientID: patientID, Purpose: consent.PurposeCode(v["purpose"]), Category: consent.DataCategory(v["category"]),
-		Action: consent.Action(v["action"]), Method: consent.PaperForm, Representative: strings.TrimSpace(v["representative"]),
+		Action: consent.Action(v["action"]), Method: consent.PaperForm, Representative: representative,
 		Note: strings.TrimSpace(v["note"])}
 }
 

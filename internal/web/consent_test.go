@@ -285,7 +285,7 @@ func TestPatientGrantsAndWithdrawsOnTheConsentPage(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body, "Scientific research") || !strings.Contains(body, "No consent has been given") {
 		t.Fatalf("page %d", res.StatusCode)
 	}
-	form := url.Values{"purpose": {"scientific_research"}, "category": {"general"}, "action": {"grant"}}
+	form := url.Values{"purpose": {"scientific_research"}, "category": {"general"}, "action": {"grant"}, "confirm": {"yes"}}
 	res, _ = w.postForm(cwPatient.UserID, page, form)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("grant: %d", res.StatusCode)
@@ -319,6 +319,48 @@ func TestPatientGrantsAndWithdrawsOnTheConsentPage(t *testing.T) {
 	}
 }
 
+// TestConsentChangeAsksForConfirmationFirst: a portal change without
+// confirm=yes (no script, or a hand-made post) gets the confirmation step
+// and changes nothing; the confirmed change is made and the page after it
+// names what changed and marks it.
+func TestConsentChangeAsksForConfirmationFirst(t *testing.T) {
+	w := newConsentWorld(t)
+	page := "/patients/pt_adult/consents"
+	form := url.Values{"purpose": {"publications"}, "category": {"impairment"}, "action": {"grant"}}
+	res, body := w.postForm(cwPatient.UserID, page, form)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "Give consent to “Publications” (information about impairments)?") ||
+		!strings.Contains(body, `name="confirm" value="yes"`) {
+		t.Fatalf("confirmation step: %d", res.StatusCode)
+	}
+	ctx := context.Background()
+	if d, _ := w.consent.Allows(ctx, "pt_adult", consent.Publications, time.Now(), consent.Impairment); d.Allowed {
+		t.Fatal("consent recorded before it was confirmed")
+	}
+	form.Set("confirm", "yes")
+	res, _ = w.postForm(cwPatient.UserID, page, form)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirmed: %d", res.StatusCode)
+	}
+	loc := res.Header.Get("Location")
+	if strings.Contains(loc, "publications") {
+		t.Errorf("the redirect names the purpose: %s", loc)
+	}
+	if d, _ := w.consent.Allows(ctx, "pt_adult", consent.Publications, time.Now(), consent.Impairment); !d.Allowed {
+		t.Fatalf("after confirmation: %+v", d)
+	}
+	res, body = w.do(cwPatient.UserID, "GET", strings.Split(loc, "#")[0], "", nil)
+	if res.StatusCode != 200 || !strings.Contains(body, "You gave consent to “Publications” (information about impairments)") ||
+		!strings.Contains(body, `class="changed" id="consent-changed"`) {
+		t.Fatalf("page after the change: %d", res.StatusCode)
+	}
+	// The purposes come in sections with their explanations.
+	for _, g := range consent.Groups() {
+		if !strings.Contains(body, `id="group-`+g.Key+`"`) || !strings.Contains(body, g.Explanation) {
+			t.Errorf("section %q missing", g.Title)
+		}
+	}
+}
+
 func TestMinorSeesThatTheirRepresentativeMustConsent(t *testing.T) {
 	w := newConsentWorld(t)
 	page := "/patients/b00000000000000000000000000000a2/consents"
@@ -326,7 +368,7 @@ func TestMinorSeesThatTheirRepresentativeMustConsent(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body, "your personal representative") || strings.Contains(body, "Give consent") {
 		t.Fatalf("minor's page %d: %v", res.StatusCode, strings.Contains(body, "Give consent"))
 	}
-	res, body = w.postForm(cwMinor.UserID, page, url.Values{"purpose": {"marketing"}, "action": {"grant"}})
+	res, body = w.postForm(cwMinor.UserID, page, url.Values{"purpose": {"marketing"}, "action": {"grant"}, "confirm": {"yes"}})
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "personal representative must decide") {
 		t.Fatalf("minor grants: %d", res.StatusCode)
 	}
@@ -334,7 +376,7 @@ func TestMinorSeesThatTheirRepresentativeMustConsent(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body, "Give consent") {
 		t.Fatalf("representative's page %d", res.StatusCode)
 	}
-	if res, _ := w.postForm(cwParent.UserID, page, url.Values{"purpose": {"marketing"}, "action": {"grant"}}); res.StatusCode != http.StatusSeeOther {
+	if res, _ := w.postForm(cwParent.UserID, page, url.Values{"purpose": {"marketing"}, "action": {"grant"}, "confirm": {"yes"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("representative grants: %d", res.StatusCode)
 	}
 }
@@ -390,9 +432,11 @@ func TestStaffRecordPaperConsentWithASniffedSignedForm(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(b, "personal representative") {
 		t.Fatalf("minor's own form: %d", res.StatusCode)
 	}
+	// A typed user id is not a way to name the representative (they are
+	// found by name among the patient's: TestPaperConsentFindsTheRepresentativeByName).
 	ct, body = multipartBody(t, [][2]string{{"purpose", "publications"}, {"action", "grant"}, {"representative", "u_parent"}}, []byte("%PDF-1.4"))
-	if res, _ := w.do(cwOfficer.UserID, "POST", "/patients/b00000000000000000000000000000a2/consents/paper", ct, body); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("representative's form: %d", res.StatusCode)
+	if res, b := w.do(cwOfficer.UserID, "POST", "/patients/b00000000000000000000000000000a2/consents/paper", ct, body); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, "field-error") {
+		t.Fatalf("representative named by user id: %d", res.StatusCode)
 	}
 	// The officer sees the note and a link to the form, and can download it.
 	res, page := w.do(cwOfficer.UserID, "GET", "/patients/ad0000000000000000000000000000a1/consents", "", nil)
@@ -521,21 +565,25 @@ func TestBrowserPatientGrantsAndWithdrawsResearchConsent(t *testing.T) {
 		chromedp.Navigate(w.ts.URL+"/patients/ad0000000000000000000000000000a1/consents"),
 		chromedp.WaitVisible(button),
 		chromedp.Click(button),
-		chromedp.WaitVisible(`//p[contains(@class, "flash") and contains(., "recorded")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#confirm-dialog-yes`),
+		chromedp.Click(`#confirm-dialog-yes`),
+		chromedp.WaitVisible(`//p[contains(@class, "flash") and contains(., "gave consent")]`, chromedp.BySearch),
 		chromedp.Text(`.flash`, &flash),
 		chromedp.Text(`#purpose-scientific_research td[data-category="general"] .state`, &state),
 	)
 	if !strings.HasSuffix(url1, "/notices/accept") {
 		t.Fatalf("not held at the notice: %s", url1)
 	}
-	if !strings.Contains(flash, "recorded") || !strings.HasPrefix(state, "Given on") {
+	if !strings.Contains(flash, "You gave consent to “Scientific research”") || !strings.HasPrefix(state, "Given on") {
 		t.Fatalf("after grant: flash %q state %q", flash, state)
 	}
 	var label string
 	b.Run(t,
 		chromedp.AttributeValue(button, "aria-label", &label, nil),
 		chromedp.Click(button),
-		chromedp.WaitVisible(`//p[contains(@class, "flash") and contains(., "withdrawn")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#confirm-dialog-yes`),
+		chromedp.Click(`#confirm-dialog-yes`),
+		chromedp.WaitVisible(`//p[contains(@class, "flash") and contains(., "withdrew")]`, chromedp.BySearch),
 		chromedp.Text(`.flash`, &flash),
 		chromedp.Text(`#purpose-scientific_research td[data-category="general"] .state`, &state),
 		chromedp.Text(`#consent-history tbody`, &history),
@@ -543,7 +591,7 @@ func TestBrowserPatientGrantsAndWithdrawsResearchConsent(t *testing.T) {
 	if label != "Withdraw consent: Scientific research, your health information" {
 		t.Errorf("button label %q", label)
 	}
-	if !strings.Contains(flash, "withdrawn") || !strings.HasPrefix(state, "Withdrawn on") {
+	if !strings.Contains(flash, "You withdrew consent to “Scientific research”") || !strings.HasPrefix(state, "Withdrawn on") {
 		t.Fatalf("after withdrawal: flash %q state %q", flash, state)
 	}
 	if strings.Count(history, "Scientific research") != 2 || !strings.Contains(history, "Withdrawn") || !strings.Contains(history, "Given") {

@@ -154,7 +154,7 @@ var coverage = []coveredRoute{
 
 	// Platform.
 	public("GET /static/", whyPlatform), public("GET /healthz", whyPlatform), public("GET /readyz", whyPlatform),
-	public("GET /api/v1/openapi.json", whyPlatform), public("GET /{$}", whyPlatform),
+	public("GET /api/v1/openapi.json", whyPlatform),
 	public("/api/", whyPlatform), public("/", whyPlatform),
 	public("GET /test/media", "registered only in test builds by media_test.go: a viewer harness page with no data"),
 	public("GET /patients/new", whyEmptyForm), public("GET /access/matrix", whyEmptyForm),
@@ -315,6 +315,9 @@ var coverage = []coveredRoute{
 	phi("POST /api/v1/patients/{id}/rehab/programme",
 		c(asDoc, "POST", "/api/v1/patients/{patient}/rehab/programme", `{"name":"Hand and wrist","exercises":[{"type":"wrist_flexion","level":2,"side":"left","frequency_per_week":5}]}`, 201, "rehab.plan allow"),
 		c(asOther, "POST", "/api/v1/patients/{patient}/rehab/programme", `{"name":"x","exercises":[]}`, 404, "rehab.plan deny")),
+	phi("POST /patients/{id}/rehab/programme",
+		c(asDoc, "POST", "/patients/{patient}/rehab/programme", coverForm("name", "Hand and wrist", "type", "wrist_flexion", "side", "left", "level", "2", "frequency", "5"), 303, "rehab.plan allow"),
+		c(asOther, "POST", "/patients/{patient}/rehab/programme", coverForm("name", "x", "type", "wrist_flexion", "side", "left", "level", "2", "frequency", "5"), 404, "rehab.plan deny")),
 	phi("GET /api/v1/patients/{id}/rehab/programme", c(asDoc, "GET", "/api/v1/patients/{patient}/rehab/programme", nil, 200, "rehab.read allow"), c(asOther, "GET", "/api/v1/patients/{patient}/rehab/programme", nil, 404, "rehab.read deny")),
 	phi("GET /patients/{id}/rehab", c(asDoc, "GET", "/patients/{patient}/rehab", nil, 200, "rehab.read allow", "patient.read_summary allow"), c(asOther, "GET", "/patients/{patient}/rehab", nil, 404, "rehab.read deny")),
 	phi("GET /patients/{id}/rehab/progress.csv", c(asDoc, "GET", "/patients/{patient}/rehab/progress.csv", nil, 200, "rehab.read allow"), c(asOther, "GET", "/patients/{patient}/rehab/progress.csv", nil, 404, "rehab.read deny")),
@@ -336,9 +339,9 @@ var coverage = []coveredRoute{
 		c(asOther, "POST", "/api/v1/patients/{patient}/consents", `{"purpose":"sms","action":"grant"}`, 422)),
 	phi("GET /patients/{id}/consents", c(asPatient, "GET", "/patients/{patient}/consents", nil, 200, "consent.read allow", "patient.age_check allow"), c(asOther, "GET", "/patients/{patient}/consents", nil, 404, "consent.read deny")),
 	phi("POST /patients/{id}/consents",
-		c(asPatient, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "withdraw"), 303, "patient.age_check allow", "consent.withdraw allow"),
+		c(asPatient, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "withdraw", "confirm", "yes"), 303, "patient.age_check allow", "consent.withdraw allow"),
 		c(asOther, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "grant"), 404, "consent.read deny")),
-	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow", "patient.read_summary allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
+	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow", "patient.read_summary allow", "patient.representative_read allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
 	phi("POST /patients/{id}/consents/paper", paperForm(asDoc, 303, "patient.age_check allow", "consent.grant allow"), paperForm(asOther, 404, "consent.grant deny")),
 	phi("GET /patients/{id}/consents/{event}/form",
 		c(asDoc, "GET", "/patients/{patient}/consents/{consent}/form", nil, 200, "consent.read allow"), c(asOther, "GET", "/patients/{patient}/consents/{consent}/form", nil, 404, "consent.read deny")),
@@ -371,6 +374,16 @@ var coverage = []coveredRoute{
 		c(asPatient, "POST", "/me/connections/{connection}/revoke", nil, 303, "capture.revoke allow")),
 	phi("DELETE /api/v1/me/connections/{id}", c(asDoc, "DELETE", "/api/v1/me/connections/{connection}", nil, 403).unaudited(whyNotAPatient),
 		c(asPatient, "DELETE", "/api/v1/me/connections/{connection}", nil, 404).unaudited("the connection is no longer open: nothing is read or changed")),
+
+	// Landing pages: each role's work, its names read under the policy.
+	// The clinician's: the patients list (request and rows), the recent
+	// cases (one case.recent each) and the files of the three newest.
+	phi("GET /{$}", c(asDoc, "GET", "/", nil, 200, "patient.list allow", "patient.list allow", "patient.list allow", "patient.list allow",
+		"case.recent allow", "case.recent allow", "case.recent allow", "file.list allow", "file.list allow", "file.list allow"),
+		c(asOfficer, "GET", "/", nil, 200, "breakglass.review_list allow", "breakglass.review_read allow", "breakglass.review_read allow",
+			"breakglass.review_read allow", "patient.read_summary allow"),
+		c(asPatient, "GET", "/", nil, 200, "patient.read allow", "case.list allow", "consent.read allow", "patient.age_check allow"),
+		c(asAdmin, "GET", "/", nil, 200).unaudited("the admin's landing page shows staff and settings, no patient data")),
 
 	// Access history and the audit log (last: they read what the walk wrote).
 	phi("GET /api/v1/me/access-history", c(asPatient, "GET", "/api/v1/me/access-history", nil, 200, "audit.read allow")),

@@ -35,6 +35,7 @@ func (s *Server) routesRehab(mux Mux) {
 	s.phi(mux, "GET /patients/{id}/rehab", auditedByService, s.requireUser(s.pageRehab))
 	s.phi(mux, "GET /patients/{id}/rehab/progress.csv", auditedByService, s.requireUser(s.csvRehab))
 	s.phi(mux, "POST /patients/{id}/rehab/invite", auditedByService, s.requireUser(s.postRehabInvite))
+	s.phi(mux, "POST /patients/{id}/rehab/programme", auditedByService, s.requireUser(s.postRehabProgramme))
 	s.phi(mux, "GET /my/progress", auditedByService, s.requireUser(s.pageMyProgress))
 	s.phi(mux, "GET /my/progress.csv", auditedByService, s.requireUser(s.csvMyProgress))
 }
@@ -243,6 +244,7 @@ type rehabPage struct {
 	Calibs     []calibrationRow
 	Counts     string
 	Invite     inviteForm
+	Plan       programmeForm // the therapist's programme form (rehab_programme.go)
 }
 
 type rangeOption struct {
@@ -280,6 +282,9 @@ func (s *Server) pageRehab(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("invited") == "1" {
 		flash = "The invitation to the patient portal was sent."
 	}
+	if r.URL.Query().Get("planned") == "1" {
+		flash = "The programme was saved. The patient sees it in their portal."
+	}
 	s.showRehab(w, r, r.PathValue("id"), false, inviteForm{}, flash)
 }
 
@@ -295,6 +300,12 @@ func (s *Server) pageMyProgress(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showRehab(w http.ResponseWriter, r *http.Request, patientID string, self bool, inv inviteForm, flash string) {
+	s.showRehabWith(w, r, patientID, self, inv, nil, flash)
+}
+
+// showRehabWith is showRehab with a programme form to show again (its
+// values and errors) instead of the one built from the programme in force.
+func (s *Server) showRehabWith(w http.ResponseWriter, r *http.Request, patientID string, self bool, inv inviteForm, plan *programmeForm, flash string) {
 	if !s.rehabReady(w, r) {
 		return
 	}
@@ -310,12 +321,17 @@ func (s *Server) showRehab(w http.ResponseWriter, r *http.Request, patientID str
 	}
 	pg := buildRehabPage(ov, patientID, self, rng)
 	pg.Invite = inv
+	if plan != nil {
+		pg.Plan = *plan
+	} else {
+		pg.Plan = programmeFormOf(ov.Programme)
+	}
 	title := s.patientTitle(r, "Rehabilitation", "Rehabilitation: %s", patientID)
 	if self {
 		title = "My progress"
 	}
 	status := http.StatusOK
-	if inv.Error != "" {
+	if inv.Error != "" || pg.Plan.Error != "" {
 		status = http.StatusUnprocessableEntity
 	}
 	s.renderView(w, r, status, "rehab", View{Title: title, Data: pg, Flash: flash})
@@ -334,7 +350,7 @@ func buildRehabPage(ov *rehab.Overview, patientID string, self bool, rng rehab.R
 	for _, x := range ov.Recent {
 		types := make([]string, 0, len(x.Exercises))
 		for _, e := range x.Exercises {
-			types = append(types, e.Type+" ("+string(e.Side)+", level "+strconv.Itoa(e.Level)+")")
+			types = append(types, rehab.ExerciseLabel(e.Type)+" ("+strings.ToLower(rehab.SideLabel(e.Side))+", level "+strconv.Itoa(e.Level)+")")
 		}
 		pg.Sessions = append(pg.Sessions, sessionRow{
 			Start: x.Start.Format("2 Jan 2006 15:04"), Duration: minutes(x.End.Sub(x.Start).Seconds()),
@@ -359,14 +375,14 @@ func buildRehabPage(ov *rehab.Overview, patientID string, self bool, rng rehab.R
 	lvl := &chart.Line{ID: "chart-level", Title: "Level by exercise and side",
 		Desc: fmt.Sprintf("Highest level reached per %s for each exercise type and side.", p.Grain), YLabel: "Level", FromZero: true}
 	for _, sr := range p.Series {
-		name := sr.Type + " · " + string(sr.Side)
+		name := rehab.ExerciseLabel(sr.Type) + " · " + strings.ToLower(rehab.SideLabel(sr.Side))
 		ps, ds, ls := chart.Series{Name: name}, chart.Series{Name: name}, chart.Series{Name: name}
 		for _, pt := range sr.Points {
 			period := periodLabel(p.Grain, pt.Start)
 			ps.Points = append(ps.Points, chart.Point{X: pt.Start, Y: pt.Performance, Label: name + ", " + period + ": performance " + num(pt.Performance)})
 			ds.Points = append(ds.Points, chart.Point{X: pt.Start, Y: pt.DurationSeconds / 60, Label: name + ", " + period + ": " + minutes(pt.DurationSeconds) + " min"})
 			ls.Points = append(ls.Points, chart.Point{X: pt.Start, Y: float64(pt.Level), Label: name + ", " + period + ": level " + strconv.Itoa(pt.Level)})
-			pg.Rows = append(pg.Rows, progressRow{Period: period, Type: sr.Type, Side: string(sr.Side), Count: strconv.Itoa(pt.Count),
+			pg.Rows = append(pg.Rows, progressRow{Period: period, Type: rehab.ExerciseLabel(sr.Type), Side: rehab.SideLabel(sr.Side), Count: strconv.Itoa(pt.Count),
 				Performance: num(pt.Performance), Duration: minutes(pt.DurationSeconds), Level: strconv.Itoa(pt.Level)})
 		}
 		perf.Series, dur.Series, lvl.Series = append(perf.Series, ps), append(dur.Series, ds), append(lvl.Series, ls)

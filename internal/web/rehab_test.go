@@ -258,7 +258,7 @@ func TestRehabProgrammeAPIAndPage(t *testing.T) {
 		t.Fatalf("%d %s", res.StatusCode, b)
 	}
 	_, page := get(t, e.as(t, rSelf).URL+"/my/progress")
-	if !strings.Contains(string(page), "Hand &amp;amp; wrist") || !strings.Contains(string(page), "wrist_flexion") {
+	if !strings.Contains(string(page), "Hand &amp;amp; wrist") || !strings.Contains(string(page), "Wrist flexion") || strings.Contains(string(page), "wrist_flexion<") {
 		t.Fatalf("the patient does not see the programme: %s", page)
 	}
 }
