@@ -169,6 +169,17 @@ var scopeOf = func() map[Action]string {
 	return m
 }()
 
+// ScopeDescription is what a scope lets a token do, in words; "" for a
+// name that is not a scope.
+func ScopeDescription(name string) string {
+	for _, sc := range TokenScopes {
+		if sc.Name == name {
+			return sc.Description
+		}
+	}
+	return ""
+}
+
 // Scope returns the API token scope an action needs, or "" if tokens may
 // not perform it at all.
 func Scope(a Action) string { return scopeOf[a] }

@@ -51,6 +51,7 @@ var actions = map[string]action{
 	"case.list":                {"Listed a patient's cases", "looked at the list of your cases"},
 	"case.create":              {"Opened a new case", "opened a new case for you"},
 	"case.read":                {"Opened a case", "opened %s"},
+	"case.recent":              {"Saw a case among their recent cases", "saw %s among their recent cases"},
 	"case.update":              {"Changed a case", "changed %s"},
 	"case.comment":             {"Commented on a case", "commented on %s"},
 	"case.comment_edit":        {"Edited a comment on a case", "edited a comment on %s"},

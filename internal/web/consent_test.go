@@ -325,7 +325,7 @@ func TestPatientGrantsAndWithdrawsOnTheConsentPage(t *testing.T) {
 // names what changed and marks it.
 func TestConsentChangeAsksForConfirmationFirst(t *testing.T) {
 	w := newConsentWorld(t)
-	page := "/patients/pt_adult/consents"
+	page := "/patients/ad0000000000000000000000000000a1/consents"
 	form := url.Values{"purpose": {"publications"}, "category": {"impairment"}, "action": {"grant"}}
 	res, body := w.postForm(cwPatient.UserID, page, form)
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, "Give consent to “Publications” (information about impairments)?") ||
@@ -333,7 +333,7 @@ func TestConsentChangeAsksForConfirmationFirst(t *testing.T) {
 		t.Fatalf("confirmation step: %d", res.StatusCode)
 	}
 	ctx := context.Background()
-	if d, _ := w.consent.Allows(ctx, "pt_adult", consent.Publications, time.Now(), consent.Impairment); d.Allowed {
+	if d, _ := w.consent.Allows(ctx, "ad0000000000000000000000000000a1", consent.Publications, time.Now(), consent.Impairment); d.Allowed {
 		t.Fatal("consent recorded before it was confirmed")
 	}
 	form.Set("confirm", "yes")
@@ -345,7 +345,7 @@ func TestConsentChangeAsksForConfirmationFirst(t *testing.T) {
 	if strings.Contains(loc, "publications") {
 		t.Errorf("the redirect names the purpose: %s", loc)
 	}
-	if d, _ := w.consent.Allows(ctx, "pt_adult", consent.Publications, time.Now(), consent.Impairment); !d.Allowed {
+	if d, _ := w.consent.Allows(ctx, "ad0000000000000000000000000000a1", consent.Publications, time.Now(), consent.Impairment); !d.Allowed {
 		t.Fatalf("after confirmation: %+v", d)
 	}
 	res, body = w.do(cwPatient.UserID, "GET", strings.Split(loc, "#")[0], "", nil)

@@ -61,7 +61,7 @@ func TestLandingPageShowsEachRoleItsWork(t *testing.T) {
 	}{
 		{"clinician@demo.custodia.example",
 			[]string{"<h1>My work</h1>", `id="my-patients"`, "Alma Demoson", "Bruno Samplewood", `id="recent-cases"`, "Rhinoplasty", "ACL reconstruction",
-				"New uploads and comments", "You</strong> commented on", "uploaded " + fmt.Sprint(app.DemoSeriesLength) + " DICOM images to", "uploaded an STL model to", `href="/patients/new"`},
+				"New uploads and comments", "You</strong> commented on", "uploaded " + fmt.Sprint(app.DemoSeriesLength+1) + " DICOM images to", "uploaded an STL model to", `href="/patients/new"`},
 			[]string{"Privacy reviews", "Members"}},
 		{"privacy@demo.custodia.example",
 			[]string{"<h1>Privacy reviews</h1>", `id="pending-count">0<`, "No emergency access waits for review", `href="/privacy/audit"`},

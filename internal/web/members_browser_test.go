@@ -53,7 +53,7 @@ func TestBrowserAdminInvitesAClinicianWhoAcceptsAndSignsIn(t *testing.T) {
 		chromedp.WaitVisible("#code"),
 		chromedp.SendKeys("#code", codes[0]),
 		chromedp.Click("main button[type=submit]"),
-		chromedp.WaitVisible("#sessions"),
+		chromedp.WaitVisible("#admin-members"), // signed in, on the admin's landing page
 		// Rename the practice, as sign-up promised.
 		chromedp.Navigate(a.ts.URL+"/workspace/members"),
 		chromedp.WaitVisible("#ws-name"),

@@ -341,7 +341,7 @@ var coverage = []coveredRoute{
 	phi("POST /patients/{id}/consents",
 		c(asPatient, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "withdraw", "confirm", "yes"), 303, "patient.age_check allow", "consent.withdraw allow"),
 		c(asOther, "POST", "/patients/{patient}/consents", coverForm("purpose", "sms", "action", "grant"), 404, "consent.read deny")),
-	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow", "patient.read_summary allow", "patient.representative_read allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
+	phi("GET /patients/{id}/consents/paper", c(asDoc, "GET", "/patients/{patient}/consents/paper", nil, 200, "consent.read allow", "patient.age_check allow", "patient.representative_read allow", "patient.read_summary allow"), c(asOther, "GET", "/patients/{patient}/consents/paper", nil, 404, "consent.read deny")),
 	phi("POST /patients/{id}/consents/paper", paperForm(asDoc, 303, "patient.age_check allow", "consent.grant allow"), paperForm(asOther, 404, "consent.grant deny")),
 	phi("GET /patients/{id}/consents/{event}/form",
 		c(asDoc, "GET", "/patients/{patient}/consents/{consent}/form", nil, 200, "consent.read allow"), c(asOther, "GET", "/patients/{patient}/consents/{consent}/form", nil, 404, "consent.read deny")),
@@ -392,9 +392,11 @@ var coverage = []coveredRoute{
 	phi("GET /me/access-history", c(asPatient, "GET", "/me/access-history", nil, 200, "audit.read allow", "case.list allow")),
 	phi("GET /api/v1/audit", c(asOfficer, "GET", "/api/v1/audit?patient={patient}", nil, 200, "audit.read allow"), c(asDoc, "GET", "/api/v1/audit?patient={patient}", nil, 403, "audit.read deny")),
 	// The page and the export name the patients of their entries: one
-	// audited summary read per patient named (the walk's log holds three,
-	// the page's newest fifty one).
-	phi("GET /privacy/audit", c(asOfficer, "GET", "/privacy/audit", nil, 200, "audit.read allow", "audit.patient_names allow"),
+	// audited summary read per patient named (the walk's log holds three;
+	// since the landing page names the clinician's patients, the page's
+	// newest entries name all three too).
+	phi("GET /privacy/audit", c(asOfficer, "GET", "/privacy/audit", nil, 200, "audit.read allow",
+		"audit.patient_names allow", "audit.patient_names allow", "audit.patient_names allow"),
 		c(asDoc, "GET", "/privacy/audit", nil, 403, "audit.read deny")),
 	phi("GET /privacy/audit.csv", c(asOfficer, "GET", "/privacy/audit.csv", nil, 200, "audit.export allow",
 		"audit.patient_names allow", "audit.patient_names allow", "audit.patient_names allow"),

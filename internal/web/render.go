@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/labels"
 )
 
@@ -56,7 +57,8 @@ var funcs = template.FuncMap{
 	"actionLabel":  labels.Action,
 	"purposeLabel": labels.Purpose,
 	"reasonLabel":  labels.Reason,
-	"roleLabel":    roleLabel, // takes an access.Role; the words are labels.Role
+	"roleLabel":    roleLabel,
+	"scopeWords":   access.ScopeDescription, // takes an access.Role; the words are labels.Role
 	// nobreak keeps a short phrase (a person's name) on one line in a
 	// narrow table column.
 	"nobreak": func(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") },
