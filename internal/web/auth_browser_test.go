@@ -88,6 +88,7 @@ func TestBrowserSignUpVerifyEnrolAndSignInWithTOTP(t *testing.T) {
 		chromedp.Click("main a.button"),
 		chromedp.WaitVisible("#mfa"),
 		chromedp.Click(`header form[action="/signout"] button`),
+		chromedp.WaitVisible(`header a[href="/signin"]`),
 		chromedp.WaitVisible(".flash"),
 		chromedp.SendKeys("#email", email),
 		chromedp.SendKeys("#password", pw),
