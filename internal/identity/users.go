@@ -105,6 +105,19 @@ func checkNameEmail(name, email string) error {
 	return nil
 }
 
+// checkNewAccount checks what a person gives to open an account and returns
+// the email as it is stored.
+func checkNewAccount(name, email, password string) (string, error) {
+	if err := checkNameEmail(name, email); err != nil {
+		return "", err
+	}
+	email = normalizeEmail(email)
+	if err := CheckPassword(password, PasswordContext{Name: name, Email: email}); err != nil {
+		return "", err
+	}
+	return email, nil
+}
+
 // SignUp creates a doctor's account and a new workspace with the doctor as
 // its admin and a clinician, and emails a link to verify the address. Both
 // roles require MFA, so the founder enrols a second factor at first sign-in.
@@ -114,11 +127,8 @@ func checkNameEmail(name, email string) error {
 // learn who has an account.
 func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 	in.Name = strings.TrimSpace(in.Name)
-	if err := checkNameEmail(in.Name, in.Email); err != nil {
-		return err
-	}
-	email := normalizeEmail(in.Email)
-	if err := CheckPassword(in.Password, PasswordContext{Name: in.Name, Email: email}); err != nil {
+	email, err := checkNewAccount(in.Name, in.Email, in.Password)
+	if err != nil {
 		return err
 	}
 	ws := strings.TrimSpace(in.WorkspaceName)
@@ -189,11 +199,8 @@ type PatientSignUpInput struct {
 // answers the same whether or not the address already has an account.
 func (s *Service) SignUpPatient(ctx context.Context, in PatientSignUpInput, m Meta) error {
 	in.Name = strings.TrimSpace(in.Name)
-	if err := checkNameEmail(in.Name, in.Email); err != nil {
-		return err
-	}
-	email := normalizeEmail(in.Email)
-	if err := CheckPassword(in.Password, PasswordContext{Name: in.Name, Email: email}); err != nil {
+	email, err := checkNewAccount(in.Name, in.Email, in.Password)
+	if err != nil {
 		return err
 	}
 	hash, err := s.hasher.hash(normalizePassword(in.Password))
