@@ -167,12 +167,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 		return nil
 	})
 	if exists {
-		s.background(func(ctx context.Context) error {
-			return s.mailer.Send(ctx, imail.Message{To: email, Subject: "Someone tried to sign up with your email address",
-				Text: "Someone (perhaps you) tried to open a new Custodia account with this email address, which already has one.\n\n" +
-					"If it was you, sign in instead, or reset your password here:\n" + s.cfg.BaseURL + "/forgot\n\n" +
-					"If it was not you, you can ignore this message; nothing has changed.\n"})
-		})
+		s.mailExistingAccount(email)
 		return nil
 	}
 	if err != nil {
@@ -183,6 +178,18 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) error {
 	}
 	s.sendVerification(uid, email, in.Name)
 	return nil
+}
+
+// mailExistingAccount tells the owner of an address that someone tried to
+// open a second account with it; sign-up answers as for a new account, so it
+// cannot be used to learn who has one.
+func (s *Service) mailExistingAccount(email string) {
+	s.background(func(ctx context.Context) error {
+		return s.mailer.Send(ctx, imail.Message{To: email, Subject: "Someone tried to sign up with your email address",
+			Text: "Someone (perhaps you) tried to open a new Custodia account with this email address, which already has one.\n\n" +
+				"If it was you, sign in instead, or reset your password here:\n" + s.cfg.BaseURL + "/forgot\n\n" +
+				"If it was not you, you can ignore this message; nothing has changed.\n"})
+	})
 }
 
 // PatientSignUpInput is what a patient gives to open their own account.
@@ -222,12 +229,7 @@ func (s *Service) SignUpPatient(ctx context.Context, in PatientSignUpInput, m Me
 		return nil
 	})
 	if exists {
-		s.background(func(ctx context.Context) error {
-			return s.mailer.Send(ctx, imail.Message{To: email, Subject: "Someone tried to sign up with your email address",
-				Text: "Someone (perhaps you) tried to open a new Custodia account with this email address, which already has one.\n\n" +
-					"If it was you, sign in instead, or reset your password here:\n" + s.cfg.BaseURL + "/forgot\n\n" +
-					"If it was not you, you can ignore this message; nothing has changed.\n"})
-		})
+		s.mailExistingAccount(email)
 		return nil
 	}
 	if err != nil {
