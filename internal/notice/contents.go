@@ -122,7 +122,7 @@ func CheckContents(body string) Contents {
 		}
 		for _, l := range sec.Lines {
 			v := f.lines[normHeading(l)]
-			key := sec.Key + "." + lineKey(l)
+			key := sec.Key + "." + LineKey(l)
 			if v == "" {
 				c.Missing[key] = fmt.Sprintf("In “%s”, add a line “%s: …”.", sec.Heading, l)
 				continue
@@ -149,7 +149,9 @@ func CheckContents(body string) Contents {
 	return c
 }
 
-func lineKey(l string) string {
+// LineKey is the field-name suffix of a required line: "Telephone" →
+// "telephone", so the error field is "section.contact.telephone".
+func LineKey(l string) string {
 	return strings.ReplaceAll(strings.ToLower(l), " ", "_")
 }
 
