@@ -524,7 +524,7 @@ func TestPrivacyPageListsProcessorsAndStatesCookies(t *testing.T) {
 	}
 	res, body := w.do("", "GET", "/privacy", "", nil)
 	if res.StatusCode != 200 || !strings.Contains(body, "Mailer Inc") || !strings.Contains(body, "no non-essential cookies") ||
-		!strings.Contains(body, "<h2>Our promise</h2>") || strings.Contains(body, "<script>alert") {
+		!strings.Contains(body, "<h3>Our promise</h3>") || strings.Contains(body, "<script>alert") {
 		t.Fatalf("privacy page %d:\n%s", res.StatusCode, body)
 	}
 	// The operator manages it from the admin page; others may not.
