@@ -49,6 +49,7 @@ type App struct {
 	Rehab    *rehab.Service    // remote rehabilitation
 	Consent  *consent.Service  // consent per purpose
 	Captures *capture.Service  // patients' own 3D captures and their doctors
+	Notices  *notice.Service   // privacy notices and the processor registry
 	// Outbox is the development mail outbox (in memory), nil in production
 	// and when an SMTP relay is configured.
 	Outbox *mail.Outbox
@@ -112,7 +113,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	deps.Audit = a.Audit
 	deps.ActorNames = a.Identity.DisplayNames
-	deps.Notices = notice.New(d, a.serviceAudit())
+	a.Notices = notice.New(d, a.serviceAudit())
+	deps.Notices = a.Notices
 	deps.Records = a.records(log)
 	a.Rehab = rehab.NewService(d, a.Keys, a.serviceAudit(), rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
 	deps.Rehab = a.Rehab

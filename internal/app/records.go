@@ -20,7 +20,7 @@ import (
 
 // records builds the patient and case services on the app's audit log.
 func (a *App) records(log *slog.Logger) *web.Records {
-	cfg := patient.Config{DB: a.DB, Keys: a.Keys, Audit: a.serviceAudit(), Log: log}
+	cfg := patient.Config{DB: a.DB, Keys: a.Keys, Audit: a.serviceAudit(), Log: log, NoticeInForce: a.noticeInForce}
 	if a.Identity != nil {
 		cfg.Inviter = portalInviter{a.Identity}
 		cfg.Notifier = breakGlassAlerts{id: a.Identity, baseURL: a.Config.BaseURL}
@@ -45,6 +45,7 @@ func (c consentSubjects) Workspace(ctx context.Context, patientID string) (strin
 // seeds the consent texts.
 func (a *App) consentService(ctx context.Context) (*consent.Service, error) {
 	cs := consent.New(a.DB, a.serviceAudit(), a.Keys, a.Blobs, consentSubjects{patient.Subjects{S: a.Patients}})
+	cs.SetNoticeInForce(a.noticeInForce)
 	if err := cs.Seed(ctx); err != nil {
 		return nil, fmt.Errorf("seed consent texts: %w", err)
 	}

@@ -141,6 +141,8 @@ type Service struct {
 	blobs    blob.Store
 	subjects Subjects
 	now      func() time.Time
+
+	noticeInForce NoticeInForce // nil: records remember no notice
 }
 
 // New builds the service. Call Seed once at start to make sure every

@@ -36,6 +36,7 @@ type Event struct {
 	FormSize       int64
 	Note           string // decrypted; filled only for a caller holding a receipt
 	RecordedAt     time.Time
+	NoticeID       string // the privacy notice version in force when it was recorded; "" if none
 
 	formBlob string
 	note     []byte
@@ -84,14 +85,14 @@ func validFormType(t string) bool {
 
 const eventColumns = `e.id, e.patient_id, e.workspace_id, e.purpose, e.category, e.action, e.text_id, t.version,
 	e.method, e.decided_by, e.representative, e.recorded_by, e.on_behalf_of, e.form_blob, e.form_type, e.form_size,
-	e.note, e.recorded_at`
+	e.note, e.recorded_at, COALESCE(e.notice_id, '')`
 
 func scanEvent(r scanner) (Event, error) {
 	var e Event
 	var at int64
 	err := r.Scan(&e.ID, &e.PatientID, &e.WorkspaceID, &e.Purpose, &e.Category, &e.Action, &e.TextID, &e.TextVersion,
 		&e.Method, &e.DecidedBy, &e.Representative, &e.RecordedBy, &e.OnBehalfOf, &e.formBlob, &e.FormType, &e.FormSize,
-		&e.note, &at)
+		&e.note, &at, &e.NoticeID)
 	e.RecordedAt = fromMicros(at)
 	return e, err
 }
@@ -213,6 +214,11 @@ func (s *Service) Record(ctx context.Context, p *access.Principal, c Change) (Ev
 			return Event{}, fmt.Errorf("seal consent note: %w", err)
 		}
 	}
+	noticeID, err := s.noticeAt(ctx, ws, now)
+	if err != nil {
+		return Event{}, err
+	}
+	ev.NoticeID = noticeID.String
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		// recorded_at is strictly increasing per key, so "the latest event
 		// at or before t" is always one row.
@@ -224,11 +230,11 @@ func (s *Service) Record(ctx context.Context, p *access.Principal, c Change) (Ev
 		at := max(micros(now), last+1)
 		ev.RecordedAt = fromMicros(at)
 		_, err := tx.ExecContext(ctx, `INSERT INTO consent_events (id, patient_id, workspace_id, purpose, category, action,
-			text_id, method, decided_by, representative, recorded_by, on_behalf_of, form_blob, form_type, form_size, note, recorded_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			text_id, method, decided_by, representative, recorded_by, on_behalf_of, form_blob, form_type, form_size, note, recorded_at, notice_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			ev.ID, ev.PatientID, ev.WorkspaceID, string(ev.Purpose), string(ev.Category), string(ev.Action), ev.TextID,
 			string(ev.Method), string(ev.DecidedBy), ev.Representative, ev.RecordedBy, ev.OnBehalfOf, ev.formBlob,
-			ev.FormType, ev.FormSize, ev.note, at)
+			ev.FormType, ev.FormSize, ev.note, at, noticeID)
 		if err != nil {
 			return fmt.Errorf("insert consent event: %w", err)
 		}
@@ -498,7 +504,7 @@ func (s *Service) Overview(ctx context.Context, p *access.Principal, patientID s
 }
 
 func (s *Service) allTexts(ctx context.Context) (map[PurposeCode][]Text, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+textColumns+` FROM consent_texts ORDER BY purpose, version`)
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+textRead+` FROM consent_texts ORDER BY purpose, version`)
 	if err != nil {
 		return nil, fmt.Errorf("list consent texts: %w", err)
 	}

@@ -23,6 +23,7 @@ type Text struct {
 	PublishedAt time.Time
 	PublishedBy string
 	ValidUntil  time.Time // zero: no expiry
+	NoticeID    string    // the platform privacy notice version in force when published; "" if none
 }
 
 // Expired reports whether the version has expired at t.
@@ -30,13 +31,16 @@ func (t Text) Expired(at time.Time) bool { return !t.ValidUntil.IsZero() && !at.
 
 const textColumns = `id, purpose, version, material, body, published_at, published_by, valid_until`
 
+// textRead reads the columns of textColumns and the notice link.
+const textRead = textColumns + `, COALESCE(notice_id, '')`
+
 type scanner interface{ Scan(...any) error }
 
 func scanText(r scanner) (Text, error) {
 	var t Text
 	var material int
 	var pub, until int64
-	if err := r.Scan(&t.ID, &t.Purpose, &t.Version, &material, &t.Body, &pub, &t.PublishedBy, &until); err != nil {
+	if err := r.Scan(&t.ID, &t.Purpose, &t.Version, &material, &t.Body, &pub, &t.PublishedBy, &until, &t.NoticeID); err != nil {
 		return Text{}, err
 	}
 	t.Material, t.PublishedAt, t.ValidUntil = material == 1, fromMicros(pub), fromMicros(until)
@@ -64,7 +68,7 @@ func (s *Service) Seed(ctx context.Context) error {
 
 // Texts returns every version of a purpose's consent text, oldest first.
 func (s *Service) Texts(ctx context.Context, purpose PurposeCode) ([]Text, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+textColumns+` FROM consent_texts WHERE purpose = $1 ORDER BY version`, string(purpose))
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+textRead+` FROM consent_texts WHERE purpose = $1 ORDER BY version`, string(purpose))
 	if err != nil {
 		return nil, fmt.Errorf("list consent texts: %w", err)
 	}
@@ -83,7 +87,7 @@ func (s *Service) Texts(ctx context.Context, purpose PurposeCode) ([]Text, error
 // CurrentText returns the newest version of a purpose's text published at
 // or before at. It may be expired; callers check.
 func (s *Service) CurrentText(ctx context.Context, purpose PurposeCode, at time.Time) (Text, error) {
-	t, err := scanText(s.db.Read.QueryRowContext(ctx, `SELECT `+textColumns+` FROM consent_texts
+	t, err := scanText(s.db.Read.QueryRowContext(ctx, `SELECT `+textRead+` FROM consent_texts
 		WHERE purpose = $1 AND published_at <= $2 ORDER BY version DESC LIMIT 1`, string(purpose), micros(at)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Text{}, fmt.Errorf("current consent text for %s: %w", purpose, ErrNotFound)
@@ -152,7 +156,12 @@ func (s *Service) PublishText(ctx context.Context, p *access.Principal, in NewTe
 		ResourceID: t.ID, Purpose: string(t.Purpose), Decision: "allow", Reason: string(access.AllowWorkspaceRole), Outcome: "success"}); err != nil {
 		return Text{}, err
 	}
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	noticeID, err := s.noticeAt(ctx, "", now) // consent texts are platform-wide
+	if err != nil {
+		return Text{}, err
+	}
+	t.NoticeID = noticeID.String
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM consent_texts WHERE purpose = $1`,
 			string(t.Purpose)).Scan(&t.Version); err != nil {
 			return fmt.Errorf("next consent text version: %w", err)
@@ -166,8 +175,8 @@ func (s *Service) PublishText(ctx context.Context, p *access.Principal, in NewTe
 		}
 		pub := max(micros(t.PublishedAt), last+1)
 		t.PublishedAt = fromMicros(pub)
-		_, err := tx.ExecContext(ctx, `INSERT INTO consent_texts (`+textColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			t.ID, string(t.Purpose), t.Version, material, t.Body, pub, t.PublishedBy, until)
+		_, err := tx.ExecContext(ctx, `INSERT INTO consent_texts (`+textColumns+`, notice_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			t.ID, string(t.Purpose), t.Version, material, t.Body, pub, t.PublishedBy, until, noticeID)
 		if err != nil {
 			return fmt.Errorf("insert consent text: %w", err)
 		}

@@ -36,11 +36,13 @@ type Enrolment struct {
 }
 
 // MFARequired reports whether the user holds a role that needs a second
-// factor (admin, clinician or privacy officer) in a workspace that requires it.
+// factor (admin, clinician or privacy officer) in a workspace that requires
+// it, or is a platform operator (always).
 func (s *Service) MFARequired(ctx context.Context, uid string) (bool, error) {
 	var n int
-	err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM member_roles m JOIN workspaces w ON w.id = m.workspace_id
-		WHERE m.user_id = $1 AND w.mfa_required = 1 AND m.role IN ('admin', 'clinician', 'privacy_officer')`, uid).Scan(&n)
+	err := s.db.Read.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM member_roles m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE m.user_id = $1 AND w.mfa_required = 1 AND m.role IN ('admin', 'clinician', 'privacy_officer'))
+		+ (SELECT COUNT(*) FROM users WHERE id = $1 AND operator = 1)`, uid).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("check MFA requirement: %w", err)
 	}

@@ -88,6 +88,7 @@ var actions = map[string]action{
 	"notice.accept":        {"Accepted a privacy notice", "accepted a privacy notice"},
 	"processor.add":        {"Added a service provider to the notice", "added a service provider to the notice"},
 	"processor.retire":     {"Removed a service provider from the notice", "removed a service provider from the notice"},
+	"operator.create":      {"Created a platform operator account", "created a platform operator account"},
 
 	// The audit log itself.
 	"audit.read_own": {"Read their own access history", "read who accessed your record"},

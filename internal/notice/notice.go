@@ -152,6 +152,9 @@ func (s *Service) Publish(ctx context.Context, p *access.Principal, in NewVersio
 	case badText(v.Body, MaxBody):
 		f["body"] = fmt.Sprintf("The text must be at most %d bytes of plain text.", MaxBody)
 	}
+	if _, bad := f["body"]; !bad {
+		checkRequiredContents(v.Body, f)
+	}
 	if badText(v.Summary, MaxSummary) {
 		f["summary"] = fmt.Sprintf("The summary must be text of at most %d bytes.", MaxSummary)
 	}

@@ -59,20 +59,20 @@ func TestMaterialVersionsMustBeAcceptedAndOthersHoldNoOne(t *testing.T) {
 			t.Fatalf("no notice yet, pending %v", got)
 		}
 		// A non-material first version holds no one.
-		if _, err := s.Publish(ctx, operator, notice.NewVersion{Title: "Privacy", Body: "Draft wording."}); err != nil {
+		if _, err := s.Publish(ctx, operator, notice.NewVersion{Title: "Privacy", Body: notice.ExampleBody + "Draft wording."}); err != nil {
 			t.Fatal(err)
 		}
 		if got := pending(alice); got != nil {
 			t.Fatalf("non-material version holds: %v", got)
 		}
-		v2, err := s.Publish(ctx, operator, notice.NewVersion{Title: "Privacy", Body: "We now share with X.", Material: true})
+		v2, err := s.Publish(ctx, operator, notice.NewVersion{Title: "Privacy", Body: notice.ExampleBody + "We now share with X.", Material: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := pending(alice); !reflect.DeepEqual(got, []string{v2.ID}) {
 			t.Fatalf("after material v2: %v", got)
 		}
-		w1, err := s.Publish(ctx, wsAdmin, notice.NewVersion{WorkspaceID: "ws_a", Title: "Clinic A", Body: "Clinic text.", Material: true})
+		w1, err := s.Publish(ctx, wsAdmin, notice.NewVersion{WorkspaceID: "ws_a", Title: "Clinic A", Body: notice.ExampleBody + "Clinic text.", Material: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func TestMaterialVersionsMustBeAcceptedAndOthersHoldNoOne(t *testing.T) {
 			t.Fatalf("after accepting: %v", got)
 		}
 		// A non-material v3 does not hold Alice, who accepted v2.
-		v3, err := s.Publish(ctx, operator, notice.NewVersion{Title: "Privacy", Body: "We now share with X. (typo fixed)"})
+		v3, err := s.Publish(ctx, operator, notice.NewVersion{Title: "Privacy", Body: notice.ExampleBody + "We now share with X. (typo fixed)"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestMaterialVersionsMustBeAcceptedAndOthersHoldNoOne(t *testing.T) {
 			t.Fatalf("bob after accepting v3: %v", got)
 		}
 		// A material v4 holds both again.
-		v4, err := s.Publish(ctx, operator, notice.NewVersion{Title: "Privacy", Body: "New processor.", Material: true, Summary: "We added a processor."})
+		v4, err := s.Publish(ctx, operator, notice.NewVersion{Title: "Privacy", Body: notice.ExampleBody + "New processor.", Material: true, Summary: "We added a processor."})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestOnlyTheOperatorOrTheWorkspacesOfficersPublish(t *testing.T) {
 		{nil, "", false},
 	}
 	for i, tc := range cases {
-		_, err := s.Publish(ctx, tc.p, notice.NewVersion{WorkspaceID: tc.ws, Title: "T", Body: "B"})
+		_, err := s.Publish(ctx, tc.p, notice.NewVersion{WorkspaceID: tc.ws, Title: "T", Body: notice.ExampleBody + "B"})
 		if (err == nil) != tc.ok {
 			t.Errorf("case %d: %v", i, err)
 		}
@@ -202,7 +202,7 @@ func TestNoticesAndAcceptancesCannotBeChanged(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newService(t, d)
 		ctx := context.Background()
-		v, err := s.Publish(ctx, operator, notice.NewVersion{Title: "P", Body: "B", Material: true})
+		v, err := s.Publish(ctx, operator, notice.NewVersion{Title: "P", Body: notice.ExampleBody + "B", Material: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ type Processor struct {
 	Name           string
 	Purpose        string
 	BAA            bool   // a business associate agreement is in place
+	ReceivesPHI    bool   // it receives protected health information
 	DataCategories string // what data it receives, in plain words
 	Location       string // where it processes the data
 	CreatedAt      time.Time
@@ -52,12 +53,15 @@ func (s *Service) AddProcessor(ctx context.Context, p *access.Principal, in Proc
 		WorkspaceID: in.WorkspaceID, Decision: "allow", Reason: string(access.AllowWorkspaceRole), Outcome: "success"}); err != nil {
 		return Processor{}, err
 	}
-	baa := 0
+	baa, phi := 0, 0
 	if in.BAA {
 		baa = 1
 	}
-	_, err := s.db.Write.ExecContext(ctx, `INSERT INTO processors (id, workspace_id, name, purpose, baa, data_categories, location, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, in.ID, in.WorkspaceID, in.Name, in.Purpose, baa, in.DataCategories, in.Location, in.CreatedAt.UnixMicro())
+	if in.ReceivesPHI {
+		phi = 1
+	}
+	_, err := s.db.Write.ExecContext(ctx, `INSERT INTO processors (id, workspace_id, name, purpose, baa, receives_phi, data_categories, location, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, in.ID, in.WorkspaceID, in.Name, in.Purpose, baa, phi, in.DataCategories, in.Location, in.CreatedAt.UnixMicro())
 	if err != nil {
 		return Processor{}, fmt.Errorf("insert processor: %w", err)
 	}
@@ -90,7 +94,7 @@ func (s *Service) RetireProcessor(ctx context.Context, p *access.Principal, id s
 
 // Processors lists a scope's processors in use ("" = the platform's), by name.
 func (s *Service) Processors(ctx context.Context, workspaceID string) ([]Processor, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, workspace_id, name, purpose, baa, data_categories, location, created_at
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, workspace_id, name, purpose, baa, receives_phi, data_categories, location, created_at
 		FROM processors WHERE workspace_id = $1 AND retired_at = 0 ORDER BY name, id`, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("list processors: %w", err)
@@ -99,13 +103,44 @@ func (s *Service) Processors(ctx context.Context, workspaceID string) ([]Process
 	var out []Processor
 	for rows.Next() {
 		var pr Processor
-		var baa int
+		var baa, phi int
 		var at int64
-		if err := rows.Scan(&pr.ID, &pr.WorkspaceID, &pr.Name, &pr.Purpose, &baa, &pr.DataCategories, &pr.Location, &at); err != nil {
+		if err := rows.Scan(&pr.ID, &pr.WorkspaceID, &pr.Name, &pr.Purpose, &baa, &phi, &pr.DataCategories, &pr.Location, &at); err != nil {
 			return nil, fmt.Errorf("list processors: %w", err)
 		}
-		pr.BAA, pr.CreatedAt = baa == 1, time.UnixMicro(at).UTC()
+		pr.BAA, pr.ReceivesPHI, pr.CreatedAt = baa == 1, phi == 1, time.UnixMicro(at).UTC()
 		out = append(out, pr)
 	}
 	return out, rows.Err()
+}
+
+// BAA states of a processor, as the notice shows them.
+const (
+	BAAInPlace   = "in_place"
+	BAAMissing   = "missing"
+	BAANotNeeded = "not_needed"
+)
+
+// BAAState says whether the processor's business associate agreement is in
+// place, missing (it receives PHI without one) or not needed (it receives
+// no PHI and has none). Only a processor that receives no PHI is excused.
+func (p Processor) BAAState() string {
+	switch {
+	case p.BAA:
+		return BAAInPlace
+	case p.ReceivesPHI:
+		return BAAMissing
+	}
+	return BAANotNeeded
+}
+
+// BAAWords is BAAState in words fit for the notice.
+func (p Processor) BAAWords() string {
+	switch p.BAAState() {
+	case BAAInPlace:
+		return "In place"
+	case BAAMissing:
+		return "Missing: it receives health information without an agreement"
+	}
+	return "Not needed: it receives no health information"
 }

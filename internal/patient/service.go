@@ -50,6 +50,10 @@ type Config struct {
 	Inviter PortalInviter
 	// Log gets ids and codes only. Default: discard.
 	Log *slog.Logger
+	// NoticeInForce returns the privacy notice version in force for a
+	// workspace at a time ("" if none); a new patient record stores it.
+	// Optional: without it records remember no notice.
+	NoticeInForce func(ctx context.Context, workspaceID string, at time.Time) (string, error)
 }
 
 // Service is the patient records service.
@@ -62,6 +66,7 @@ type Service struct {
 	notifier BreakGlassNotifier
 	inviter  PortalInviter
 	log      *slog.Logger
+	noticeAt func(ctx context.Context, workspaceID string, at time.Time) (string, error)
 
 	// loadStmt is loadRow's query, prepared once on first use: on SQLite
 	// parsing its three EXISTS subqueries cost more than running them, and
@@ -73,7 +78,7 @@ type Service struct {
 // New returns a Service.
 func New(c Config) *Service {
 	s := &Service{db: c.DB, keys: c.Keys, gate: &Gate{Audit: c.Audit}, now: c.Now, glassFor: c.BreakGlassFor,
-		notifier: c.Notifier, inviter: c.Inviter, log: c.Log}
+		notifier: c.Notifier, inviter: c.Inviter, log: c.Log, noticeAt: c.NoticeInForce}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -111,6 +116,9 @@ type Patient struct {
 	Limited bool
 	// BreakGlass is true when this read happened under a break-glass grant.
 	BreakGlass bool
+	// NoticeID is the privacy notice version in force when the record was
+	// created; Create sets it (reads do not load it; the column keeps it).
+	NoticeID string
 
 	creatorTreats bool   // on insert: the creator joins the care team
 	treating      string // on insert: a clinician registered as treating, who joins it too
@@ -335,6 +343,15 @@ func (s *Service) write(ctx context.Context, pt *Patient, insert bool) error {
 	if pt.Profile.MRN != "" {
 		mrn = keys.BlindIndex(bk, fieldMRN, keys.Normalise(pt.Profile.MRN))
 	}
+	var noticeID sql.NullString // the privacy notice in force when the record was collected
+	if insert && s.noticeAt != nil {
+		id, err := s.noticeAt(ctx, pt.WorkspaceID, pt.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("notice in force: %w", err)
+		}
+		noticeID = sql.NullString{String: id, Valid: id != ""}
+		pt.NoticeID = id
+	}
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if mrn != nil {
 			var other string
@@ -348,8 +365,8 @@ func (s *Service) write(ctx context.Context, pt *Patient, insert bool) error {
 			}
 		}
 		if insert {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO patients (id, workspace_id, created_by, created_at, updated_at, version, profile, summary)
-				VALUES ($1, $2, $3, $4, $4, 1, $5, $6)`, pt.ID, pt.WorkspaceID, pt.CreatedBy, pt.CreatedAt.UnixMicro(), prof, sum); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO patients (id, workspace_id, created_by, created_at, updated_at, version, profile, summary, notice_id)
+				VALUES ($1, $2, $3, $4, $4, 1, $5, $6, $7)`, pt.ID, pt.WorkspaceID, pt.CreatedBy, pt.CreatedAt.UnixMicro(), prof, sum, noticeID); err != nil {
 				return fmt.Errorf("insert patient: %w", err)
 			}
 			// A clinician who registers a patient treats them; the front desk

@@ -282,6 +282,7 @@ type consentRow struct {
 type consentHistoryRow struct {
 	ID, When, Purpose, Category, Action, Version, How, DecidedBy, RecordedBy, Note string
 	HasForm                                                                        bool
+	NoticeID, NoticeWords                                                          string // the privacy notice it was given under
 }
 
 // consentGroup is a section of the consent page: a few purposes with a
@@ -387,7 +388,7 @@ func (s *Server) consentPageView(p *access.Principal, o consent.Overview) consen
 	}
 	for _, e := range o.History {
 		h := consentHistoryRow{ID: e.ID, When: when(e.RecordedAt), Purpose: purposeTitle(e.Purpose), Category: categoryLabel(e.Category),
-			Action: "Given", Version: "version " + strconv.Itoa(e.TextVersion), Note: e.Note, HasForm: e.HasForm()}
+			Action: "Given", Version: "version " + strconv.Itoa(e.TextVersion), Note: e.Note, HasForm: e.HasForm(), NoticeID: e.NoticeID}
 		if e.Action == consent.Withdraw {
 			h.Action = "Withdrawn"
 		}
@@ -452,6 +453,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, p *access.P
 	}
 	q := r.URL.Query()
 	d := s.consentPageView(p, o)
+	s.describeNotices(r.Context(), d.History)
 	flash := consentFlash[q.Get("saved")]
 	// What changed is the newest entry, when the viewer made it just now.
 	if saved := q.Get("saved"); (saved == "grant" || saved == "withdraw") && len(o.History) > 0 {

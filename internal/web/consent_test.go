@@ -154,7 +154,7 @@ func (w *consentWorld) postForm(user, path string, v url.Values) (*http.Response
 
 func (w *consentWorld) publish(material bool, body string) notice.Version {
 	w.t.Helper()
-	v, err := w.notices.Publish(context.Background(), cwOperator, notice.NewVersion{Title: "Privacy notice", Body: body, Material: material})
+	v, err := w.notices.Publish(context.Background(), cwOperator, notice.NewVersion{Title: "Privacy notice", Body: body + "\n\n" + notice.ExampleBody, Material: material})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestUnacceptedMaterialNoticeHoldsTheUserOnEveryRoute(t *testing.T) {
 	w.walk(cwDoctor.UserID, false)
 
 	// A workspace's material notice holds its members, not patients outside it.
-	ws, err := w.notices.Publish(context.Background(), cwOfficer, notice.NewVersion{WorkspaceID: "ws_a", Title: "Clinic A", Body: "Our clinic.", Material: true})
+	ws, err := w.notices.Publish(context.Background(), cwOfficer, notice.NewVersion{WorkspaceID: "ws_a", Title: "Clinic A", Body: notice.ExampleBody + "Our clinic.", Material: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +524,7 @@ func TestPrivacyPageListsProcessorsAndStatesCookies(t *testing.T) {
 	}
 	res, body := w.do("", "GET", "/privacy", "", nil)
 	if res.StatusCode != 200 || !strings.Contains(body, "Mailer Inc") || !strings.Contains(body, "no non-essential cookies") ||
-		!strings.Contains(body, "<h2>Our promise</h2>") || strings.Contains(body, "<script>alert") {
+		!strings.Contains(body, "<h3>Our promise</h3>") || strings.Contains(body, "<script>alert") {
 		t.Fatalf("privacy page %d:\n%s", res.StatusCode, body)
 	}
 	// The operator manages it from the admin page; others may not.

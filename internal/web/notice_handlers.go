@@ -8,6 +8,7 @@ import (
 	"github.com/custodia-health/custodia/internal/access"
 	"github.com/custodia-health/custodia/internal/audit"
 	"github.com/custodia-health/custodia/internal/notice"
+	"github.com/custodia-health/custodia/internal/patient"
 )
 
 func init() { routeSets = append(routeSets, (*Server).routesNotice) }
@@ -69,38 +70,110 @@ type noticeView struct {
 	Material  bool
 	Summary   string
 	Published string
+	Effective string // the effective date the notice declares, "" if none
 	Blocks    []notice.Block
 }
 
 func toNoticeView(v notice.Version) noticeView {
-	return noticeView{ID: v.ID, Title: v.Title, Version: v.Version, Material: v.Material, Summary: v.Summary,
+	nv := noticeView{ID: v.ID, Title: v.Title, Version: v.Version, Material: v.Material, Summary: v.Summary,
 		Published: when(v.PublishedAt), Blocks: v.Blocks()}
+	if d := v.EffectiveDate(); !d.IsZero() {
+		nv.Effective = d.Format("2 January 2006")
+	}
+	return nv
+}
+
+// processorView is a registry entry as the notice shows it, the business
+// associate agreement in words.
+type processorView struct {
+	ID, Name, Purpose, DataCategories, Location string
+	ReceivesPHI                                 bool
+	BAAState, BAAWords                          string
+}
+
+func toProcessorViews(ps []notice.Processor) []processorView {
+	out := make([]processorView, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, processorView{ID: p.ID, Name: p.Name, Purpose: p.Purpose, DataCategories: p.DataCategories,
+			Location: p.Location, ReceivesPHI: p.ReceivesPHI, BAAState: p.BAAState(), BAAWords: p.BAAWords()})
+	}
+	return out
+}
+
+// privacySection is one notice on the privacy page: the practice's or the
+// platform's, with its processors.
+type privacySection struct {
+	Key        string // "workspace" or "platform"
+	Heading    string // whose notice, in words
+	Notice     *noticeView
+	Processors []processorView
 }
 
 type privacyPageData struct {
-	Notice     *noticeView
-	Processors []notice.Processor
+	Sections []privacySection
 }
 
-// privacyPage is the public privacy notice: the platform notice's current
-// version and the processors from the registry.
+// visitorWorkspace is the workspace whose notice applies to the visitor: a
+// member's active workspace, a patient's (or representative's) record's
+// workspace, "" for a visitor who is not signed in.
+func (s *Server) visitorWorkspace(r *http.Request) string {
+	p, ok := access.PrincipalFrom(r.Context())
+	if !ok {
+		return ""
+	}
+	if p.WorkspaceID != "" {
+		return p.WorkspaceID
+	}
+	if p.PatientID != "" && s.records != nil && s.records.Patients != nil {
+		if ws, err := (patient.Subjects{S: s.records.Patients}).Workspace(r.Context(), p.PatientID); err == nil {
+			return ws
+		}
+	}
+	return ""
+}
+
+// privacyPage is the privacy notice in force for the visitor: for someone
+// signed in to a practice (member or patient) that practice's notice and
+// processors, and always the platform's, each with its version and
+// effective date.
 func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request) {
 	if !s.noticesReady(w, r) {
 		return
 	}
 	var d privacyPageData
-	v, err := s.notices.Current(r.Context(), "")
-	switch {
-	case err == nil:
-		nv := toNoticeView(v)
-		d.Notice = &nv
-	case !errors.Is(err, notice.ErrNotFound):
-		s.noticePageError(w, r, err)
-		return
+	scopes := []string{""}
+	if ws := s.visitorWorkspace(r); ws != "" {
+		scopes = []string{ws, ""}
 	}
-	if d.Processors, err = s.notices.Processors(r.Context(), ""); err != nil {
-		s.noticePageError(w, r, err)
-		return
+	for _, sc := range scopes {
+		sec := privacySection{Key: "platform", Heading: "Custodia, the platform"}
+		if sc != "" {
+			sec.Key, sec.Heading = "workspace", "Your practice"
+			if s.identity != nil {
+				if name, err := s.identity.WorkspaceName(r.Context(), sc); err == nil && name != "" {
+					sec.Heading = name
+				}
+			}
+		}
+		v, err := s.notices.Current(r.Context(), sc)
+		switch {
+		case err == nil:
+			nv := toNoticeView(v)
+			sec.Notice = &nv
+		case !errors.Is(err, notice.ErrNotFound):
+			s.noticePageError(w, r, err)
+			return
+		}
+		ps, err := s.notices.Processors(r.Context(), sc)
+		if err != nil {
+			s.noticePageError(w, r, err)
+			return
+		}
+		sec.Processors = toProcessorViews(ps)
+		if sc != "" && sec.Notice == nil && len(sec.Processors) == 0 {
+			continue // the practice has no notice of its own: the platform's applies
+		}
+		d.Sections = append(d.Sections, sec)
 	}
 	s.renderView(w, r, http.StatusOK, "privacy", View{Title: "Privacy notice", Data: d})
 }
@@ -190,7 +263,8 @@ type noticeAdminData struct {
 	Scope      string // "the platform" or "this workspace"
 	Current    *noticeView
 	History    []noticeView
-	Processors []notice.Processor
+	Processors []processorView
+	Required   []requiredSection // the sections a notice must have, for the form's help
 	Fields     map[string]string
 	Values     map[string]string
 }
@@ -229,12 +303,54 @@ func (s *Server) renderNoticeAdmin(w http.ResponseWriter, r *http.Request, scope
 		}
 		d.History = append(d.History, nv)
 	}
-	if d.Processors, err = s.notices.Processors(r.Context(), scope); err != nil {
+	ps, err := s.notices.Processors(r.Context(), scope)
+	if err != nil {
 		s.noticePageError(w, r, err)
 		return
 	}
+	d.Processors, d.Required = toProcessorViews(ps), requiredSections(d.Fields)
+	if d.Values == nil { // a starting point: the current text, or an example with every section
+		d.Values = map[string]string{"body": notice.ExampleBody}
+		if len(hist) > 0 {
+			d.Values = map[string]string{"title": hist[0].Title, "body": hist[0].Body}
+		}
+	}
 	v.Title, v.Data = "Privacy notice and processors", d
 	s.renderView(w, r, status, "notice_admin", v)
+}
+
+// requiredSection is a required part of a notice with what a refused
+// publication said about it.
+type requiredSection struct {
+	Heading, What string
+	Lines         []string
+	Errors        []string
+}
+
+func requiredSections(fields map[string]string) []requiredSection {
+	var out []requiredSection
+	for _, sec := range notice.RequiredSections {
+		rs := requiredSection{Heading: sec.Heading, What: sec.What, Lines: sec.Lines}
+		if m, ok := fields[sec.Key]; ok {
+			rs.Errors = append(rs.Errors, m)
+		}
+		for _, l := range sec.Lines {
+			if m, ok := fields[sec.Key+"."+notice.LineKey(l)]; ok {
+				rs.Errors = append(rs.Errors, m)
+			}
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
+// publishErrorWords is the banner when a publication is refused: the
+// missing sections by name when that is the reason.
+func publishErrorWords(f map[string]string) string {
+	if _, ok := f["body"]; ok && len(f) > 1 {
+		return "The notice was not published: " + f["body"]
+	}
+	return "The notice was not published. Correct the fields marked below."
 }
 
 var noticeAdminFlash = map[string]string{
@@ -268,7 +384,7 @@ func (s *Server) noticePublishPost(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &ve) {
 			s.renderNoticeAdmin(w, r, scope, http.StatusUnprocessableEntity,
 				noticeAdminData{Fields: ve.Fields, Values: map[string]string{"title": in.Title, "body": in.Body, "summary": in.Summary}},
-				View{Error: "The notice was not published. Correct the fields marked below."})
+				View{Error: publishErrorWords(ve.Fields)})
 			return
 		}
 		s.noticePageError(w, r, err)
@@ -288,7 +404,7 @@ func (s *Server) processorAddPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := notice.Processor{WorkspaceID: scope, Name: r.PostForm.Get("name"), Purpose: r.PostForm.Get("purpose"),
-		BAA: r.PostForm.Get("baa") == "yes", DataCategories: r.PostForm.Get("data_categories"), Location: r.PostForm.Get("location")}
+		BAA: r.PostForm.Get("baa") == "yes", ReceivesPHI: r.PostForm.Get("receives_phi") == "yes", DataCategories: r.PostForm.Get("data_categories"), Location: r.PostForm.Get("location")}
 	if _, err := s.notices.AddProcessor(r.Context(), p, in); err != nil {
 		var ve *notice.ValidationError
 		if errors.As(err, &ve) {

@@ -149,6 +149,7 @@ var coverage = []coveredRoute{
 	public("GET /admin/notices", whyNotice), public("POST /admin/notices", whyNotice), public("POST /admin/processors", whyNotice),
 	public("POST /admin/processors/{id}/retire", whyNotice), public("GET /api/v1/notices/current", whyNotice),
 	public("POST /api/v1/notices/{id}/accept", whyNotice),
+	public("GET /privacy/versions/{id}", whyNotice), public("POST /api/v1/notices", whyNotice),
 	public("GET /dev/outbox", "development mail outbox, served only without SMTP, outside production and to loopback clients; holds links, no records"),
 	public("GET /dev/outbox/{name}", "development mail outbox, served only without SMTP, outside production and to loopback clients; holds links, no records"),
 
