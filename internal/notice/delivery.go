@@ -118,18 +118,19 @@ type SweepReport struct {
 	Queued, Sent, Bounced, Retry, InApp, Enrolments int
 }
 
-// Sweep runs one round: it records acceptances at enrolment, queues the
-// audience of each scope's newest material version (once), queues notices
+// Sweep runs one round: it queues the audience of each scope's newest
+// material version (once), records acceptances at enrolment, queues notices
 // of availability that have come due, and mails up to Batch queued rows.
 func (d *Delivery) Sweep(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
-	var err error
-	if rep.Enrolments, err = d.recordEnrolments(ctx); err != nil {
-		return rep, err
-	}
+	// Material first: someone who accepted before the queueing is in its
+	// audience and is marked delivered in the app, not counted twice.
 	n, err := d.queueMaterial(ctx)
 	rep.Queued += n
 	if err != nil {
+		return rep, err
+	}
+	if rep.Enrolments, err = d.recordEnrolments(ctx); err != nil {
 		return rep, err
 	}
 	n, err = d.queueAvailability(ctx)
