@@ -52,6 +52,10 @@ type App struct {
 	// Outbox is the development mail outbox (in memory), nil in production
 	// and when an SMTP relay is configured.
 	Outbox *mail.Outbox
+	// NoticeDelivery mails privacy notices to the people they apply to;
+	// StartNoticeDelivery runs its sweep.
+	NoticeDelivery *notice.Delivery
+	mailer         mail.Mailer
 
 	janitor sync.WaitGroup // housekeeping started by StartJanitor
 	Handler http.Handler
@@ -113,6 +117,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	deps.Audit = a.Audit
 	deps.ActorNames = a.Identity.DisplayNames
 	deps.Notices = notice.New(d, a.serviceAudit())
+	a.NoticeDelivery = a.noticeDelivery()
+	deps.NoticeDelivery = a.NoticeDelivery
 	deps.Records = a.records(log)
 	a.Rehab = rehab.NewService(d, a.Keys, a.serviceAudit(), rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
 	deps.Rehab = a.Rehab
@@ -187,7 +193,7 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 			}
 		}
 	}
-	a.Identity, deps.Identity = svc, svc
+	a.Identity, deps.Identity, a.mailer = svc, svc, mailer
 	return deps, nil
 }
 

@@ -530,6 +530,7 @@ func mayOversee(p *access.Principal, workspaceID string) bool {
 // audited (notice.delivery_read) before anything is returned.
 func (d *Delivery) Progress(ctx context.Context, p *access.Principal, workspaceID string) ([]Progress, error) {
 	if !mayOversee(p, workspaceID) {
+		d.deny(ctx, p, "notice.delivery_read", workspaceID)
 		return nil, ErrDenied
 	}
 	if _, err := d.appendAudit(ctx, p, audit.Event{Action: "notice.delivery_read", ResourceType: "notice", WorkspaceID: workspaceID,
@@ -613,15 +614,12 @@ var ErrNothingToRecord = errors.New("no undelivered notice for this person")
 // another way (method MethodInPerson or MethodPost), by the principal, now:
 // for a bounced mail or anyone still waiting.
 func (d *Delivery) RecordDelivery(ctx context.Context, p *access.Principal, noticeID, userID, method string) error {
-	if method != MethodInPerson && method != MethodPost {
-		return &ValidationError{Fields: map[string]string{"method": "Choose in person or by post."}}
-	}
-	v, err := (&Service{db: d.db}).Get(ctx, noticeID)
+	v, err := d.overseen(ctx, p, "notice.delivery_record", noticeID)
 	if err != nil {
 		return err
 	}
-	if !mayOversee(p, v.WorkspaceID) {
-		return ErrDenied
+	if method != MethodInPerson && method != MethodPost {
+		return &ValidationError{Fields: map[string]string{"method": "Choose in person or by post."}}
 	}
 	if _, err := d.appendAudit(ctx, p, audit.Event{Action: "notice.delivery_record", ResourceType: "user", ResourceID: userID,
 		WorkspaceID: v.WorkspaceID, Decision: "allow", Reason: string(access.AllowWorkspaceRole), Outcome: "success"}); err != nil {
@@ -642,12 +640,9 @@ func (d *Delivery) RecordDelivery(ctx context.Context, p *access.Principal, noti
 // delivery status notification that arrived later): the sent mail to the
 // person is marked bounced and the person is overdue again.
 func (d *Delivery) RecordBounce(ctx context.Context, p *access.Principal, noticeID, userID string) error {
-	v, err := (&Service{db: d.db}).Get(ctx, noticeID)
+	v, err := d.overseen(ctx, p, "notice.delivery_bounce", noticeID)
 	if err != nil {
 		return err
-	}
-	if !mayOversee(p, v.WorkspaceID) {
-		return ErrDenied
 	}
 	if _, err := d.appendAudit(ctx, p, audit.Event{Action: "notice.delivery_bounce", ResourceType: "user", ResourceID: userID,
 		WorkspaceID: v.WorkspaceID, Decision: "allow", Reason: string(access.AllowWorkspaceRole), Outcome: "success"}); err != nil {
@@ -666,4 +661,35 @@ func (d *Delivery) RecordBounce(ctx context.Context, p *access.Principal, notice
 
 func (d *Delivery) appendAudit(ctx context.Context, p *access.Principal, e audit.Event) (audit.Receipt, error) {
 	return (&Service{audit: d.audit}).appendAudit(ctx, p, e)
+}
+
+// overseen returns the version if p may oversee its delivery. Someone who
+// oversees no notice at all is refused (and audited) before the version is
+// looked up; another scope's version is unknown to them.
+func (d *Delivery) overseen(ctx context.Context, p *access.Principal, action, noticeID string) (Version, error) {
+	if !mayOversee(p, "") && !(p != nil && mayOversee(p, p.WorkspaceID)) {
+		d.deny(ctx, p, action, "")
+		return Version{}, ErrDenied
+	}
+	v, err := (&Service{db: d.db}).Get(ctx, noticeID)
+	if err != nil {
+		return Version{}, err
+	}
+	if !mayOversee(p, v.WorkspaceID) {
+		return Version{}, ErrNotFound
+	}
+	return v, nil
+}
+
+// deny records a refused read or change; the refusal goes out even if the
+// entry cannot be written.
+func (d *Delivery) deny(ctx context.Context, p *access.Principal, action, workspaceID string) {
+	if p == nil {
+		p = &access.Principal{}
+	}
+	if workspaceID == "" {
+		workspaceID = p.WorkspaceID
+	}
+	_, _ = d.appendAudit(ctx, p, audit.Event{Action: action, ResourceType: "notice", WorkspaceID: workspaceID,
+		Decision: "deny", Reason: string(access.DenyRole), Outcome: "denied"})
 }
