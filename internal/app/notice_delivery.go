@@ -5,14 +5,19 @@ import (
 	"time"
 
 	"github.com/custodia-health/custodia/internal/identity"
+	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/notice"
 )
 
 // noticeDelivery builds the privacy-notice delivery on the accounts and the
 // server's mailer (SMTP, the development outbox, or Unconfigured, whose
 // failures leave rows queued for a later sweep).
-func (a *App) noticeDelivery() *notice.Delivery {
-	return notice.NewDelivery(a.DB, a.serviceAudit(), a.mailer, noticePeople{a.Identity},
+func (a *App) noticeDelivery() *notice.Delivery { return a.NoticeDeliveryVia(a.mailer) }
+
+// NoticeDeliveryVia is the program's notice delivery sending through m, for
+// tests that need a mailer refusing some addresses.
+func (a *App) NoticeDeliveryVia(m mail.Mailer) *notice.Delivery {
+	return notice.NewDelivery(a.DB, a.serviceAudit(), m, noticePeople{a.Identity},
 		notice.DeliveryOptions{BaseURL: a.Config.BaseURL, Log: a.Log})
 }
 

@@ -511,6 +511,7 @@ type Progress struct {
 	Delivered int // in person, by post, in the app or at enrolment
 	Accepted  int
 	Overdue   []PersonDelivery // by deadline, earliest first
+	Recorded  []PersonDelivery // given in person or by post, newest first
 }
 
 // mayOversee: a workspace's privacy officer or administrator for theirs;
@@ -590,12 +591,16 @@ func (d *Delivery) Progress(ctx context.Context, p *access.Principal, workspaceI
 		if pd.Overdue {
 			pr.Overdue = append(pr.Overdue, pd)
 		}
+		if pd.Status == StatusDelivered && (pd.Method == MethodInPerson || pd.Method == MethodPost) {
+			pr.Recorded = append(pr.Recorded, pd)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read notice deliveries: %w", err)
 	}
 	for i := range out {
 		sort.SliceStable(out[i].Overdue, func(a, b int) bool { return out[i].Overdue[a].Deadline.Before(out[i].Overdue[b].Deadline) })
+		sort.SliceStable(out[i].Recorded, func(a, b int) bool { return out[i].Recorded[a].DeliveredAt.After(out[i].Recorded[b].DeliveredAt) })
 	}
 	return out, nil
 }

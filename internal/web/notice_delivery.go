@@ -26,6 +26,7 @@ func (s *Server) routesNoticeDelivery(mux Mux) {
 type deliveryView struct {
 	notice.Progress
 	Overdue  []overdueView
+	Recorded []recordedView
 	Reached  int // sent, delivered or accepted: people who have it
 	Percent  int
 	PastDue  bool // the legal deadline has passed
@@ -39,6 +40,13 @@ type overdueView struct {
 	Name     string
 	What     string // what happened, in words
 	Kind     string // why the person is to be given the notice, in words
+}
+
+// recordedView is a notice given in person or by post: to whom, how, when
+// and who recorded it.
+type recordedView struct {
+	Name, How, By string
+	At            time.Time
 }
 
 type deliveryPage struct {
@@ -96,6 +104,13 @@ func (s *Server) renderNoticeDelivery(w http.ResponseWriter, r *http.Request, st
 				ov.What = "Not sent by the deadline."
 			}
 			v.Overdue = append(v.Overdue, ov)
+		}
+		for _, o := range pr.Recorded {
+			how := "In person"
+			if o.Method == notice.MethodPost {
+				how = "By post"
+			}
+			v.Recorded = append(v.Recorded, recordedView{Name: s.person(o.UserID), How: how, By: s.person(o.DeliveredBy), At: o.DeliveredAt})
 		}
 		pg.Versions = append(pg.Versions, v)
 	}
