@@ -64,3 +64,42 @@ func TestNoticeDeliveryReachesTheWorkspaceMembersAndItsPortalPatients(t *testing
 		})
 	}
 }
+
+// TestServerSweepMailsANoticeAndStopsWithItsContext: the sweep serve starts
+// mails a material change on its own, and ends when its context does.
+func TestServerSweepMailsANoticeAndStopsWithItsContext(t *testing.T) {
+	e := apptest.New(t, "")
+	ctx := context.Background()
+	if err := e.App.LoadDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.DB.Write.Exec(`INSERT INTO notice_versions (id, workspace_id, version, material, title, body, summary, published_at, published_by)
+		VALUES ('nv_platform', '', 1, 1, 'Notice', 'Text.', '', $1, '')`, time.Now().Add(time.Second).UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	e.App.Config.NoticeSweep = 20 * time.Millisecond
+	sctx, stop := context.WithCancel(ctx)
+	e.App.StartNoticeDelivery(sctx)
+	defer stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		items, err := e.App.Outbox.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, it := range items {
+			if it.Subject == "Our privacy notice has changed" {
+				n++
+			}
+		}
+		if n == len(app.DemoAccounts)+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's sweep mailed %d of %d accounts", n, len(app.DemoAccounts)+1)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop() // Close (in the test's cleanup) waits for the sweep to end
+}
