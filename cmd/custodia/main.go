@@ -126,6 +126,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
 	defer stopJanitor() // runs before a.Close, which waits for it
 	a.StartJanitor(janitorCtx)
+	a.StartNoticeDelivery(janitorCtx)
 	if cfg.Demo {
 		if err := a.LoadDemo(ctx); err != nil {
 			return fmt.Errorf("load demo data: %w", err)

@@ -53,6 +53,10 @@ type App struct {
 	// Outbox is the development mail outbox (in memory), nil in production
 	// and when an SMTP relay is configured.
 	Outbox *mail.Outbox
+	// NoticeDelivery mails privacy notices to the people they apply to;
+	// StartNoticeDelivery runs its sweep.
+	NoticeDelivery *notice.Delivery
+	mailer         mail.Mailer
 
 	janitor sync.WaitGroup // housekeeping started by StartJanitor
 	Handler http.Handler
@@ -115,6 +119,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	deps.ActorNames = a.Identity.DisplayNames
 	a.Notices = notice.New(d, a.serviceAudit())
 	deps.Notices = a.Notices
+	a.NoticeDelivery = a.noticeDelivery()
+	deps.NoticeDelivery = a.NoticeDelivery
 	deps.Records = a.records(log)
 	a.Rehab = rehab.NewService(d, a.Keys, a.serviceAudit(), rehab.DBCareTeam{DB: d}, rehab.Options{Portal: rehabPortal{a}})
 	deps.Rehab = a.Rehab
@@ -189,7 +195,7 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 			}
 		}
 	}
-	a.Identity, deps.Identity = svc, svc
+	a.Identity, deps.Identity, a.mailer = svc, svc, mailer
 	return deps, nil
 }
 

@@ -37,6 +37,9 @@ type Config struct {
 	MaxUpload   int64         // bytes
 	IdleTimeout time.Duration // session idle timeout
 	Absolute    time.Duration // session absolute lifetime
+	// NoticeSweep is how often the server mails due privacy notices
+	// (material changes, three-yearly notices of availability).
+	NoticeSweep time.Duration
 	// AuditWitness lists the files every audit checkpoint is also appended
 	// to, outside the database; empty when the operator turned them off.
 	AuditWitness []string
@@ -68,6 +71,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxUpload, "max-upload", c.envInt("CUSTODIA_MAX_UPLOAD_BYTES", 2<<30), "largest upload in bytes (env CUSTODIA_MAX_UPLOAD_BYTES)")
 	fs.DurationVar(&c.IdleTimeout, "session-idle", c.envDuration("CUSTODIA_SESSION_IDLE", 15*time.Minute), "sign a session out after this much inactivity (env CUSTODIA_SESSION_IDLE)")
 	fs.DurationVar(&c.Absolute, "session-absolute", c.envDuration("CUSTODIA_SESSION_ABSOLUTE", 12*time.Hour), "sign a session out after this long regardless (env CUSTODIA_SESSION_ABSOLUTE)")
+	fs.DurationVar(&c.NoticeSweep, "notice-sweep", c.envDuration("CUSTODIA_NOTICE_SWEEP", 5*time.Minute), "how often due privacy-notice mail (material changes, notices of availability) is sent (env CUSTODIA_NOTICE_SWEEP)")
 	str(&c.auditWitness, "audit-witness", "CUSTODIA_AUDIT_WITNESS", "",
 		"files (comma-separated) that every audit checkpoint is also appended to, kept apart from the database; default DATA-DIR.audit-witness beside the data directory, none to keep no witness")
 	c.MasterKey = os.Getenv("CUSTODIA_MASTER_KEY")
@@ -145,6 +149,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Absolute < c.IdleTimeout {
 		bad("-session-absolute %s: must be at least -session-idle (%s)", c.Absolute, c.IdleTimeout)
+	}
+	if c.NoticeSweep < time.Second {
+		bad("-notice-sweep %s: must be at least 1s", c.NoticeSweep)
 	}
 	c.AuditWitness = nil
 	switch w := strings.TrimSpace(c.auditWitness); w {

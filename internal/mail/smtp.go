@@ -122,6 +122,9 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("send mail: MAIL FROM: %w", err)
 	}
 	if err := c.Rcpt(m.To); err != nil {
+		if pe := permanent("RCPT TO", err); pe != nil {
+			return pe
+		}
 		return fmt.Errorf("send mail: RCPT TO refused") // the reply may echo the address
 	}
 	w, err := c.Data()
@@ -132,6 +135,9 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("send mail: write body: %w", err)
 	}
 	if err := w.Close(); err != nil {
+		if pe := permanent("end of data", err); pe != nil {
+			return pe
+		}
 		return fmt.Errorf("send mail: end of data: %w", err)
 	}
 	return c.Quit()

@@ -270,6 +270,12 @@ var coverage = []coveredRoute{
 		c(asOther, "POST", "/cases/{case}/sharing", coverForm("shared", "on"), 404, "case.share deny")),
 	phi("GET /me", c(asPatient, "GET", "/me", nil, 200, "patient.read allow", "case.list allow")),
 	phi("GET /privacy/break-glass", c(asOfficer, "GET", "/privacy/break-glass", nil, 200, "breakglass.review_list allow", "breakglass.review_read allow", "breakglass.review_read allow", "breakglass.review_read allow"), c(asDoc, "GET", "/privacy/break-glass", nil, 404, "breakglass.review_list deny")),
+	// Who has been given the privacy notice: names members and patients with portal accounts.
+	phi("GET /privacy/notice-delivery", c(asOfficer, "GET", "/privacy/notice-delivery", nil, 200, "notice.delivery_read allow"),
+		c(asDoc, "GET", "/privacy/notice-delivery", nil, 403, "notice.delivery_read deny")),
+	phi("POST /privacy/notice-delivery/record",
+		c(asDoc, "POST", "/privacy/notice-delivery/record", coverForm("notice", "nv_none", "user", "u_none", "method", "post"), 403, "notice.delivery_record deny"),
+		c(asOfficer, "POST", "/privacy/notice-delivery/record", coverForm("notice", "nv_none", "user", "u_none", "method", "post"), 404).unaudited("no such notice version: nothing is read or changed")),
 	phi("POST /privacy/break-glass/changes/{id}",
 		c(asDoc, "POST", "/privacy/break-glass/changes/{change-page}", coverForm("decision", "approve"), 403, "careteam.change_approve deny"),
 		c(asOfficer, "POST", "/privacy/break-glass/changes/{change-page}", coverForm("decision", "approve"), 303, "careteam.change_approve allow")),

@@ -56,6 +56,9 @@ type Deps struct {
 	// server without them).
 	Consent *consent.Service
 	Notices *notice.Service
+	// NoticeDelivery tracks who has been given the notices; nil answers
+	// the delivery page with 503.
+	NoticeDelivery *notice.Delivery
 	// Rehab is remote rehabilitation; nil answers its routes with 503.
 	Rehab *rehab.Service
 	Media MediaService // uploads, viewing and download of case files; nil: not configured
@@ -89,6 +92,7 @@ type Server struct {
 	phiRoutes  []PHIRoute
 	consent    *consent.Service
 	notices    *notice.Service
+	delivery   *notice.Delivery
 	rehab      *rehab.Service
 	media      MediaService
 	records    *Records
@@ -111,7 +115,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{db: d.DB, log: d.Log, version: d.Version, reg: reg, metrics: newMetrics(reg), pages: p, openapi: doc,
 		audit: d.Audit, actorNames: d.ActorNames,
 		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL,
-		consent: d.Consent, notices: d.Notices, rehab: d.Rehab, media: d.Media, records: d.Records, captures: d.Captures}
+		consent: d.Consent, notices: d.Notices, delivery: d.NoticeDelivery, rehab: d.Rehab, media: d.Media, records: d.Records, captures: d.Captures}
 	p.bindPerson(s.person)
 	mux := http.NewServeMux()
 	s.mux = mux
