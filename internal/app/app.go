@@ -26,6 +26,7 @@ import (
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/media"
 	"github.com/custodia-health/custodia/internal/notice"
+	"github.com/custodia-health/custodia/internal/outreach"
 	"github.com/custodia-health/custodia/internal/patient"
 	"github.com/custodia-health/custodia/internal/rehab"
 	"github.com/custodia-health/custodia/internal/web"
@@ -50,6 +51,7 @@ type App struct {
 	Consent  *consent.Service  // consent per purpose
 	Captures *capture.Service  // patients' own 3D captures and their doctors
 	Notices  *notice.Service   // privacy notices and the processor registry
+	Outreach *outreach.Service // the workspace's news to patients
 	// Outbox is the development mail outbox (in memory), nil in production
 	// and when an SMTP relay is configured.
 	Outbox *mail.Outbox
@@ -133,6 +135,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	deps.Consent = a.Consent
+	if a.Outreach, err = a.outreachService(ctx); err != nil {
+		a.Audit.Close()
+		d.Close()
+		return nil, err
+	}
+	deps.Outreach = a.Outreach
 	srv, err := web.New(deps)
 	if err != nil {
 		a.Audit.Close()
@@ -206,6 +214,9 @@ func (a *App) identity(ctx context.Context, cfg *config.Config, log *slog.Logger
 // the database.
 func (a *App) Close() error {
 	a.janitor.Wait()
+	if a.Outreach != nil {
+		a.Outreach.Wait()
+	}
 	if a.Identity != nil {
 		a.Identity.Wait()
 	}

@@ -92,6 +92,12 @@ var actions = map[string]action{
 	"processor.add":          {"Added a service provider to the notice", "added a service provider to the notice"},
 	"processor.retire":       {"Removed a service provider from the notice", "removed a service provider from the notice"},
 	"operator.create":        {"Created a platform operator account", "created a platform operator account"},
+	// News to patients (outreach).
+	"outreach.preview": {"Counted who would receive the practice's news", "counted who would receive the practice's news"},
+	"outreach.compose": {"Wrote news to patients", "wrote news to patients"},
+	"outreach.read":    {"Looked at news to patients", "looked at news to patients"},
+	"outreach.send":    {"Sent news to patients", "sent news to patients"},
+	"outreach.mail":    {"Emailed the practice's news to a patient", "emailed you the practice's news"},
 
 	// The audit log itself.
 	"audit.read_own": {"Read their own access history", "read who accessed your record"},
@@ -224,6 +230,8 @@ var reasons = map[string]string{
 	"not_representative":         "not the patient's representative",
 	"invalid_input":              "the request was not valid",
 	"error":                      "an error",
+	"unsubscribe_link":           "the patient used the unsubscribe link in an email",
+	"not_workspace_admin":        "not an administrator of this practice",
 	// Sign-in.
 	"bad_credentials":  "wrong email or password",
 	"bad_code":         "wrong code",
@@ -254,6 +262,7 @@ var resources = map[string]string{
 	"consent": "consent", "consent_text": "consent text", "workspace": "practice", "user": "account",
 	"audit_log": "audit log", "access_history": "access history", "break_glass_grant": "emergency access",
 	"notice": "privacy notice", "processor": "service provider",
+	"outreach_campaign": "news to patients",
 }
 
 // Action is the audit action in the privacy officer's words.

@@ -23,6 +23,9 @@ type Message struct {
 	To      string // one address
 	Subject string
 	Text    string
+	// Headers are extra header fields, only those AllowedHeaders names (the
+	// one-click unsubscribe of RFC 8058); nil for transactional mail.
+	Headers []Header
 }
 
 // Mailer delivers messages.
@@ -39,7 +42,7 @@ func (m Message) validate() error {
 	if _, err := mail.ParseAddress(m.To); err != nil {
 		return errors.New("send mail: the recipient is not an email address")
 	}
-	return nil
+	return validateHeaders(m.Headers)
 }
 
 // Format renders m as an RFC 5322 message from from, sent at t. The body is
@@ -63,6 +66,9 @@ func Format(from string, m Message, t time.Time) ([]byte, error) {
 	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", m.Subject))
 	fmt.Fprintf(&b, "Date: %s\r\n", t.UTC().Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(id[:]), domain)
+	for _, h := range m.Headers {
+		fmt.Fprintf(&b, "%s: %s\r\n", h.Name, h.Value)
+	}
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
 	qp := quotedprintable.NewWriter(&b)
 	if _, err := qp.Write([]byte(strings.ReplaceAll(m.Text, "\n", "\r\n"))); err != nil {

@@ -68,6 +68,10 @@ type Item struct {
 	Subject string
 	Date    time.Time
 	Text    string
+	// ListUnsubscribe and ListUnsubscribePost are the one-click
+	// unsubscribe fields of non-transactional mail; "" on other mail.
+	ListUnsubscribe     string
+	ListUnsubscribePost string
 }
 
 // List returns the messages, newest first.
@@ -126,7 +130,8 @@ func Parse(name string, r io.Reader) (Item, error) {
 	}
 	date, _ := msg.Header.Date()
 	return Item{Name: name, To: msg.Header.Get("To"), Subject: subj, Date: date,
-		Text: strings.ReplaceAll(string(body), "\r\n", "\n")}, nil
+		Text:            strings.ReplaceAll(string(body), "\r\n", "\n"),
+		ListUnsubscribe: msg.Header.Get("List-Unsubscribe"), ListUnsubscribePost: msg.Header.Get("List-Unsubscribe-Post")}, nil
 }
 
 // ErrNoRelay is what Unconfigured answers: production has no outbox, so

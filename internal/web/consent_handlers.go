@@ -395,6 +395,8 @@ func (s *Server) consentPageView(p *access.Principal, o consent.Overview) consen
 		h.How = "in the portal"
 		if e.Method == consent.PaperForm {
 			h.How = "signed paper form"
+		} else if e.Method == consent.UnsubscribeLink {
+			h.How = "unsubscribe link in an email"
 		}
 		h.DecidedBy = "the patient"
 		if e.DecidedBy == consent.ByRepresentative {

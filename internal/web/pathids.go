@@ -9,8 +9,10 @@ import (
 )
 
 // notIDs are the path wildcards that hold something other than an id: the
-// development outbox names its messages by file name.
-var notIDs = map[string]bool{"name": true}
+// development outbox names its messages by file name; an unsubscribe link
+// holds a signed token, whose signature its handler checks before reading
+// anything (outreach.go).
+var notIDs = map[string]bool{"name": true, "token": true}
 
 // indexWildcards hold a position rather than an id (a series' image {n}):
 // they must be a small decimal number, checked as strictly as an id.

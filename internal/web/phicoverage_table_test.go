@@ -39,6 +39,14 @@ const (
 	whyNotice    = "the workspace's privacy notices and processor registry: published texts, no patient data"
 	whyPlatform  = "platform endpoint with no data: health, static files, API description, fallbacks"
 	whyEmptyForm = "an empty form or a static reference page: renders no patient data and reads none"
+	// whyNews: the pages show the practice's own news text and counts, never
+	// a patient's name or id; outreach audits each step (preview, compose,
+	// send, and each message with the patient and purpose marketing).
+	whyNews = "the practice's news text and recipient counts, no patient data; admins only, outreach audits every step"
+	// whyUnsubscribe: no session; the signed token names the patient, the
+	// page shows only the practice's name, and the withdrawal is audited by
+	// consent (consent.withdraw, reason unsubscribe_link).
+	whyUnsubscribe = "one-click unsubscribe by signed link: shows the practice's name only; the withdrawal is audited by consent"
 
 	// whyUploadSession: an upload session is looked up by id and uploader,
 	// so another user's session id is simply unknown: no record is read or
@@ -152,6 +160,11 @@ var coverage = []coveredRoute{
 	public("GET /privacy/versions/{id}", whyNotice), public("POST /api/v1/notices", whyNotice),
 	public("GET /dev/outbox", "development mail outbox, served only without SMTP, outside production and to loopback clients; holds links, no records"),
 	public("GET /dev/outbox/{name}", "development mail outbox, served only without SMTP, outside production and to loopback clients; holds links, no records"),
+
+	// News to patients and the unsubscribe links (outreach).
+	public("GET /workspace/news", whyNews), public("POST /workspace/news", whyNews), public("GET /workspace/news/{id}", whyNews),
+	public("POST /workspace/news/{id}/send", whyNews), public("GET /workspace/news/{id}/progress", whyNews),
+	public("GET /unsubscribe/{token}", whyUnsubscribe), public("POST /unsubscribe/{token}", whyUnsubscribe),
 
 	// Platform.
 	public("GET /static/", whyPlatform), public("GET /healthz", whyPlatform), public("GET /readyz", whyPlatform),

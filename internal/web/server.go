@@ -24,6 +24,7 @@ import (
 	"github.com/custodia-health/custodia/internal/identity"
 	"github.com/custodia-health/custodia/internal/mail"
 	"github.com/custodia-health/custodia/internal/notice"
+	"github.com/custodia-health/custodia/internal/outreach"
 	"github.com/custodia-health/custodia/internal/rehab"
 )
 
@@ -68,6 +69,9 @@ type Deps struct {
 	// Captures are patients' own 3D captures and their connections to
 	// doctors; nil serves no captures routes.
 	Captures *capture.Service
+	// Outreach is the workspace's news to patients and the unsubscribe
+	// links; nil answers its routes with 503.
+	Outreach *outreach.Service
 }
 
 // Server holds the dependencies of the handlers.
@@ -97,6 +101,7 @@ type Server struct {
 	media      MediaService
 	records    *Records
 	captures   *capture.Service
+	outreach   *outreach.Service
 }
 
 // New builds the server and its routes. It fails if a page template does not
@@ -116,6 +121,7 @@ func New(d Deps) (*Server, error) {
 		audit: d.Audit, actorNames: d.ActorNames,
 		identity: d.Identity, outbox: d.Outbox, baseURL: d.BaseURL,
 		consent: d.Consent, notices: d.Notices, delivery: d.NoticeDelivery, rehab: d.Rehab, media: d.Media, records: d.Records, captures: d.Captures}
+	s.outreach = d.Outreach
 	p.bindPerson(s.person)
 	mux := http.NewServeMux()
 	s.mux = mux
