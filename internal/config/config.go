@@ -150,6 +150,10 @@ func (c *Config) Validate() error {
 	if c.Absolute < c.IdleTimeout {
 		bad("-session-absolute %s: must be at least -session-idle (%s)", c.Absolute, c.IdleTimeout)
 	}
+	if c.NoticeSweep == 0 {
+		// A Config built in code (tests, embedding) without the flag gets the flag's default.
+		c.NoticeSweep = 5 * time.Minute
+	}
 	if c.NoticeSweep < time.Second {
 		bad("-notice-sweep %s: must be at least 1s", c.NoticeSweep)
 	}

@@ -40,7 +40,7 @@ func TestValidationMessages(t *testing.T) {
 		{"bad database url", []string{"-database-url", "mysql://x"}, "sqlite:PATH or postgres://"},
 		{"bad log level", []string{"-log-level", "loud"}, "want debug, info, warn or error"},
 		{"idle too short", []string{"-session-idle", "1s"}, "at least 1m"},
-		{"notice sweep too short", []string{"-notice-sweep", "0s"}, "-notice-sweep 0s: must be at least 1s"},
+		{"notice sweep too short", []string{"-notice-sweep", "500ms"}, "-notice-sweep 500ms: must be at least 1s"},
 		{"bad sender", []string{"-mail-from", "nobody"}, "not an email address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
